@@ -1,0 +1,88 @@
+"""Input checks shared by the public API (the API validates, kernels compute)."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import scipy.sparse as sp
+
+
+def as_rate_vector(value, name, n, owner="Network"):
+    """Return ``value`` as a finite, non-negative float64 vector of length ``n``.
+
+    A scalar is broadcast. Raises ``ValueError`` naming ``name`` otherwise.
+    """
+    arr = np.asarray(value, dtype=float) if not sp.issparse(value) else None
+    if arr is None or arr.ndim > 1:
+        raise ValueError(
+            f"The {name!r} parameter of {owner} must be a scalar or a 1-D array of length {n}. "
+            f"Got {_describe(value)} instead."
+        )
+    if arr.ndim == 0:
+        arr = np.full(n, float(arr))
+    if arr.shape != (n,):
+        raise ValueError(
+            f"The {name!r} parameter of {owner} must have length {n}. Got shape {arr.shape} instead."
+        )
+    check_finite_nonnegative(arr, name, owner)
+    return np.ascontiguousarray(arr)
+
+
+def check_finite_nonnegative(arr, name, owner="Network"):
+    """Raise ``ValueError`` listing the first entries of ``arr`` that are NaN, infinite or negative."""
+    values = arr.data if sp.issparse(arr) else np.asarray(arr)
+    bad = ~np.isfinite(values) | (values < 0)
+    if not bad.any():
+        return
+    if sp.issparse(arr):
+        coo = arr.tocoo()
+        where = [(int(i), int(j)) for i, j in zip(coo.row[bad][:5], coo.col[bad][:5])]
+        shown = values[bad][:5]
+    else:
+        idx = np.argwhere(bad)[:5]
+        where = [tuple(int(v) for v in i) if len(i) > 1 else int(i[0]) for i in idx]
+        shown = values[bad][:5]
+    raise ValueError(
+        f"The {name!r} parameter of {owner} must be finite and non-negative. "
+        f"Got {shown.tolist()} at {'cell' if values.ndim <= 1 and not sp.issparse(arr) else 'entry'} "
+        f"{where} ({int(bad.sum())} bad entries in all)."
+    )
+
+
+def check_positive_number(value, name, owner, allow_zero=False, allow_inf=False):
+    """Return ``value`` as float after checking it is a real positive number."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"The {name!r} parameter of {owner} must be a real number. Got {value!r} instead.")
+    v = float(value)
+    ok = (v >= 0 if allow_zero else v > 0) and (np.isfinite(v) or (allow_inf and v == np.inf))
+    if not ok:
+        kind = "non-negative" if allow_zero else "positive"
+        raise ValueError(f"The {name!r} parameter of {owner} must be a {kind} finite number. Got {value!r} instead.")
+    return v
+
+
+def check_int(value, name, owner, minimum=0):
+    """Return ``value`` as int after checking it is an integer >= ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"The {name!r} parameter of {owner} must be an integer >= {minimum}. Got {value!r} instead.")
+    return int(value)
+
+
+def as_generator(rng):
+    """Turn ``None``, an int seed or a ``np.random.Generator`` into a Generator."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None or (isinstance(rng, numbers.Integral) and not isinstance(rng, bool) and rng >= 0):
+        return np.random.default_rng(rng)
+    if isinstance(rng, np.random.SeedSequence):
+        return np.random.default_rng(rng)
+    raise ValueError(
+        f"The 'rng' parameter must be None, a non-negative int or a numpy.random.Generator. Got {rng!r} instead."
+    )
+
+
+def _describe(value):
+    if hasattr(value, "shape"):
+        return f"an array of shape {value.shape}"
+    return repr(value)

@@ -1,0 +1,102 @@
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import gelsim
+from gelsim import Network, generators
+
+
+def small_net(**overrides):
+    kw = dict(fire_rate=[2.0, 3.0], w_exc=[[0.0, 1.5], [0.5, 0.0]], w_inh=[[0.0, 0.5], [0.0, 0.0]],
+              ext_exc=[1.0, 0.2], ext_inh=[0.3, 0.0])
+    kw.update(overrides)
+    return Network(**kw)
+
+
+def test_from_probabilities_matches_weights():
+    a = Network.from_probabilities(fire_rate=[2.0, 3.0], p_exc=[[0, 0.75], [1 / 6, 0]],
+                                   p_inh=[[0, 0.25], [0, 0]], ext_exc=[1.0, 0.2], ext_inh=[0.3, 0.0])
+    b = small_net()
+    np.testing.assert_allclose(a.w_exc, b.w_exc)
+    np.testing.assert_allclose(a.w_inh, b.w_inh)
+    np.testing.assert_allclose(b.departure, [0.0, 5 / 6])
+
+
+def test_repr_is_short_and_informative():
+    text = repr(small_net())
+    assert text.startswith("Network(N=2, dense, edges=3 (2 exc, 1 inh), recurrent=True")
+    assert len(text) < 120
+
+
+@pytest.mark.parametrize("name, value, fragment", [
+    ("w_exc", [[0.0, 1.0]], "'w_exc' parameter of Network must be a non-negative array of shape (2, 2)"),
+    ("w_exc", [[0.0, -1.0], [0.0, 0.0]], "'w_exc' parameter of Network must be finite and non-negative"),
+    ("w_inh", [[0.0, np.nan], [0.0, 0.0]], "'w_inh' parameter of Network must be finite"),
+    ("ext_exc", [1.0, -2.0], "'ext_exc' parameter of Network must be finite and non-negative. Got [-2.0] at cell [1]"),
+    ("ext_inh", [1.0, 2.0, 3.0], "'ext_inh' parameter of Network must have length 2"),
+    ("fire_rate", [[1.0, 2.0]], "'fire_rate' parameter of Network must be a non-empty 1-D array"),
+    ("fire_rate", [np.inf, 3.0], "'fire_rate' parameter of Network must be finite"),
+])
+def test_bad_input_names_parameter(name, value, fragment):
+    with pytest.raises(ValueError) as err:
+        small_net(**{name: value})
+    assert fragment in str(err.value)
+
+
+def test_row_sum_violation_names_cell_and_values():
+    with pytest.raises(ValueError, match=r"Violated at cell\(s\) \[0\]: out-weight sums \[2.5\] > fire_rate \[2.0\]"):
+        small_net(w_exc=[[0.0, 2.0], [0.5, 0.0]])
+
+
+def test_silent_cell_cannot_send():
+    with pytest.raises(ValueError, match="have fire_rate 0 and so cannot send spikes"):
+        small_net(fire_rate=[0.0, 3.0])
+
+
+def test_row_sum_tolerance_accepts_rounding():
+    Network(fire_rate=[0.3], w_exc=[[0.1 + 0.2]], w_inh=[[0.0]])  # 0.30000000000000004 > 0.3
+
+
+def test_probability_rows_checked():
+    with pytest.raises(ValueError, match="must sum to at most 1"):
+        Network.from_probabilities(fire_rate=[1.0], p_exc=[[0.7]], p_inh=[[0.4]])
+
+
+def test_dense_and_sparse_agree():
+    net = generators.random_recurrent(60, rng=3, sparse=False)
+    sparse = Network(fire_rate=net.fire_rate, w_exc=sp.csr_matrix(net.w_exc), w_inh=sp.csr_matrix(net.w_inh),
+                     ext_exc=net.ext_exc, ext_inh=net.ext_inh)
+    assert sparse.is_sparse and not net.is_sparse
+    np.testing.assert_allclose(gelsim.solve(net).q, gelsim.solve(sparse).q, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_save_load_roundtrip(tmp_path, sparse):
+    net = generators.random_recurrent(30, rng=1, sparse=sparse)
+    path = tmp_path / "net.npz"
+    net.save(path)
+    back = Network.load(path)
+    assert back.is_sparse == sparse
+    np.testing.assert_array_equal(gelsim.solve(back).q, gelsim.solve(net).q)
+
+
+def test_load_rejects_foreign_file(tmp_path):
+    path = tmp_path / "other.npz"
+    np.savez(path, x=np.zeros(3))
+    with pytest.raises(ValueError, match="not a gelsim network file"):
+        Network.load(path)
+
+
+def test_generators_shapes_and_structure():
+    ff = generators.feedforward([5, 4, 3], rng=0)
+    assert ff.n_cells == 12 and not ff.is_recurrent
+    rec = generators.random_recurrent(200, out_degree=5, rng=0)
+    assert rec.is_recurrent
+    assert rec.w_exc.count_nonzero() + rec.w_inh.count_nonzero() <= 200 * 5
+    np.testing.assert_allclose(rec.departure, 0.2, atol=1e-12)
+
+
+def test_arrays_are_read_only():
+    net = small_net()
+    with pytest.raises(ValueError):
+        net.fire_rate[0] = 5.0
