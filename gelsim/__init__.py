@@ -15,9 +15,9 @@ __version__ = "0.1.0"
 # Attribute -> module that defines it, imported on first access (PEP 562).
 _LAZY = {
     "simulate": "gelsim.simulation",
-    "simulate_transient": "gelsim.simulation",
+    "simulate_transient": "gelsim.transient",
     "SimulationResult": "gelsim.simulation",
-    "TransientResult": "gelsim.simulation",
+    "TransientResult": "gelsim.transient",
     "conv": "gelsim.conv",
     "datasets": "gelsim.datasets",
     "validation": "gelsim.validation",

@@ -1,0 +1,388 @@
+"""Event-driven Monte Carlo simulation of a G-network's spikes, with replication-based error bars."""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import _sim_kernels as kern
+from ._progress import Progress
+from ._validation import as_generator, check_int, check_positive_number
+from .network import Network
+
+#: Largest number of spike times kept by ``record_spikes`` before recording stops (about 160 MB).
+MAX_RECORDED_SPIKES = 10_000_000
+#: Ticks per kernel call: chunks let the progress bar move and ``target_se`` decide; results do not
+#: depend on the chunking, since the kernel resumes exactly where it stopped.
+CHUNK_TICKS = 20_000_000
+#: Refuse runs whose per-replication state would exceed this many bytes in all.
+MAX_STATE_BYTES = 8 * 2**30
+
+
+@dataclass(frozen=True, repr=False)
+class SimulationResult:
+    """Time averages of a simulated G-network, averaged over independent replications.
+
+    Attributes
+    ----------
+    q, q_se : ndarray (N,)
+        Fraction of time each cell is excited, ``P(k_i > 0)``, and its standard error
+        (sample standard deviation over replications / sqrt(replications); NaN with one replication).
+    mean_potential, mean_potential_se : ndarray (N,)
+        Time-averaged potential ``E[k_i]``.
+    firing_rate, firing_rate_se : ndarray (N,)
+        Spikes emitted per unit time.
+    potential_hist : ndarray (N, H)
+        Fraction of time at potential 0, 1, ..., H-2; the last column is ``k >= H-1``.
+    potential_hist_se : ndarray (N, H)
+        Standard errors of ``potential_hist``.
+    saturated : ndarray of bool (N,)
+        Cells whose potential climbs: in every replication it ends >= 10 above its post-warm-up start
+        and >= 1.5 times its time average, with ``q >= 0.95`` (a stable cell rarely passes all of it).
+    events : int
+        State-changing events simulated (all replications, warm-up included).
+    duration : float
+        Measured simulated time per replication (after warm-up).
+    replications : int
+    wall_time : float
+        Seconds of wall-clock time.
+    final_potential : ndarray (replications, N)
+        Potentials at the end of each replication.
+    spike_times, spike_cells : ndarray or None
+        Recorded spikes of replication 0 (``record_spikes``): times and the position of the cell in
+        ``record_spikes``; ``spikes_dropped`` counts spikes not kept once the buffer was full.
+    """
+
+    q: np.ndarray
+    q_se: np.ndarray
+    mean_potential: np.ndarray
+    mean_potential_se: np.ndarray
+    firing_rate: np.ndarray
+    firing_rate_se: np.ndarray
+    potential_hist: np.ndarray
+    potential_hist_se: np.ndarray
+    saturated: np.ndarray
+    events: int
+    duration: float
+    replications: int
+    wall_time: float
+    final_potential: np.ndarray = field(repr=False)
+    spike_times: np.ndarray | None = field(default=None, repr=False)
+    spike_cells: np.ndarray | None = field(default=None, repr=False)
+    spikes_dropped: int = 0
+    per_replication_q: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def events_per_second(self):
+        """State-changing events per second of wall-clock time."""
+        return self.events / self.wall_time if self.wall_time > 0 else float("inf")
+
+    def __repr__(self):
+        return (f"SimulationResult(N={self.q.size}, q in [{self.q.min():.4g}, {self.q.max():.4g}], "
+                f"max q_se={np.nanmax(self.q_se) if self.q_se.size and not np.all(np.isnan(self.q_se)) else np.nan:.2g}, "
+                f"saturated={int(self.saturated.sum())}, events={self.events:.4g}, duration={self.duration:.4g}, "
+                f"replications={self.replications}, wall_time={self.wall_time:.3g}s)")
+
+
+@dataclass(frozen=True)
+class _Tables:
+    """The network compiled into the kernel's alias tables."""
+
+    ev_prob: np.ndarray
+    ev_alias: np.ndarray
+    route_ptr: np.ndarray
+    route_prob: np.ndarray
+    route_alias: np.ndarray
+    route_target: np.ndarray
+    rate_total: float
+    n_cells: int
+
+
+def _compile(net):
+    n = net.n_cells
+    rates = np.stack([net.ext_exc, net.ext_inh, net.fire_rate], axis=1).ravel()
+    rate_total = float(rates.sum())
+    if not rate_total > 0:
+        raise ValueError("The network has no events at all: every external rate and firing rate is 0, "
+                         "so there is nothing to simulate.")
+    ev_prob = np.empty(3 * n)
+    ev_alias = np.empty(3 * n, np.int64)
+    kern.build_alias(rates, np.array([0, 3 * n], np.int64), ev_prob, ev_alias)
+    indptr, target, weight, inhib = net.out_edges()
+    codes = np.where(inhib, target + n, target)
+    dep = net.departure * net.fire_rate
+    # One routing slot per edge plus a departure slot where spikes can leave.
+    has_dep = dep > 1e-15 * np.maximum(net.fire_rate, 1e-300)
+    counts = np.diff(indptr) + has_dep
+    route_ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    route_w = np.empty(route_ptr[-1])
+    route_target = np.empty(route_ptr[-1], np.int64)
+    starts = route_ptr[:-1]
+    edge_pos = np.repeat(starts, np.diff(indptr)) + (np.arange(indptr[-1]) - np.repeat(indptr[:-1], np.diff(indptr)))
+    route_w[edge_pos] = weight
+    route_target[edge_pos] = codes
+    dep_pos = route_ptr[1:][has_dep] - 1
+    route_w[dep_pos] = dep[has_dep]
+    route_target[dep_pos] = -1
+    route_prob = np.empty_like(route_w)
+    route_alias = np.empty(route_w.size, np.int64)
+    kern.build_alias(route_w, route_ptr, route_prob, route_alias)
+    return _Tables(ev_prob, ev_alias, route_ptr, route_prob, route_alias, route_target, rate_total, n)
+
+
+def _initial_potentials(net, initial, gen):
+    n = net.n_cells
+    if isinstance(initial, str):
+        if initial == "empty":
+            return np.zeros(n, np.int64)
+        if initial == "stationary":
+            from .solver import solve
+
+            ss = solve(net)
+            q = np.where(ss.saturated, 0.0, ss.q)
+            return (gen.geometric(1.0 - q) - 1).astype(np.int64)
+        raise ValueError(f"The 'initial' parameter must be 'empty', 'stationary' or a vector of {n} "
+                         f"non-negative integers. Got {initial!r} instead.")
+    k0 = np.asarray(initial)
+    if k0.shape != (n,) or not np.issubdtype(k0.dtype, np.integer) or np.any(k0 < 0):
+        raise ValueError(f"The 'initial' parameter must be 'empty', 'stationary' or a vector of {n} "
+                         f"non-negative integers. Got {_short(initial)} instead.")
+    return k0.astype(np.int64)
+
+
+def _short(x):
+    return f"an array of shape {np.shape(x)} and dtype {np.asarray(x).dtype}" if np.ndim(x) else repr(x)
+
+
+def _advance(tables, rep, n_ticks):
+    """Run one replication for ``n_ticks`` more ticks (module-level so process pools can pickle it)."""
+    t = tables
+    todo = int(n_ticks)
+    while todo > 0:
+        step = min(todo, CHUNK_TICKS)
+        kern.run_ticks(rep["state"], rep["counters"], rep["rng"], step, t.ev_prob, t.ev_alias, t.route_ptr,
+                       t.route_prob, t.route_alias, t.route_target, t.n_cells, t.rate_total, rep["rec_slot"],
+                       rep["rec_times"], rep["rec_cells"], rep["clock"])
+        todo -= step
+    return rep
+
+
+def _start_measuring(tables, rep, n_ticks):
+    """Warm up for ``n_ticks``, then zero the accumulators and note the potentials."""
+    rep = _advance(tables, rep, n_ticks)
+    kern.reset_accumulators(rep["state"], rep["counters"][0])
+    rep["start_tick"] = int(rep["counters"][0])
+    rep["k_start"] = rep["state"][:, kern.K].copy()
+    rep["counters"][2] = 0
+    rep["counters"][3] = 0
+    rep["clock"][0] = 0.0
+    return rep
+
+
+def _new_replication(k0, seed_seq, n_hist, rec_slot, rec_capacity):
+    n = k0.size
+    state = np.zeros((n, kern.HIST + n_hist), np.int64)
+    state[:, kern.K] = k0
+    words = np.random.default_rng(seed_seq).integers(0, 2**64, size=4, dtype=np.uint64)
+    words[0] |= np.uint64(1)  # xoshiro's state must not be all zero
+    return dict(state=state, counters=np.zeros(4, np.int64), rng=words, rec_slot=rec_slot,
+                rec_times=np.zeros(rec_capacity), rec_cells=np.zeros(rec_capacity, np.int64),
+                clock=np.zeros(1))
+
+
+def _map(executor, fn, tables, reps, n_ticks):
+    if executor is None:
+        return [fn(tables, r, n_ticks) for r in reps]
+    futures = [executor.submit(fn, tables, r, n_ticks) for r in reps]
+    return [f.result() for f in futures]
+
+
+def simulate(net, *, duration=None, warmup=None, replications=8, target_se=None, max_duration=None,
+             initial="empty", record_spikes=None, hist_size=10, rng=None, executor=None, progress=None):
+    """Simulate the spiking network event by event and measure its time averages.
+
+    Parameters
+    ----------
+    net : Network
+    duration : float
+        Measured simulated time per replication (after ``warmup``). Required unless ``target_se`` is given.
+    warmup : float, optional
+        Simulated time discarded at the start of each replication (default ``duration / 100``; 0 with
+        ``initial="stationary"`` is sensible).
+    replications : int
+        Independent replications (default 8, >= 2 for standard errors); each has its own random stream
+        spawned from ``rng``, so results are bit-identical for a seed whatever the executor or core count.
+    target_se : float, optional
+        Keep extending every replication until every cell's ``q_se <= target_se`` (or ``max_duration``).
+    max_duration : float, optional
+        Cap on the per-replication duration in ``target_se`` mode (default ``1e4 * starting duration``).
+    initial : {"empty", "stationary"} or array of int
+        Starting potentials: all zero, a draw from the product-form law of :func:`gelsim.solve`, or given.
+    record_spikes : sequence of int, optional
+        Cells whose spike times (in replication 0) are kept, up to ``MAX_RECORDED_SPIKES``.
+    hist_size : int
+        Columns of ``potential_hist`` (the last one collects ``k >= hist_size - 1``).
+    rng : None, int or numpy.random.Generator
+    executor : concurrent.futures.Executor, optional
+        Where replications run (default: a thread pool over all local cores; the kernel releases the GIL).
+        A process pool or a ``dask.distributed`` client's executor gives identical results.
+    progress : bool, optional
+        Show a progress bar on stderr (default: when stderr is a terminal).
+
+    Returns
+    -------
+    SimulationResult
+
+    Examples
+    --------
+    >>> import gelsim
+    >>> net = gelsim.generators.mm1(arrival=1.0, service=2.0)
+    >>> res = gelsim.simulate(net, duration=2e4, replications=4, rng=1)
+    >>> abs(res.q[0] - 0.5) < 5 * res.q_se[0]
+    True
+    """
+    t_start = time.perf_counter()
+    owner = "simulate"
+    if not isinstance(net, Network):
+        raise ValueError(f"The 'net' parameter of simulate must be a gelsim.Network. Got {type(net).__name__}.")
+    if duration is None and target_se is None:
+        raise ValueError("simulate needs 'duration' (simulated time per replication) or 'target_se'.")
+    if target_se is not None:
+        target_se = check_positive_number(target_se, "target_se", owner)
+    duration = check_positive_number(duration, "duration", owner) if duration is not None else None
+    replications = check_int(replications, "replications", owner, minimum=1)
+    hist_size = check_int(hist_size, "hist_size", owner, minimum=1)
+    if target_se is not None and replications < 2:
+        raise ValueError("'target_se' needs replications >= 2 to estimate standard errors.")
+    gen = as_generator(rng)
+    tables = _compile(net)
+    n = net.n_cells
+    state_bytes = replications * n * (kern.HIST + hist_size) * 8
+    if state_bytes > MAX_STATE_BYTES:
+        raise ValueError(f"This run needs {state_bytes / 2**30:.1f} GiB of simulator state "
+                         f"({replications} replications x {n} cells x {kern.HIST + hist_size} counters); "
+                         f"the limit is {MAX_STATE_BYTES / 2**30:.0f} GiB. Use fewer replications or a smaller hist_size.")
+    if duration is None:
+        # Start from a short pilot; the loop below grows it to reach target_se.
+        duration = 200.0 * n / max(tables.rate_total, 1e-300) + 100.0 / np.median(net.fire_rate[net.fire_rate > 0])
+    warmup = duration / 100 if warmup is None else check_positive_number(warmup, "warmup", owner, allow_zero=True)
+    max_duration = 1e4 * duration if max_duration is None else check_positive_number(max_duration, "max_duration", owner)
+    rec_slot, capacity = _recording(record_spikes, net, duration if target_se is None else max_duration)
+    k0 = _initial_potentials(net, initial, gen)
+    seeds = np.random.SeedSequence(gen.integers(0, 2**63)).spawn(replications)
+    reps = [_new_replication(k0 if not (isinstance(initial, str) and initial == "stationary" and r > 0)
+                             else _initial_potentials(net, initial, np.random.default_rng(seeds[r].spawn(1)[0])),
+                             seeds[r], hist_size, rec_slot, capacity if r == 0 else 0)
+            for r in range(replications)]
+    own_pool = executor is None
+    if own_pool:
+        executor = ThreadPoolExecutor(max_workers=min(os.cpu_count() or 1, replications))
+    try:
+        reps, measured = _run(tables, reps, executor, duration, warmup, target_se, max_duration, progress)
+    finally:
+        if own_pool:
+            executor.shutdown()
+    return _summarise(tables, reps, measured, time.perf_counter() - t_start, target_se)
+
+
+def _recording(record_spikes, net, duration):
+    n = net.n_cells
+    rec_slot = np.full(n, -1, np.int64)
+    if record_spikes is None:
+        return rec_slot, 0
+    cells = np.asarray(record_spikes)
+    if cells.ndim != 1 or not np.issubdtype(cells.dtype, np.integer) or np.any((cells < 0) | (cells >= n)):
+        raise ValueError(f"The 'record_spikes' parameter must list cell indices in [0, {n}). Got {record_spikes!r}.")
+    rec_slot[cells] = np.arange(cells.size)
+    # Expected spikes are at most r_i * duration per cell; leave room for fluctuations.
+    bound = float(net.fire_rate[cells].sum() * duration)
+    capacity = int(min(MAX_RECORDED_SPIKES, 1.2 * bound + 10 * np.sqrt(bound) + 100))
+    if bound > 10 * MAX_RECORDED_SPIKES:
+        raise ValueError(f"record_spikes would keep up to {bound:.3g} spike times; the limit is "
+                         f"{MAX_RECORDED_SPIKES:.3g}. Record fewer cells or simulate a shorter duration.")
+    return rec_slot, capacity
+
+
+def _run(tables, reps, executor, duration, warmup, target_se, max_duration, progress):
+    rate = tables.rate_total
+    warm_ticks = int(round(warmup * rate))
+    bar = Progress(1.0, "simulate", enabled=progress)
+    reps = _map(executor, _start_measuring, tables, reps, warm_ticks)
+    measured = 0
+    goal = int(round(duration * rate))
+    cap = int(round(max_duration * rate))
+    while True:
+        # Advance in rounds so the progress bar moves; each round runs every replication in parallel.
+        round_ticks = max(min(goal - measured, max(goal // 20, CHUNK_TICKS)), 0)
+        if round_ticks:
+            reps = _map(executor, _advance, tables, reps, round_ticks)
+            measured += round_ticks
+        events = sum(int(r["counters"][1]) for r in reps)
+        bar.update(measured / max(goal, 1) if target_se is None else min(measured / cap, 1.0),
+                   f"{events:.3g} events")
+        if measured < goal:
+            continue
+        if target_se is None or measured >= cap:
+            break
+        se = _q_estimates(reps, measured)[1]
+        worst = float(np.nanmax(se))
+        if worst <= target_se:
+            break
+        # se falls like 1/sqrt(time): aim a little past the predicted need.
+        goal = min(cap, int(measured * min(max(1.2 * (worst / target_se) ** 2, 1.5), 100.0)))
+    bar.close()
+    if target_se is not None and measured >= cap:
+        warnings.warn(f"simulate stopped at max_duration={cap / rate:.4g} before every q_se reached "
+                      f"target_se={target_se}.", RuntimeWarning, stacklevel=3)
+    return reps, measured
+
+
+def _q_estimates(reps, measured):
+    for r in reps:
+        kern.flush(r["state"], r["counters"][0])
+    busy = np.stack([r["state"][:, kern.BUSY] for r in reps]) / measured
+    return busy.mean(axis=0), _se(busy)
+
+
+def _se(samples):
+    if samples.shape[0] < 2:
+        return np.full(samples.shape[1:], np.nan)
+    return samples.std(axis=0, ddof=1) / np.sqrt(samples.shape[0])
+
+
+def _summarise(tables, reps, measured, wall, target_se):
+    for r in reps:
+        kern.flush(r["state"], r["counters"][0])
+    states = np.stack([r["state"] for r in reps])
+    m = max(measured, 1)
+    busy = states[:, :, kern.BUSY] / m
+    area = states[:, :, kern.AREA] / m
+    fires = states[:, :, kern.FIRES] / (m / tables.rate_total)
+    hist = states[:, :, kern.HIST:] / m
+    k_end = states[:, :, kern.K]
+    k_start = np.stack([r["k_start"] for r in reps])
+    # A saturated cell drifts upwards: it ends far above where it started and well above its own
+    # time average (for a linear climb the average is half-way). A stable cell does both in one
+    # replication with probability about 0.2, so requiring it in every replication rarely misfires.
+    climbing = (k_end - k_start >= 10) & (k_end >= 1.5 * area) & (busy.mean(axis=0) >= 0.95)
+    saturated = np.all(climbing, axis=0) & (measured > 0)
+    first = reps[0]
+    n_rec = int(first["counters"][2])
+    dropped = int(first["counters"][3])
+    if dropped:
+        warnings.warn(f"record_spikes buffer was full: {dropped} spikes were not recorded.", RuntimeWarning,
+                      stacklevel=3)
+    recorded = first["rec_times"].size > 0
+    return SimulationResult(
+        q=busy.mean(axis=0), q_se=_se(busy), mean_potential=area.mean(axis=0), mean_potential_se=_se(area),
+        firing_rate=fires.mean(axis=0), firing_rate_se=_se(fires), potential_hist=hist.mean(axis=0),
+        potential_hist_se=_se(hist),        saturated=saturated, events=int(sum(int(r["counters"][1]) for r in reps)),
+        duration=measured / tables.rate_total, replications=len(reps), wall_time=wall, final_potential=k_end,
+        spike_times=first["rec_times"][:n_rec].copy() if recorded else None,
+        spike_cells=first["rec_cells"][:n_rec].copy() if recorded else None, spikes_dropped=dropped,
+        per_replication_q=busy)

@@ -1,0 +1,116 @@
+"""Exact checks of the simulator: extreme parameters, conservation, bookkeeping, input errors."""
+
+import numpy as np
+import pytest
+from concurrent.futures import ProcessPoolExecutor
+
+import gelsim
+from gelsim import generators
+
+
+def test_zero_input_gives_no_events():
+    net = gelsim.Network(fire_rate=[1.0, 2.0], w_exc=[[0, 1.0], [0, 0]], w_inh=np.zeros((2, 2)))
+    res = gelsim.simulate(net, duration=1e3, replications=2, rng=0)
+    assert res.events == 0
+    np.testing.assert_array_equal(res.q, 0.0)
+    np.testing.assert_array_equal(res.firing_rate, 0.0)
+    np.testing.assert_array_equal(res.potential_hist[:, 0], 1.0)
+
+
+def test_network_without_any_rate_is_an_error():
+    net = gelsim.Network(fire_rate=[0.0], w_exc=[[0.0]], w_inh=[[0.0]])
+    with pytest.raises(ValueError, match="no events at all"):
+        gelsim.simulate(net, duration=1.0)
+
+
+def test_closed_network_conserves_spikes():
+    # Excitatory routing only, no departures, no external input: the total potential never changes.
+    p = np.array([[0, 0.5, 0.5], [1.0, 0, 0], [0.3, 0.7, 0]])
+    net = gelsim.Network.from_probabilities(fire_rate=[1.0, 2.0, 3.0], p_exc=p)
+    k0 = np.array([5, 0, 2])
+    res = gelsim.simulate(net, duration=500, replications=3, initial=k0, rng=4)
+    assert res.events > 1000
+    np.testing.assert_array_equal(res.final_potential.sum(axis=1), 7)
+
+
+def test_inhibition_of_empty_cell_is_a_noop():
+    # Only external inhibition: the potential can never become negative, nothing changes.
+    net = gelsim.Network(fire_rate=[1.0], w_exc=[[0.0]], w_inh=[[0.0]], ext_inh=[5.0])
+    res = gelsim.simulate(net, duration=100, replications=2, rng=0)
+    assert res.events == 0 and res.final_potential.min() == 0
+
+
+def test_same_seed_bit_identical_across_executors():
+    net = generators.random_recurrent(50, rng=2)
+    a = gelsim.simulate(net, duration=200, replications=4, rng=7)
+    b = gelsim.simulate(net, duration=200, replications=4, rng=7, executor=None)
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        c = gelsim.simulate(net, duration=200, replications=4, rng=7, executor=pool)
+    for other in (b, c):
+        np.testing.assert_array_equal(a.q, other.q)
+        np.testing.assert_array_equal(a.potential_hist, other.potential_hist)
+        assert a.events == other.events
+    d = gelsim.simulate(net, duration=200, replications=4, rng=8)
+    assert not np.array_equal(a.q, d.q)
+
+
+def test_generator_rng_accepted():
+    net = generators.mm1()
+    a = gelsim.simulate(net, duration=100, replications=2, rng=np.random.default_rng(3))
+    b = gelsim.simulate(net, duration=100, replications=2, rng=np.random.default_rng(3))
+    np.testing.assert_array_equal(a.q, b.q)
+
+
+def test_bookkeeping_consistency():
+    net = generators.random_recurrent(30, rng=1)
+    res = gelsim.simulate(net, duration=300, replications=2, rng=0)
+    np.testing.assert_allclose(res.potential_hist.sum(axis=1), 1.0)
+    np.testing.assert_allclose(1 - res.potential_hist[:, 0], res.q)
+    # The duration is a whole number of ticks of the uniformised clock of rate R.
+    rate = net.fire_rate.sum() + net.ext_exc.sum() + net.ext_inh.sum()
+    assert res.duration == pytest.approx(300, abs=0.5 / rate)
+
+
+def test_record_spikes_raster():
+    net = generators.line_tandem()
+    res = gelsim.simulate(net, duration=50, replications=2, record_spikes=[0, 1], rng=1)
+    assert res.spike_times.size == res.spike_cells.size > 10
+    assert np.all(np.diff(res.spike_times) >= 0) and res.spike_times.max() < 80
+    assert set(np.unique(res.spike_cells)) <= {0, 1}
+
+
+@pytest.mark.parametrize("kwargs, fragment", [
+    (dict(duration=-1.0), "'duration' parameter of simulate must be a positive"),
+    (dict(duration=float("nan")), "'duration' parameter of simulate must be a positive"),
+    (dict(), "needs 'duration'"),
+    (dict(duration=1.0, record_spikes=[0, 7]), "'record_spikes' parameter must list cell indices in [0, 2)"),
+    (dict(duration=1e9, record_spikes=[0]), "record_spikes would keep up to"),
+    (dict(duration=1.0, initial=[1, -1]), "'initial' parameter must be 'empty', 'stationary' or a vector"),
+    (dict(duration=1.0, initial="full"), "'initial' parameter must be"),
+    (dict(duration=1.0, replications=0), "'replications' parameter of simulate must be an integer >= 1"),
+    (dict(duration=1.0, rng="seed"), "'rng' parameter must be None"),
+    (dict(duration=1.0, warmup=-2), "'warmup' parameter of simulate must be a non-negative"),
+])
+def test_bad_input(kwargs, fragment):
+    with pytest.raises(ValueError) as err:
+        gelsim.simulate(generators.line_tandem(), **kwargs)
+    assert fragment in str(err.value)
+
+
+def test_absurd_state_memory_refused():
+    net = generators.random_recurrent(1000, rng=0)
+    with pytest.raises(ValueError, match="GiB of simulator state"):
+        gelsim.simulate(net, duration=1.0, replications=10_000, hist_size=200)
+
+
+def test_saturated_cell_reported_without_overflow():
+    net = gelsim.Network(fire_rate=[1.0, 2.0], w_exc=[[0, 0.5], [0, 0]], w_inh=np.zeros((2, 2)), ext_exc=[1.5, 0.0])
+    res = gelsim.simulate(net, duration=2000, replications=4, rng=3)
+    assert res.saturated.tolist() == [True, False]
+    assert res.q[0] > 0.99 and res.final_potential[:, 0].min() > 500  # climbing, no overflow
+    assert np.abs(res.q[1] - 0.25) < 5 * res.q_se[1]
+
+
+def test_transient_bad_times():
+    with pytest.raises(ValueError, match="'times' parameter of simulate_transient"):
+        gelsim.simulate_transient(generators.mm1(), times=[-1.0])
