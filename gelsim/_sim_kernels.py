@@ -1,15 +1,16 @@
 """Numba kernels of the spike simulator: arrays in, arrays out, no validation.
 
-The simulated process is the uniformised G-network: a Poisson clock of constant total rate ``R`` ticks;
-each tick picks one of the ``3N`` event clocks (external excitation, external inhibition, firing of cell
-``i``) with probability proportional to its rate; a firing or inhibition of an empty cell is a no-op.
-This is exactly the continuous-time Markov chain of SPEC §1 observed at the ticks, and since every tick
-has the same expected holding time ``1/R``, long-run time averages are averages over ticks (Fox & Glynn):
-the accumulators count ticks, in integers, touched only when a cell's potential changes (O(1) per event).
+``run_events`` simulates the jump chain of the G-network's continuous-time Markov chain (SPEC §1)
+with O(1) work per event and no wasted steps; long-run time averages use the expected holding
+time of each state rather than a sampled one (Fox & Glynn), which is exact for long-run averages and
+has lower variance. ``run_transient`` simulates in sampled real time by uniformisation (a Poisson
+clock of constant rate whose ticks on empty cells are no-ops), for ensemble averages at fixed times.
 
-Per-cell record ``state[i, :]`` (int64), one contiguous row so an event touches few cache lines:
-``K`` potential, ``LAST`` tick of last change, ``BUSY`` ticks with k > 0, ``AREA`` sum of k over ticks,
-``FIRES`` spikes emitted, then ``HIST`` .. ``HIST + H - 1``: ticks spent at k = 0 .. H-2 and at k >= H-1.
+Each cell has one contiguous float64 row ``cell[i, :]``, so an event touches few cache lines: the
+constants ``ACCEPT`` (rate / largest rate), ``INHIB`` (ACCEPT x inhibitory share), ``START``/``COUNT``
+(its routing slots), then the accumulators ``LAST`` time of last change, ``AREA`` integral of k,
+``FIRES`` spikes emitted, and ``HIST .. HIST + H - 1``: time at k = 0 .. H-2 and at k >= H-1
+(time excited is the measured time minus the time at k = 0).
 """
 
 from __future__ import annotations
@@ -17,7 +18,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-K, LAST, BUSY, AREA, FIRES, HIST = 0, 1, 2, 3, 4, 5
+# Columns of the per-cell record ``cell`` (float64): constants first, then accumulators, so the
+# first 64 bytes (8 columns) hold everything an event at a small potential touches.
+ACCEPT, INHIB, START, COUNT, LAST, AREA, FIRES, HIST = 0, 1, 2, 3, 4, 5, 6, 7
+# Slots of ``counters`` (int64) and ``scal`` (float64).
+EVENTS, NACT, NREC, DROPPED = 0, 1, 2, 3
+TIME, TCOMP, CLOCK = 0, 1, 2
 
 _U64 = np.uint64
 _DOUBLE_UNIT = 1.0 / 9007199254740992.0  # 2**-53
@@ -90,121 +96,187 @@ def build_alias(weights, indptr, prob, alias):
 
 
 @njit(cache=True, inline="always")
-def _touch(state, i, tick, k, n_hist):
-    """Credit cell ``i``'s accumulators with the ticks spent at potential ``k`` since its last change."""
-    dt = tick - state[i, LAST]
-    if k > 0:
-        state[i, BUSY] += dt
-        state[i, AREA] += k * dt
-    state[i, HIST + min(k, n_hist - 1)] += dt
-    state[i, LAST] = tick
+def _touch(cell, i, now, k, n_hist):
+    """Credit cell ``i`` with the time spent at potential ``k`` since its last change."""
+    dt = now - cell[i, LAST]
+    cell[i, AREA] += k * dt
+    cell[i, HIST + min(k, n_hist - 1)] += dt
+    cell[i, LAST] = now
+
+
+@njit(cache=True, inline="always")
+def _activate(i, active, accept, pos, cell, n_act, a_rate, rate_max):
+    """Append cell ``i`` to the active list; returns the new count and active rate."""
+    acc_i = cell[i, ACCEPT]
+    if acc_i <= 0.0:
+        return n_act, a_rate  # a cell that can neither fire nor be inhibited is never chosen
+    pos[i] = n_act
+    active[n_act] = i
+    accept[n_act] = acc_i
+    return n_act + 1, a_rate + acc_i * rate_max
+
+
+@njit(cache=True, inline="always")
+def _deactivate(i, active, accept, pos, cell, n_act, a_rate, rate_max):
+    """Swap-remove cell ``i`` from the active list; returns the new count and active rate."""
+    p = pos[i]
+    if p < 0:
+        return n_act, a_rate
+    last = n_act - 1
+    moved = active[last]
+    active[p] = moved
+    accept[p] = accept[last]
+    pos[moved] = p
+    pos[i] = -1
+    if last == 0:
+        return 0, 0.0
+    return last, a_rate - cell[i, ACCEPT] * rate_max
 
 
 @njit(cache=True, nogil=True)
-def run_ticks(state, counters, rng, n_ticks, ev_prob, ev_alias, route_ptr, route_prob, route_alias,
-              route_target, n_cells, rate_total, rec_slot, rec_times, rec_cells, clock_arr):
-    """Advance one replication by ``n_ticks`` clock ticks.
+def run_events(pot, cell, active, accept, pos, counters, scal, rng, t_end, max_events, ext_table, ext_rate,
+               rate_max, route, n_cells, rec_slot, rec_times, rec_cells):
+    """Advance one replication until its (expected) time reaches ``t_end`` or ``max_events`` events.
 
-    ``counters`` (int64): [0] current tick, [1] state-changing events, [2] spikes recorded,
-    [3] spikes not recorded because the buffer was full. ``route_target`` codes: ``j`` excitatory
-    to ``j``, ``n_cells + j`` inhibitory to ``j``, ``-1`` departure. ``rec_slot[i] >= 0`` marks cells whose
-    spike times are recorded; ``clock_arr[0]`` is their real-time clock, advanced only when recording.
+    The jump chain of the CTMC is simulated with no wasted steps: the next event is an external
+    excitation (total rate ``ext_rate``, cell from the alias ``ext_table``) or an event of a non-empty
+    cell (total rate ``a_rate``, cell drawn from the ``active`` list by rejection with acceptance
+    ``rate_i / rate_max``, kept beside each entry in ``accept``), which is an external inhibition or a
+    firing. Time advances by the expected holding time ``1 / total rate`` (Fox & Glynn), summed with
+    Kahan compensation; sampled times are drawn only for recorded spikes.
+
+    ``counters``: [EVENTS] events done, [NACT] non-empty cells, [NREC] spikes kept, [DROPPED] not kept.
+    ``scal``: [TIME] expected time, [TCOMP] its Kahan term, [CLOCK] sampled time.
+    ``route[s]`` = (alias acceptance, own target code, alias target code); codes: ``j`` excitatory,
+    ``n_cells + j`` inhibitory, ``-1`` departure.
     """
-    n_hist = state.shape[1] - HIST
-    n_events = ev_prob.size
-    tick = counters[0]
-    events = counters[1]
-    n_rec = counters[2]
+    n_hist = cell.shape[1] - HIST
+    n_ext = ext_table.shape[0]
+    n_act = counters[NACT]
+    # The active rate is re-added exactly at every call, so rounding cannot drift across calls.
+    a_rate = 0.0
+    for p in range(n_act):
+        a_rate += accept[p] * rate_max
+    t, comp, clock = scal[TIME], scal[TCOMP], scal[CLOCK]
     recording = rec_times.size > 0
-    clock = clock_arr[0]
-    for _ in range(n_ticks):
-        tick += 1
+    done = 0
+    while done < max_events:
+        total = ext_rate + a_rate
+        if total <= 0.0:
+            t = t_end  # nothing can ever happen again
+            break
+        hold = 1.0 / total
+        if t + hold >= t_end:
+            break
+        y = hold - comp  # Kahan-compensated t += hold
+        t_new = t + y
+        comp = (t_new - t) - y
+        t = t_new
         if recording:
-            clock += -np.log(1.0 - _next_double(rng)) / rate_total
-        x = _next_double(rng) * n_events
-        ev = int(x)
-        if x - ev >= ev_prob[ev]:
-            ev = ev_alias[ev]
-        i = ev // 3
-        kind = ev - 3 * i
-        k = state[i, K]
-        if kind == 0:  # external excitatory spike
-            _touch(state, i, tick, k, n_hist)
-            state[i, K] = k + 1
-            events += 1
-        elif k > 0:
-            _touch(state, i, tick, k, n_hist)
-            state[i, K] = k - 1
-            events += 1
-            if kind == 2:  # firing: route the spike
-                state[i, FIRES] += 1
-                if recording and rec_slot[i] >= 0:
-                    if n_rec < rec_times.size:
-                        rec_times[n_rec] = clock
-                        rec_cells[n_rec] = rec_slot[i]
-                        n_rec += 1
-                    else:
-                        counters[3] += 1
-                a = route_ptr[i]
-                m = route_ptr[i + 1] - a
-                y = _next_double(rng) * m
-                s = int(y)
-                if y - s >= route_prob[a + s]:
-                    s = route_alias[a + s]
-                code = route_target[a + s]
-                if code >= 0:
-                    if code < n_cells:
-                        kj = state[code, K]
-                        _touch(state, code, tick, kj, n_hist)
-                        state[code, K] = kj + 1
-                    else:
-                        j = code - n_cells
-                        kj = state[j, K]
-                        if kj > 0:
-                            _touch(state, j, tick, kj, n_hist)
-                            state[j, K] = kj - 1
-    counters[0] = tick
-    counters[1] = events
-    counters[2] = n_rec
-    clock_arr[0] = clock
+            clock += -np.log(1.0 - _next_double(rng)) * hold
+        done += 1
+        u = _next_double(rng) * total
+        if u < ext_rate:
+            x = u / ext_rate * n_ext
+            slot = min(int(x), n_ext - 1)
+            i = int(ext_table[slot, 1]) if x - slot < ext_table[slot, 0] else int(ext_table[slot, 2])
+            k = pot[i]
+            _touch(cell, i, t, k, n_hist)
+            pot[i] = k + 1
+            if k == 0:
+                n_act, a_rate = _activate(i, active, accept, pos, cell, n_act, a_rate, rate_max)
+            continue
+        # An event of a non-empty cell, chosen with probability proportional to its rate.
+        while True:
+            x = _next_double(rng) * n_act
+            idx = int(x)
+            f = x - idx
+            if f < accept[idx]:
+                break
+        i = active[idx]
+        k = pot[i]
+        _touch(cell, i, t, k, n_hist)
+        pot[i] = k - 1
+        inhibited = f < cell[i, INHIB]  # INHIB = ACCEPT * (inhibitory share of the cell's rate)
+        if k == 1:
+            n_act, a_rate = _deactivate(i, active, accept, pos, cell, n_act, a_rate, rate_max)
+        if inhibited:
+            continue
+        cell[i, FIRES] += 1.0
+        if recording and rec_slot[i] >= 0:
+            if counters[NREC] < rec_times.size:
+                rec_times[counters[NREC]] = clock
+                rec_cells[counters[NREC]] = rec_slot[i]
+                counters[NREC] += 1
+            else:
+                counters[DROPPED] += 1
+        start = int(cell[i, START])
+        m = int(cell[i, COUNT])
+        y2 = _next_double(rng) * m
+        s = min(int(y2), m - 1)
+        e = start + s
+        code = int(route[e, 1]) if y2 - s < route[e, 0] else int(route[e, 2])
+        if code < 0:
+            continue
+        if code < n_cells:
+            kj = pot[code]
+            _touch(cell, code, t, kj, n_hist)
+            pot[code] = kj + 1
+            if kj == 0:
+                n_act, a_rate = _activate(code, active, accept, pos, cell, n_act, a_rate, rate_max)
+        else:
+            j = code - n_cells
+            kj = pot[j]
+            if kj > 0:
+                _touch(cell, j, t, kj, n_hist)
+                pot[j] = kj - 1
+                if kj == 1:
+                    n_act, a_rate = _deactivate(j, active, accept, pos, cell, n_act, a_rate, rate_max)
+    if done < max_events:
+        t = t_end  # stopped by time: the state holds until t_end
+        comp = 0.0
+    scal[TIME], scal[TCOMP], scal[CLOCK] = t, comp, clock
+    counters[EVENTS] += done
+    counters[NACT] = n_act
 
 
 @njit(cache=True)
-def flush(state, tick):
-    """Bring every cell's accumulators up to ``tick`` (O(N), once per read-out)."""
-    n_hist = state.shape[1] - HIST
-    for i in range(state.shape[0]):
-        _touch(state, i, tick, state[i, K], n_hist)
+def flush(pot, cell, now):
+    """Bring every cell's accumulators up to time ``now`` (O(N), once per read-out)."""
+    n_hist = cell.shape[1] - HIST
+    for i in range(pot.size):
+        _touch(cell, i, now, pot[i], n_hist)
 
 
 @njit(cache=True)
-def reset_accumulators(state, tick):
-    """Start measuring at ``tick``: zero every accumulator, keep the potentials."""
-    for i in range(state.shape[0]):
-        state[i, LAST] = tick
-        for c in range(BUSY, state.shape[1]):
-            state[i, c] = 0
+def reset_accumulators(cell, now):
+    """Start measuring at ``now``: zero every accumulator, keep the constants."""
+    for i in range(cell.shape[0]):
+        cell[i, LAST] = now
+        for c in range(AREA, cell.shape[1]):
+            cell[i, c] = 0.0
 
 
 @njit(cache=True, nogil=True)
-def run_transient(k0, times, n_reps, rng, ev_prob, ev_alias, route_ptr, route_prob, route_alias, route_target,
-                  rate_total, busy_sum, k_sum, k2_sum):
-    """Simulate ``n_reps`` runs from potentials ``k0`` in real time; add snapshots at ``times`` (sorted).
+def run_transient(k0, times, n_reps, rng, ev_prob, ev_alias, cell, route, rate_total, busy_sum, k_sum,
+                  k2_sum):
+    """Simulate ``n_reps`` runs from potentials ``k0`` in sampled real time; add snapshots at ``times``.
 
-    Adds to ``busy_sum[t, i]`` the count of runs with ``k_i(times[t]) > 0``, and to ``k_sum`` / ``k2_sum``
-    the sums of ``k_i`` and ``k_i**2``.
+    Uniformisation: ticks of a Poisson clock of rate ``rate_total`` pick one of the ``3N`` event clocks
+    from the alias table ``ev_prob``/``ev_alias`` (external excitation, external inhibition, firing of
+    cell ``i`` at ``3i, 3i+1, 3i+2``); events of empty cells are no-ops. Adds to ``busy_sum[t, i]`` the
+    count of runs with ``k_i(times[t]) > 0``, and to ``k_sum`` / ``k2_sum`` the sums of ``k_i``, ``k_i**2``.
     """
     n_cells = k0.size
     n_events = ev_prob.size
     k = np.empty(n_cells, np.int64)
     for _ in range(n_reps):
         k[:] = k0
-        t = 0.0
         nxt = -np.log(1.0 - _next_double(rng)) / rate_total
         for p in range(times.size):
             while nxt <= times[p]:
                 x = _next_double(rng) * n_events
-                ev = int(x)
+                ev = min(int(x), n_events - 1)
                 if x - ev >= ev_prob[ev]:
                     ev = ev_alias[ev]
                 i = ev // 3
@@ -214,20 +286,17 @@ def run_transient(k0, times, n_reps, rng, ev_prob, ev_alias, route_ptr, route_pr
                 elif k[i] > 0:
                     k[i] -= 1
                     if kind == 2:
-                        a = route_ptr[i]
-                        m = route_ptr[i + 1] - a
+                        start = int(cell[i, START])
+                        m = int(cell[i, COUNT])
                         y = _next_double(rng) * m
-                        s = int(y)
-                        if y - s >= route_prob[a + s]:
-                            s = route_alias[a + s]
-                        code = route_target[a + s]
+                        s = min(int(y), m - 1)
+                        code = int(route[start + s, 1]) if y - s < route[start + s, 0] else int(route[start + s, 2])
                         if code >= 0:
                             if code < n_cells:
                                 k[code] += 1
                             elif k[code - n_cells] > 0:
                                 k[code - n_cells] -= 1
-                t = nxt
-                nxt = t - np.log(1.0 - _next_double(rng)) / rate_total
+                nxt += -np.log(1.0 - _next_double(rng)) / rate_total
             for i in range(n_cells):
                 kv = k[i]
                 if kv > 0:

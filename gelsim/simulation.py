@@ -17,9 +17,9 @@ from .network import Network
 
 #: Largest number of spike times kept by ``record_spikes`` before recording stops (about 160 MB).
 MAX_RECORDED_SPIKES = 10_000_000
-#: Ticks per kernel call: chunks let the progress bar move and ``target_se`` decide; results do not
+#: Events per kernel call: calls let the progress bar move and ``target_se`` decide; results do not
 #: depend on the chunking, since the kernel resumes exactly where it stopped.
-CHUNK_TICKS = 20_000_000
+CHUNK_EVENTS = 20_000_000
 #: Refuse runs whose per-replication state would exceed this many bytes in all.
 MAX_STATE_BYTES = 8 * 2**30
 
@@ -91,21 +91,32 @@ class SimulationResult:
 
 @dataclass(frozen=True)
 class _Tables:
-    """The network compiled into the kernel's alias tables."""
+    """The network compiled into the kernels' tables (see ``_sim_kernels``)."""
 
-    ev_prob: np.ndarray
+    ext_table: np.ndarray   # (M, 3): alias acceptance, own cell, alias cell; over cells with Λ > 0
+    ext_rate: float
+    cell_const: np.ndarray  # (N, 4): ACCEPT, INHIB, START, COUNT (first columns of the kernel's rows)
+    rate_max: float
+    route: np.ndarray       # (S, 3): alias acceptance, own target code, alias target code
+    ev_prob: np.ndarray     # uniformised 3N-clock alias table, for the transient kernel
     ev_alias: np.ndarray
-    route_ptr: np.ndarray
-    route_prob: np.ndarray
-    route_alias: np.ndarray
-    route_target: np.ndarray
     rate_total: float
     n_cells: int
 
 
+def _alias_pack(weights, indptr, payload):
+    """Alias tables per segment, packed as rows (acceptance, own payload, alias payload)."""
+    prob = np.empty(weights.size)
+    alias = np.empty(weights.size, np.int64)
+    kern.build_alias(weights, indptr, prob, alias)
+    seg_start = np.repeat(indptr[:-1], np.diff(indptr))
+    return np.column_stack([prob, payload, payload[seg_start + alias]]).astype(float)
+
+
 def _compile(net):
     n = net.n_cells
-    rates = np.stack([net.ext_exc, net.ext_inh, net.fire_rate], axis=1).ravel()
+    lam, lam_inh, r = net.ext_exc, net.ext_inh, net.fire_rate
+    rates = np.stack([lam, lam_inh, r], axis=1).ravel()
     rate_total = float(rates.sum())
     if not rate_total > 0:
         raise ValueError("The network has no events at all: every external rate and firing rate is 0, "
@@ -113,26 +124,31 @@ def _compile(net):
     ev_prob = np.empty(3 * n)
     ev_alias = np.empty(3 * n, np.int64)
     kern.build_alias(rates, np.array([0, 3 * n], np.int64), ev_prob, ev_alias)
+    sources = np.flatnonzero(lam > 0)
+    ext_table = (_alias_pack(lam[sources], np.array([0, sources.size], np.int64), sources)
+                 if sources.size else np.zeros((1, 3)))
+    # Routing: one slot per edge plus a departure slot (code -1) where spikes can leave.
     indptr, target, weight, inhib = net.out_edges()
     codes = np.where(inhib, target + n, target)
-    dep = net.departure * net.fire_rate
-    # One routing slot per edge plus a departure slot where spikes can leave.
-    has_dep = dep > 1e-15 * np.maximum(net.fire_rate, 1e-300)
+    dep = net.departure * r
+    has_dep = (dep > 1e-15 * r) | (np.diff(indptr) == 0)
     counts = np.diff(indptr) + has_dep
     route_ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     route_w = np.empty(route_ptr[-1])
-    route_target = np.empty(route_ptr[-1], np.int64)
-    starts = route_ptr[:-1]
-    edge_pos = np.repeat(starts, np.diff(indptr)) + (np.arange(indptr[-1]) - np.repeat(indptr[:-1], np.diff(indptr)))
+    route_code = np.empty(route_ptr[-1], np.int64)
+    edge_pos = np.repeat(route_ptr[:-1] - indptr[:-1], np.diff(indptr)) + np.arange(indptr[-1])
     route_w[edge_pos] = weight
-    route_target[edge_pos] = codes
+    route_code[edge_pos] = codes
     dep_pos = route_ptr[1:][has_dep] - 1
-    route_w[dep_pos] = dep[has_dep]
-    route_target[dep_pos] = -1
-    route_prob = np.empty_like(route_w)
-    route_alias = np.empty(route_w.size, np.int64)
-    kern.build_alias(route_w, route_ptr, route_prob, route_alias)
-    return _Tables(ev_prob, ev_alias, route_ptr, route_prob, route_alias, route_target, rate_total, n)
+    route_w[dep_pos] = np.where(dep[has_dep] > 0, dep[has_dep], 1.0)
+    route_code[dep_pos] = -1
+    route = _alias_pack(route_w, route_ptr, route_code)
+    cell_rate = lam_inh + r
+    rate_max = float(cell_rate.max())
+    accept = cell_rate / rate_max if rate_max > 0 else np.zeros(n)
+    inhib_share = np.divide(lam_inh, cell_rate, out=np.zeros(n), where=cell_rate > 0)
+    cell_const = np.column_stack([accept, accept * inhib_share, route_ptr[:-1], counts]).astype(float)
+    return _Tables(ext_table, float(lam.sum()), cell_const, rate_max, route, ev_prob, ev_alias, rate_total, n)
 
 
 def _initial_potentials(net, initial, gen):
@@ -159,51 +175,54 @@ def _short(x):
     return f"an array of shape {np.shape(x)} and dtype {np.asarray(x).dtype}" if np.ndim(x) else repr(x)
 
 
-def _advance(tables, rep, n_ticks):
-    """Run one replication for ``n_ticks`` more ticks (module-level so process pools can pickle it)."""
+def _advance(tables, rep, t_end):
+    """Run one replication up to expected time ``t_end`` (module-level so process pools can pickle it)."""
     t = tables
-    todo = int(n_ticks)
-    while todo > 0:
-        step = min(todo, CHUNK_TICKS)
-        kern.run_ticks(rep["state"], rep["counters"], rep["rng"], step, t.ev_prob, t.ev_alias, t.route_ptr,
-                       t.route_prob, t.route_alias, t.route_target, t.n_cells, t.rate_total, rep["rec_slot"],
-                       rep["rec_times"], rep["rec_cells"], rep["clock"])
-        todo -= step
+    while rep["scal"][kern.TIME] < t_end:
+        kern.run_events(rep["pot"], rep["cell"], rep["active"], rep["accept"], rep["pos"], rep["counters"],
+                        rep["scal"], rep["rng"], t_end, CHUNK_EVENTS, t.ext_table, t.ext_rate, t.rate_max,
+                        t.route, t.n_cells, rep["rec_slot"], rep["rec_times"], rep["rec_cells"])
     return rep
 
 
-def _start_measuring(tables, rep, n_ticks):
-    """Warm up for ``n_ticks``, then zero the accumulators and note the potentials."""
-    rep = _advance(tables, rep, n_ticks)
-    kern.reset_accumulators(rep["state"], rep["counters"][0])
-    rep["start_tick"] = int(rep["counters"][0])
-    rep["k_start"] = rep["state"][:, kern.K].copy()
-    rep["counters"][2] = 0
-    rep["counters"][3] = 0
-    rep["clock"][0] = 0.0
+def _start_measuring(tables, rep, warmup):
+    """Warm up until ``warmup``, then zero the accumulators and note the potentials."""
+    rep = _advance(tables, rep, warmup)
+    kern.reset_accumulators(rep["cell"], rep["scal"][kern.TIME])
+    rep["k_start"] = rep["pot"].copy()
+    rep["counters"][kern.NREC] = 0
+    rep["counters"][kern.DROPPED] = 0
+    rep["scal"][kern.CLOCK] = 0.0
     return rep
 
 
-def _new_replication(k0, seed_seq, n_hist, rec_slot, rec_capacity):
+def _new_replication(tables, k0, seed_seq, n_hist, rec_slot, rec_capacity):
     n = k0.size
-    state = np.zeros((n, kern.HIST + n_hist), np.int64)
-    state[:, kern.K] = k0
+    accept_all = tables.cell_const[:, kern.ACCEPT]
+    active = np.flatnonzero((k0 > 0) & (accept_all > 0)).astype(np.int64)
+    pos = np.full(n, -1, np.int64)
+    pos[active] = np.arange(active.size)
+    counters = np.zeros(4, np.int64)
+    counters[kern.NACT] = active.size
     words = np.random.default_rng(seed_seq).integers(0, 2**64, size=4, dtype=np.uint64)
     words[0] |= np.uint64(1)  # xoshiro's state must not be all zero
-    return dict(state=state, counters=np.zeros(4, np.int64), rng=words, rec_slot=rec_slot,
-                rec_times=np.zeros(rec_capacity), rec_cells=np.zeros(rec_capacity, np.int64),
-                clock=np.zeros(1))
+    cell = np.zeros((n, kern.HIST + n_hist))
+    cell[:, : kern.LAST] = tables.cell_const
+    accept = np.zeros(n)
+    accept[: active.size] = accept_all[active]
+    return dict(pot=k0.astype(np.int64).copy(), cell=cell, accept=accept,
+                active=np.concatenate([active, np.zeros(n - active.size, np.int64)]), pos=pos,
+                counters=counters, scal=np.zeros(4), rng=words, rec_slot=rec_slot,
+                rec_times=np.zeros(rec_capacity), rec_cells=np.zeros(rec_capacity, np.int64))
 
 
-def _map(executor, fn, tables, reps, n_ticks):
-    if executor is None:
-        return [fn(tables, r, n_ticks) for r in reps]
-    futures = [executor.submit(fn, tables, r, n_ticks) for r in reps]
+def _map(executor, fn, tables, reps, arg):
+    futures = [executor.submit(fn, tables, r, arg) for r in reps]
     return [f.result() for f in futures]
 
 
 def simulate(net, *, duration=None, warmup=None, replications=8, target_se=None, max_duration=None,
-             initial="empty", record_spikes=None, hist_size=10, rng=None, executor=None, progress=None):
+             initial="empty", record_spikes=None, hist_size=9, rng=None, executor=None, progress=None):
     """Simulate the spiking network event by event and measure its time averages.
 
     Parameters
@@ -262,20 +281,20 @@ def simulate(net, *, duration=None, warmup=None, replications=8, target_se=None,
     gen = as_generator(rng)
     tables = _compile(net)
     n = net.n_cells
-    state_bytes = replications * n * (kern.HIST + hist_size) * 8
+    state_bytes = replications * n * (kern.HIST + hist_size + 4) * 8
     if state_bytes > MAX_STATE_BYTES:
         raise ValueError(f"This run needs {state_bytes / 2**30:.1f} GiB of simulator state "
-                         f"({replications} replications x {n} cells x {kern.HIST + hist_size} counters); "
+                         f"({replications} replications x {n} cells x {kern.HIST + hist_size + 4} numbers); "
                          f"the limit is {MAX_STATE_BYTES / 2**30:.0f} GiB. Use fewer replications or a smaller hist_size.")
     if duration is None:
         # Start from a short pilot; the loop below grows it to reach target_se.
-        duration = 200.0 * n / max(tables.rate_total, 1e-300) + 100.0 / np.median(net.fire_rate[net.fire_rate > 0])
+        duration = 200.0 * n / tables.rate_total + 100.0 / np.median(net.fire_rate[net.fire_rate > 0])
     warmup = duration / 100 if warmup is None else check_positive_number(warmup, "warmup", owner, allow_zero=True)
     max_duration = 1e4 * duration if max_duration is None else check_positive_number(max_duration, "max_duration", owner)
     rec_slot, capacity = _recording(record_spikes, net, duration if target_se is None else max_duration)
     k0 = _initial_potentials(net, initial, gen)
     seeds = np.random.SeedSequence(gen.integers(0, 2**63)).spawn(replications)
-    reps = [_new_replication(k0 if not (isinstance(initial, str) and initial == "stationary" and r > 0)
+    reps = [_new_replication(tables, k0 if not (isinstance(initial, str) and initial == "stationary" and r > 0)
                              else _initial_potentials(net, initial, np.random.default_rng(seeds[r].spawn(1)[0])),
                              seeds[r], hist_size, rec_slot, capacity if r == 0 else 0)
             for r in range(replications)]
@@ -287,7 +306,7 @@ def simulate(net, *, duration=None, warmup=None, replications=8, target_se=None,
     finally:
         if own_pool:
             executor.shutdown()
-    return _summarise(tables, reps, measured, time.perf_counter() - t_start, target_se)
+    return _summarise(tables, reps, measured, warmup, time.perf_counter() - t_start)
 
 
 def _recording(record_spikes, net, duration):
@@ -309,43 +328,38 @@ def _recording(record_spikes, net, duration):
 
 
 def _run(tables, reps, executor, duration, warmup, target_se, max_duration, progress):
-    rate = tables.rate_total
-    warm_ticks = int(round(warmup * rate))
     bar = Progress(1.0, "simulate", enabled=progress)
-    reps = _map(executor, _start_measuring, tables, reps, warm_ticks)
-    measured = 0
-    goal = int(round(duration * rate))
-    cap = int(round(max_duration * rate))
+    reps = _map(executor, _start_measuring, tables, reps, warmup)
+    measured = 0.0
+    goal, cap = duration, max_duration
     while True:
         # Advance in rounds so the progress bar moves; each round runs every replication in parallel.
-        round_ticks = max(min(goal - measured, max(goal // 20, CHUNK_TICKS)), 0)
-        if round_ticks:
-            reps = _map(executor, _advance, tables, reps, round_ticks)
-            measured += round_ticks
-        events = sum(int(r["counters"][1]) for r in reps)
-        bar.update(measured / max(goal, 1) if target_se is None else min(measured / cap, 1.0),
-                   f"{events:.3g} events")
+        step = max(min(goal - measured, max(goal / 20, 1e-300)), 0.0)
+        if step > 0:
+            measured = min(measured + step, goal)
+            reps = _map(executor, _advance, tables, reps, warmup + measured)
+        events = sum(int(r["counters"][kern.EVENTS]) for r in reps)
+        bar.update(measured / goal if target_se is None else min(measured / cap, 1.0), f"{events:.3g} events")
         if measured < goal:
             continue
         if target_se is None or measured >= cap:
             break
-        se = _q_estimates(reps, measured)[1]
-        worst = float(np.nanmax(se))
+        worst = float(np.nanmax(_q_estimates(reps, measured, warmup)[1]))
         if worst <= target_se:
             break
         # se falls like 1/sqrt(time): aim a little past the predicted need.
-        goal = min(cap, int(measured * min(max(1.2 * (worst / target_se) ** 2, 1.5), 100.0)))
+        goal = min(cap, measured * min(max(1.2 * (worst / target_se) ** 2, 1.5), 100.0))
     bar.close()
     if target_se is not None and measured >= cap:
-        warnings.warn(f"simulate stopped at max_duration={cap / rate:.4g} before every q_se reached "
+        warnings.warn(f"simulate stopped at max_duration={cap:.4g} before every q_se reached "
                       f"target_se={target_se}.", RuntimeWarning, stacklevel=3)
     return reps, measured
 
 
-def _q_estimates(reps, measured):
+def _q_estimates(reps, measured, warmup):
     for r in reps:
-        kern.flush(r["state"], r["counters"][0])
-    busy = np.stack([r["state"][:, kern.BUSY] for r in reps]) / measured
+        kern.flush(r["pot"], r["cell"], warmup + measured)
+    busy = 1.0 - np.stack([r["cell"][:, kern.HIST] for r in reps]) / measured
     return busy.mean(axis=0), _se(busy)
 
 
@@ -355,25 +369,24 @@ def _se(samples):
     return samples.std(axis=0, ddof=1) / np.sqrt(samples.shape[0])
 
 
-def _summarise(tables, reps, measured, wall, target_se):
+def _summarise(tables, reps, measured, warmup, wall):
     for r in reps:
-        kern.flush(r["state"], r["counters"][0])
-    states = np.stack([r["state"] for r in reps])
-    m = max(measured, 1)
-    busy = states[:, :, kern.BUSY] / m
-    area = states[:, :, kern.AREA] / m
-    fires = states[:, :, kern.FIRES] / (m / tables.rate_total)
-    hist = states[:, :, kern.HIST:] / m
-    k_end = states[:, :, kern.K]
+        kern.flush(r["pot"], r["cell"], warmup + measured)
+    acc = np.stack([r["cell"] for r in reps])
+    hist = acc[:, :, kern.HIST:] / measured
+    busy = np.clip(1.0 - hist[:, :, 0], 0.0, 1.0)
+    area = acc[:, :, kern.AREA] / measured
+    fires = acc[:, :, kern.FIRES] / measured
+    k_end = np.stack([r["pot"] for r in reps])
     k_start = np.stack([r["k_start"] for r in reps])
     # A saturated cell drifts upwards: it ends far above where it started and well above its own
     # time average (for a linear climb the average is half-way). A stable cell does both in one
     # replication with probability about 0.2, so requiring it in every replication rarely misfires.
     climbing = (k_end - k_start >= 10) & (k_end >= 1.5 * area) & (busy.mean(axis=0) >= 0.95)
-    saturated = np.all(climbing, axis=0) & (measured > 0)
+    saturated = np.all(climbing, axis=0)
     first = reps[0]
-    n_rec = int(first["counters"][2])
-    dropped = int(first["counters"][3])
+    n_rec = int(first["counters"][kern.NREC])
+    dropped = int(first["counters"][kern.DROPPED])
     if dropped:
         warnings.warn(f"record_spikes buffer was full: {dropped} spikes were not recorded.", RuntimeWarning,
                       stacklevel=3)
@@ -381,8 +394,9 @@ def _summarise(tables, reps, measured, wall, target_se):
     return SimulationResult(
         q=busy.mean(axis=0), q_se=_se(busy), mean_potential=area.mean(axis=0), mean_potential_se=_se(area),
         firing_rate=fires.mean(axis=0), firing_rate_se=_se(fires), potential_hist=hist.mean(axis=0),
-        potential_hist_se=_se(hist),        saturated=saturated, events=int(sum(int(r["counters"][1]) for r in reps)),
-        duration=measured / tables.rate_total, replications=len(reps), wall_time=wall, final_potential=k_end,
+        potential_hist_se=_se(hist), saturated=saturated,
+        events=int(sum(int(r["counters"][kern.EVENTS]) for r in reps)), duration=measured,
+        replications=len(reps), wall_time=wall, final_potential=k_end,
         spike_times=first["rec_times"][:n_rec].copy() if recorded else None,
         spike_cells=first["rec_cells"][:n_rec].copy() if recorded else None, spikes_dropped=dropped,
         per_replication_q=busy)

@@ -51,9 +51,8 @@ def _transient_batch(tables, k0, times, n_reps, seed_seq):
     words[0] |= np.uint64(1)
     shape = (times.size, k0.size)
     busy, ksum, k2sum = np.zeros(shape, np.int64), np.zeros(shape, np.int64), np.zeros(shape, np.int64)
-    kern.run_transient(k0, times, n_reps, words, tables.ev_prob, tables.ev_alias, tables.route_ptr,
-                       tables.route_prob, tables.route_alias, tables.route_target, tables.rate_total, busy, ksum,
-                       k2sum)
+    kern.run_transient(k0, times, n_reps, words, tables.ev_prob, tables.ev_alias, tables.cell_const, tables.route,
+                       tables.rate_total, busy, ksum, k2sum)
     return busy, ksum, k2sum
 
 
