@@ -49,7 +49,7 @@ class Network:
         n = r.size
         self.fire_rate = as_rate_vector(r, "fire_rate", n)
         self.w_exc = _as_weights(w_exc, "w_exc", n)
-        self.w_inh = _as_weights(w_inh if w_inh is not None else sp.csr_matrix((n, n)), "w_inh", n)
+        self.w_inh = _as_weights(w_inh if w_inh is not None else _zeros_like(self.w_exc), "w_inh", n)
         if sp.issparse(self.w_exc) != sp.issparse(self.w_inh):
             # One storage kind for both keeps every product on one code path.
             self.w_exc, self.w_inh = sp.csr_matrix(self.w_exc), sp.csr_matrix(self.w_inh)
@@ -81,7 +81,7 @@ class Network:
         r = np.asarray(fire_rate, dtype=float)
         n = r.size
         p_exc = _as_weights(p_exc, "p_exc", n, owner="Network.from_probabilities")
-        p_inh = _as_weights(p_inh if p_inh is not None else sp.csr_matrix((n, n)), "p_inh", n,
+        p_inh = _as_weights(p_inh if p_inh is not None else _zeros_like(p_exc), "p_inh", n,
                             owner="Network.from_probabilities")
         rows = np.asarray(p_exc.sum(axis=1)).ravel() + np.asarray(p_inh.sum(axis=1)).ravel()
         bad = np.flatnonzero(rows > 1 + ROW_SUM_RTOL)
@@ -240,6 +240,11 @@ def _as_weights(w, name, n, owner="Network"):
         )
     check_finite_nonnegative(w, name, owner)
     return w
+
+
+def _zeros_like(w):
+    """An all-zero weight matrix of the same storage kind (dense or sparse) as ``w``."""
+    return sp.csr_matrix(w.shape) if sp.issparse(w) else np.zeros(w.shape)
 
 
 def _row_sums(w):

@@ -100,3 +100,11 @@ def test_arrays_are_read_only():
     net = small_net()
     with pytest.raises(ValueError):
         net.fire_rate[0] = 5.0
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_omitted_inhibition_keeps_storage_kind(sparse):
+    p = np.array([[0.0, 0.5], [0.2, 0.0]])
+    p = sp.csr_matrix(p) if sparse else p
+    assert Network.from_probabilities(fire_rate=[1.0, 1.0], p_exc=p).is_sparse == sparse
+    assert Network(fire_rate=[1.0, 1.0], w_exc=p).is_sparse == sparse
