@@ -26,7 +26,7 @@ def as_rate_vector(value, name, n, owner="Network"):
             f"The {name!r} parameter of {owner} must have length {n}. Got shape {arr.shape} instead."
         )
     check_finite_nonnegative(arr, name, owner)
-    return np.ascontiguousarray(arr)
+    return np.array(arr, dtype=float, copy=True)  # never alias (and later freeze) the caller's array
 
 
 def check_finite_nonnegative(arr, name, owner="Network"):

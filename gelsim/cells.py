@@ -130,7 +130,7 @@ def first_order(net, *, tol=1e-12, max_iter=10_000):
     >>> net = gelsim.generators.mm1(arrival=1.0, service=2.0, inhibition=0.02)
     >>> exact = gelsim.solve(net).q[0]
     >>> approx = first_order(net)[0]
-    >>> abs(exact - approx) < 1e-4   # the error is O(ε²), ε = inhibition / r = 0.01
+    >>> bool(abs(exact - approx) < 1e-4)   # the error is O(ε²), ε = inhibition / r = 0.01
     True
     """
     if not isinstance(net, Network):

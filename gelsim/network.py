@@ -36,7 +36,7 @@ class Network:
     >>> net = gelsim.Network(fire_rate=[2.0, 3.0], w_exc=[[0, 2.0], [0, 0]],
     ...                      w_inh=np.zeros((2, 2)), ext_exc=[1.0, 0.0], ext_inh=[0.3, 0.0])
     >>> net
-    Network(N=2, dense, edges=1 (1 exc, 0 inh), recurrent=False, ext_exc=1, ext_inh=0.3)
+    Network(N=2, dense, edges=1 (1 exc, 0 inh), recurrent=False, ext_exc=0..1, ext_inh=0..0.3)
     """
 
     def __init__(self, fire_rate, w_exc, w_inh=None, ext_exc=0.0, ext_inh=0.0):
@@ -75,7 +75,7 @@ class Network:
         >>> import gelsim
         >>> net = gelsim.Network.from_probabilities(fire_rate=[2.0, 3.0], p_exc=[[0, 1.0], [0, 0]],
         ...                                          ext_exc=[1.0, 0.0], ext_inh=[0.3, 0.0])
-        >>> net.w_exc[0, 1]
+        >>> float(net.w_exc[0, 1])
         2.0
         """
         r = np.asarray(fire_rate, dtype=float)
@@ -226,7 +226,7 @@ class Network:
 
 def _as_weights(w, name, n, owner="Network"):
     if sp.issparse(w):
-        w = sp.csr_matrix(w, dtype=float)
+        w = sp.csr_matrix(w, dtype=float, copy=True)
         w.sum_duplicates()
     else:
         try:

@@ -108,3 +108,12 @@ def test_omitted_inhibition_keeps_storage_kind(sparse):
     p = sp.csr_matrix(p) if sparse else p
     assert Network.from_probabilities(fire_rate=[1.0, 1.0], p_exc=p).is_sparse == sparse
     assert Network(fire_rate=[1.0, 1.0], w_exc=p).is_sparse == sparse
+
+
+def test_inputs_are_copied_not_frozen():
+    rates = np.array([1.0, 2.0])
+    w = np.zeros((2, 2))
+    net = Network(fire_rate=rates, w_exc=w, ext_exc=rates)
+    rates[0] = 5.0  # the caller's arrays stay writable and the network does not change
+    w[0, 1] = 0.5
+    assert net.fire_rate[0] == 1.0 and net.ext_exc[0] == 1.0 and net.w_exc[0, 1] == 0.0

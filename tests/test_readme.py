@@ -1,0 +1,20 @@
+"""The README's quickstart runs as written, and .ci/run runs exactly the README's test command."""
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+
+
+def test_quickstart_runs():
+    blocks = re.findall(r"```python\n(.*?)```", README, flags=re.S)
+    assert blocks, "README has no python block"
+    exec(compile(blocks[0], "README quickstart", "exec"), {})
+
+
+def test_ci_runs_readme_test_command():
+    commands = re.findall(r"```bash\n(.*?)```", README, flags=re.S)
+    test_command = next(c.strip() for c in commands if "pytest" in c and "[test]" in c)
+    ci_lines = [l for l in (ROOT / ".ci/run").read_text().splitlines() if l and not l.startswith(("#", "set ", "cd "))]
+    assert ci_lines == [test_command]

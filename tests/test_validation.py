@@ -1,0 +1,147 @@
+"""The validation suites: quick runs end to end, and every check shown to fail on a perturbed input."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import gelsim
+from gelsim.cli import main as cli_main
+from gelsim.validation import _common as common
+from gelsim.validation import approximations, convergence, convolution, relu, transients
+from gelsim.validation.report import run_suites, run_validation
+
+
+@pytest.fixture(scope="module")
+def quick_report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    status = run_validation(out, quick=True, seed=2026)
+    return out, status, json.loads((out / "summary.json").read_text())
+
+
+def test_quick_report_files_and_status(quick_report):
+    out, status, summary = quick_report
+    html = (out / "index.html").read_text()
+    assert "gelsim validation report" in html and "<img src=" in html
+    names = {c["suite"] for c in summary["checks"]}
+    assert names == {"convergence", "transients", "approximations", "relu_cluster", "convolution", "mlsrnn"}
+    for check in summary["checks"]:
+        assert {"name", "statistic", "threshold", "passed", "seed", "wall_time"} <= set(check)
+        for fig in check["figures"]:
+            assert (out / fig).stat().st_size > 5000
+    # Exit status 0 only if every check passed (an N/A check is not a pass).
+    assert status == (0 if all(c["passed"] for c in summary["checks"]) else 1)
+
+
+def test_quick_report_checks_pass_except_unavailable(quick_report):
+    _, _, summary = quick_report
+    failed = [c["name"] for c in summary["checks"] if c["status"] == "FAIL"]
+    assert failed == []
+
+
+def test_cli_validate_one_suite(tmp_path, capsys):
+    status = cli_main(["validate", "--quick", "--suite", "approximations", "--out", str(tmp_path)])
+    assert status == 0
+    assert "checks passed" in capsys.readouterr().out
+
+
+def test_unknown_suite_is_an_error(tmp_path):
+    with pytest.raises(ValueError, match="Unknown suite"):
+        run_suites(tmp_path, suites=["nope"])
+
+
+def test_crashing_suite_becomes_a_failed_check(tmp_path, monkeypatch):
+    monkeypatch.setattr(approximations, "run", lambda *a, **k: 1 / 0)
+    checks = run_suites(tmp_path, suites=["approximations"])
+    assert len(checks) == 1 and not checks[0].passed and "ZeroDivisionError" in checks[0].details
+
+
+def test_validation_script_help():
+    out = subprocess.run([sys.executable, "validation/convergence.py", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "--quick" in out.stdout
+
+
+# ----------------------------------------------------------------------------- perturbed inputs fail
+def test_slope_check_rejects_wrong_rate():
+    T = np.array([30, 100, 300, 1000, 3000.0])
+    rng = np.random.default_rng(0)
+    good = 0.1 * T**-0.5 * np.exp(rng.normal(0, 0.05, T.size))
+    assert convergence.slope_passes(*convergence.slope_with_error(T, good))
+    flat = 0.01 * np.exp(rng.normal(0, 0.05, T.size))  # errors that do not shrink: a biased simulator
+    assert not convergence.slope_passes(*convergence.slope_with_error(T, flat))
+
+
+def test_z_normality_rejects_understated_errors():
+    z = np.random.default_rng(1).standard_normal(1000)
+    assert common.z_normality(z) > 1e-3
+    assert common.z_normality(1.5 * z) < 1e-3  # standard errors 1.5x too small
+
+
+def test_geometric_chi2_rejects_wrong_q():
+    k = np.random.default_rng(2).geometric(0.6, 3000) - 1  # q = 0.4
+    assert common.geometric_chi2(k, 0.4) > 1e-3
+    assert common.geometric_chi2(k, 0.45) < 1e-3
+
+
+def test_dsmts_rejects_wrong_moments():
+    rng = np.random.default_rng(3)
+    q, n = 0.4, 1000
+    samples = rng.geometric(1 - q, (51, n)) - 1
+    z, y = convergence.dsmts_counts(samples.mean(axis=1), samples.var(axis=1, ddof=1), q, n)
+    pz, py = convergence.expected_excursions(q, n, rng=0)
+    assert common.excursion_check(int((np.abs(z) >= 3).sum()), pz * 51, 51)[1]
+    assert common.excursion_check(int((np.abs(y) >= 5).sum()), py * 51, 51)[1]
+    z_bad, y_bad = convergence.dsmts_counts(samples.mean(axis=1), samples.var(axis=1, ddof=1), 0.43, n)
+    assert not common.excursion_check(int((np.abs(z_bad) >= 3).sum()), pz * 51, 51)[1]
+    assert not common.excursion_check(int((np.abs(y_bad) >= 5).sum()), py * 51, 51)[1]
+
+
+def test_transient_check_rejects_wrong_curve():
+    net = gelsim.Network.from_probabilities(**transients.CASES["single cell (M/M/1 with inhibition)"])
+    times = np.linspace(0, 5, 11)
+    q_exact, mean_exact = transients.exact_transient(net, times, 60)
+    tr = gelsim.simulate_transient(net, times, replications=4000, rng=0)
+    limit = common.bonferroni_z(2 * times.size)
+    assert transients.transient_zmax(q_exact, tr.q, tr.q_se) < limit
+    assert transients.transient_zmax(q_exact * 1.05, tr.q, tr.q_se) > limit
+
+
+def test_exact_transient_reaches_steady_state():
+    net = gelsim.Network.from_probabilities(**transients.CASES["3-cell recurrent loop"])
+    q_exact, mean_exact = transients.exact_transient(net, np.array([0.0, 200.0]), 40)
+    np.testing.assert_allclose(q_exact[-1], gelsim.solve(net).q, atol=1e-6)
+    np.testing.assert_allclose(mean_exact[-1], gelsim.solve(net).mean_potential, atol=1e-5)
+
+
+def test_first_order_checks_reject_wrong_errors():
+    err, bound = approximations.single_cell_errors(approximations.EPS)
+    small = approximations.EPS <= 0.05
+    assert abs(common.loglog_slope(approximations.EPS[small], err[small]) - 2) <= 0.1
+    # An approximation that is only first-order accurate has slope 1 and breaks the bound.
+    wrong = approximations.EPS * 0.5
+    assert abs(common.loglog_slope(approximations.EPS[small], wrong[small]) - 2) > 0.1
+    assert np.max(wrong / bound) > 1
+
+
+def test_relu_cluster_bound_rejects_plain_lrnn_e():
+    rng = np.random.default_rng(0)
+    X, d = rng.uniform(0, 1, (500, 10)), rng.normal(size=10)
+    d[d < 0] *= 0.5
+    err, _, pre = relu.cluster_error(X, d, 0.1)
+    assert err <= 0.1**2
+    wp = np.maximum(d, 0) / np.maximum(d, 0).sum() * 0.1
+    wm = np.maximum(-d, 0) * 0.1 / np.maximum(d, 0).sum()
+    linear = np.minimum(1 - X @ wp + X @ wm, 1.0) + 0.02  # a cluster with a wrong constant
+    assert np.abs(linear - (1 - np.maximum(pre, 0))).max() > 0.1**2
+
+
+def test_convolution_check_rejects_noise():
+    image = np.random.default_rng(0).uniform(0, 1, (40, 40))
+    kernels, _ = gelsim.conv.kernel_bank()
+    table, deviation, outputs, reference = convolution.compare(image, kernels)
+    assert deviation["cluster (9)"] < min(deviation["single cell (4)"], deviation["twin cell (5)"])
+    noisy = outputs["cluster (9)"] + np.random.default_rng(1).normal(0, 0.05, outputs["cluster (9)"].shape)
+    r = np.corrcoef(noisy[0].ravel(), reference[0].ravel())[0, 1]
+    assert r < 0.9  # a noisy output would fail the resemblance check
