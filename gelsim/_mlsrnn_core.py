@@ -1,0 +1,176 @@
+"""The mathematics of MLSRNN / MCSRNN (SPEC §4, paper Section VI): training, forward pass, spiking network.
+
+A model is a list of :class:`Layer` objects. Layer ``l`` holds the weights from the cells of layer ``l`` to
+those of layer ``l + 1`` and the receiving cells' own rates, so every layer, hidden or output, computes
+``Q_{l+1} = min((λ+ + Q_l W+) / (r + Q_l W-), 1)`` (Eq. (2) applied cell by cell). MLSRNN is the one-channel
+case of MCSRNN: channel stacks are block-diagonal weight layers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._fista import nonneg_lasso
+from .cells import phi, rho
+from .network import Network
+
+
+@dataclass(frozen=True)
+class Layer:
+    """Weights (n_in, n_out) into a layer of ``n_out`` cells, and those cells' ``ext_exc`` (λ+) and ``fire_rate`` (r)."""
+
+    w_exc: object
+    w_inh: object
+    ext_exc: np.ndarray
+    fire_rate: np.ndarray
+
+    @property
+    def n_out(self):
+        return self.ext_exc.size
+
+    def scaled(self, s):
+        """The same layer with weights and receiving rates multiplied by ``s`` (outputs unchanged)."""
+        return Layer(self.w_exc * s, self.w_inh * s, self.ext_exc * s, self.fire_rate * s)
+
+
+def adj(H):
+    """The paper's ``adj``: map each unit linearly to [0, 1], z-score it, then shift everything to be >= 0."""
+    lo, hi = H.min(axis=0), H.max(axis=0)
+    span = np.where(hi > lo, hi - lo, 1.0)
+    U = (H - lo) / span
+    sd = U.std(axis=0)
+    Z = (U - U.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
+    return Z - min(Z.min(), 0.0)
+
+
+def train_autoencoder_layer(X, size, rate, gen, *, l1, tol, max_iter):
+    """Step 1 of Algorithm 1 for one layer: returns ``(W-, λ+, encoded X)``.
+
+    ``W̄`` is uniform on [0, 1] with each row scaled to sum to the sending rate ``rate``; ``H = adj(φ(0, X W̄))``
+    with ``λ+ = r = 1``; ``B = argmin_{B>=0} ||X - H B||² + l1 ||B||_1`` by projected FISTA; ``W- = Bᵀ``
+    scaled down so its largest row sum is at most ``rate``; ``λ+ = r = max(X W-) / 5``.
+    """
+    w_bar = gen.uniform(0.0, 1.0, (X.shape[1], size))
+    w_bar *= rate / w_bar.sum(axis=1, keepdims=True)
+    H = adj(phi(0.0, X @ w_bar))
+    B, _ = nonneg_lasso(H, X, l1=l1, tol=tol, max_iter=max_iter)
+    w_inh = B.T
+    e = w_inh.sum(axis=1).max()
+    if e > rate:
+        w_inh = w_inh / (e / rate)
+    peak = float((X @ w_inh).max())
+    if not peak > 0:
+        # The lasso zeroed every weight (l1 too strong for this data): the layer would be constant.
+        raise ValueError(f"The sparse autoencoder layer of {size} cells learned no weights (all zero); "
+                         "lower 'l1' or scale the data.")
+    lam = peak / 5.0
+    return w_inh, lam, phi(0.0, X @ w_inh, ext_exc=lam, fire_rate=lam)
+
+
+def train_channel_stacks(channels, hidden, gen, *, l1, tol, max_iter):
+    """Algorithm 2, step 1: an autoencoder stack per channel; returns block-diagonal layers and encodings."""
+    layers, codes = [], []
+    per_channel = [[] for _ in channels]
+    rates = [1.0] * len(channels)  # r_1 = 1: the sources
+    data = list(channels)
+    for size in hidden:
+        for c, Xc in enumerate(data):
+            w_inh, lam, data[c] = train_autoencoder_layer(Xc, size, rates[c], gen, l1=l1, tol=tol, max_iter=max_iter)
+            per_channel[c].append((w_inh, lam))
+            rates[c] = lam
+    for depth in range(len(hidden)):
+        blocks = [per_channel[c][depth][0] for c in range(len(channels))]
+        lams = np.concatenate([np.full(b.shape[1], per_channel[c][depth][1]) for c, b in enumerate(blocks)])
+        w_inh = blocks[0] if len(blocks) == 1 else sp.block_diag(blocks, format="csr")
+        w_exc = np.zeros_like(w_inh) if isinstance(w_inh, np.ndarray) else sp.csr_matrix(w_inh.shape)
+        layers.append(Layer(w_exc, w_inh, lams, lams.copy()))
+    codes = np.concatenate(data, axis=1)
+    send_rate = np.concatenate([np.full(d.shape[1], rates[c]) for c, d in enumerate(data)])
+    return layers, codes, send_rate
+
+
+def train_elm(X, Y, n_hidden, send_rate, gen, *, ridge=None):
+    """Steps 2-3: ELM with activation ρ, output weights by pseudo-inverse (or ridge), mapped by (13).
+
+    Returns the two layers (into the 2·n_hidden ρ/ϱ cells, and into the output cells) and the offset ``m``
+    added to every ELM output.
+    """
+    w1 = gen.uniform(0.0, 1.0, (X.shape[1], n_hidden))
+    w1 *= (send_rate / (2.0 * w1.sum(axis=1)))[:, None]  # 2·W̄1 meets each sending cell's row-sum constraint
+    pre = X @ w1
+    a = float(pre.max()) / 5.0
+    if not a > 0:
+        raise ValueError("The ELM layer receives no input (all pre-activations are 0).")
+    Hm = rho(pre, a)
+    if ridge is None:
+        w2 = np.linalg.lstsq(Hm, Y, rcond=None)[0]  # pinv(ρ(X W̄1)) Y, Eq. (12)
+    else:
+        gram = Hm.T @ Hm
+        # Relative penalty: ridge x the mean squared activation, so one value means the same on any data.
+        w2 = np.linalg.solve(gram + ridge * np.trace(gram) / n_hidden * np.eye(n_hidden), Hm.T @ Y)
+    w2 = w2 / np.abs(w2).sum()
+    w2p, w2m = np.maximum(w2, 0.0), np.maximum(-w2, 0.0)
+    m = float(w2m.sum(axis=0).max())
+    hidden = Layer(w_exc=np.hstack([np.zeros_like(w1), w1]), w_inh=np.hstack([w1, w1]),
+                   ext_exc=np.concatenate([np.full(n_hidden, a), np.zeros(n_hidden)]),
+                   fire_rate=np.full(2 * n_hidden, a))
+    output = Layer(w_exc=np.vstack([w2p, w2m]), w_inh=np.zeros((2 * n_hidden, Y.shape[1])),
+                   ext_exc=m - w2m.sum(axis=0), fire_rate=np.ones(Y.shape[1]))
+    return [hidden, output], m
+
+
+def make_realisable(layers):
+    """Scale each weight layer (and its receiving cells' λ+ and r) so that every cell's out-weights sum to
+    at most its firing rate (SPEC §4). Outputs are unchanged: (sλ + s x+) / (s r + s x-) = (λ + x+) / (r + x-)."""
+    out, rates = [], np.ones(layers[0].w_exc.shape[0])
+    for layer in layers:
+        sums = _row_sums(layer.w_exc) + _row_sums(layer.w_inh)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            need = np.where(sums > 0, sums / rates, 0.0)
+        worst = float(need.max()) if need.size else 0.0
+        layer = layer.scaled(1.0 / worst) if worst > 1.0 else layer
+        out.append(layer)
+        rates = layer.fire_rate
+    return out
+
+
+def _row_sums(w):
+    return np.asarray(w.sum(axis=1)).ravel()
+
+
+def forward(layers, X, return_all=False):
+    """Analytic pass: ``Q_{l+1} = min((λ+ + Q W+) / (r + Q W-), 1)`` layer by layer (one BLAS call each)."""
+    Q = X
+    all_q = [X]
+    for layer in layers:
+        num = layer.ext_exc + _matmul(Q, layer.w_exc)
+        den = layer.fire_rate + _matmul(Q, layer.w_inh)
+        Q = np.minimum(num / den, 1.0)
+        all_q.append(Q)
+    return all_q if return_all else Q
+
+
+def _matmul(Q, w):
+    return np.asarray((w.T @ Q.T).T) if sp.issparse(w) else Q @ w
+
+
+def to_network(layers, x=None):
+    """The model as one G-network: sources (r = 1, Λ = x) followed by every layer's cells."""
+    sizes = [layers[0].w_exc.shape[0]] + [layer.n_out for layer in layers]
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    n = int(offsets[-1])
+    blocks_exc, blocks_inh = [], []
+    for l, layer in enumerate(layers):
+        for w, blocks in ((layer.w_exc, blocks_exc), (layer.w_inh, blocks_inh)):
+            coo = sp.coo_matrix(w)
+            blocks.append((coo.row + offsets[l], coo.col + offsets[l + 1], coo.data))
+    w_exc, w_inh = (sp.csr_matrix((np.concatenate([b[2] for b in bl]), (np.concatenate([b[0] for b in bl]),
+                                                                        np.concatenate([b[1] for b in bl]))),
+                                  shape=(n, n)) for bl in (blocks_exc, blocks_inh))
+    fire_rate = np.concatenate([np.ones(sizes[0])] + [layer.fire_rate for layer in layers])
+    ext = np.concatenate([np.zeros(sizes[0]) if x is None else np.asarray(x, float)] +
+                         [layer.ext_exc for layer in layers])
+    return Network(fire_rate=fire_rate, w_exc=w_exc, w_inh=w_inh, ext_exc=ext), offsets

@@ -1,0 +1,123 @@
+"""Real data sets shipped inside packages (nothing is downloaded): ``pip install "gelsim[datasets]"``.
+
+Each loader returns a :class:`Dataset` with a fixed train/test split. Time series come as arrays of shape
+(n, channels, length); tabular data as (n, features). Labels are kept as the source gives them (strings
+for the time series); the classifiers accept any labels.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True, repr=False)
+class Dataset:
+    """A classification data set with its train/test split."""
+
+    name: str
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    description: str = field(default="")
+
+    def __repr__(self):
+        return (f"Dataset({self.name!r}, train {self.X_train.shape}, test {self.X_test.shape}, "
+                f"{np.unique(self.y_train).size} classes)")
+
+
+def _require(module, package):
+    try:
+        return __import__(module, fromlist=["_"])
+    except ImportError as exc:
+        raise ImportError(f"This loader needs the '{package}' package, which ships the data: "
+                          f"pip install '{package}' (or pip install 'gelsim[datasets]').") from exc
+
+
+def load_basic_motions():
+    """BasicMotions (aeon): 4 activities from a smart watch, 6 channels x 100 samples; 40 train, 40 test.
+
+    Examples
+    --------
+    >>> from gelsim.datasets import load_basic_motions
+    >>> load_basic_motions()                               # doctest: +SKIP
+    Dataset('BasicMotions', train (40, 6, 100), test (40, 6, 100), 4 classes)
+    """
+    ds = _require("aeon.datasets", "aeon")
+    X_train, y_train = ds.load_basic_motions(split="train")
+    X_test, y_test = ds.load_basic_motions(split="test")
+    return Dataset("BasicMotions", np.asarray(X_train, float), np.asarray(y_train), np.asarray(X_test, float),
+                   np.asarray(y_test), "aeon's bundled BasicMotions (UEA archive)")
+
+
+def load_japanese_vowels():
+    """JapaneseVowels, equal-length copy bundled in aeon: 9 speakers, 12 channels x 25 samples; 270/370.
+
+    Examples
+    --------
+    >>> from gelsim.datasets import load_japanese_vowels
+    >>> load_japanese_vowels()                             # doctest: +SKIP
+    Dataset('JapaneseVowels', train (270, 12, 25), test (370, 12, 25), 9 classes)
+    """
+    ds = _require("aeon.datasets", "aeon")
+    folder = os.path.join(os.path.dirname(ds.__file__), "data", "JapaneseVowels")
+    parts = [ds.load_from_ts_file(os.path.join(folder, f"JapaneseVowels_eq_{s}.ts")) for s in ("TRAIN", "TEST")]
+    (X_train, y_train), (X_test, y_test) = parts
+    return Dataset("JapaneseVowels", np.asarray(X_train, float), np.asarray(y_train), np.asarray(X_test, float),
+                   np.asarray(y_test), "aeon's bundled equal-length JapaneseVowels (UEA archive)")
+
+
+def load_watch(window=125):
+    """Smart-watch IMU recordings of 7 shoulder exercises (seglearn), cut into windows; split by subject.
+
+    Each recording (6 channels: accelerometer and gyroscope) is cut into non-overlapping windows of
+    ``window`` samples labelled with its exercise; subjects 1–7 train, 8–10 test. gelsim's stand-in for
+    the paper's DSA sensor data.
+
+    Examples
+    --------
+    >>> from gelsim.datasets import load_watch
+    >>> load_watch()                                       # doctest: +SKIP
+    Dataset('Watch', train (1283, 6, 125), test (594, 6, 125), 7 classes)
+    """
+    sd = _require("seglearn.datasets", "seglearn")
+    data = sd.load_watch()
+    labels = np.asarray(data["y_labels"])
+    windows, y, subject = [], [], []
+    for rec, label, subj in zip(data["X"], data["y"], data["subject"]):
+        rec = np.asarray(rec, float)
+        for start in range(0, rec.shape[0] - window + 1, window):
+            windows.append(rec[start:start + window].T)
+            y.append(labels[label])
+            subject.append(subj)
+    X, y, subject = np.stack(windows), np.asarray(y), np.asarray(subject)
+    train = subject <= 7
+    return Dataset("Watch", X[train], y[train], X[~train], y[~train],
+                   f"seglearn's watch data, {window}-sample windows, subjects 1-7 train / 8-10 test")
+
+
+def load_digits(test_size=0.3, random_state=0):
+    """scikit-learn's 8x8 handwritten digits (1,797 images, 64 features), stratified split.
+
+    Examples
+    --------
+    >>> from gelsim.datasets import load_digits
+    >>> load_digits()                                      # doctest: +SKIP
+    Dataset('digits', train (1257, 64), test (540, 64), 10 classes)
+    """
+    _require("sklearn", "scikit-learn")
+    from sklearn.datasets import load_digits as sk_digits
+    from sklearn.model_selection import train_test_split
+
+    X, y = sk_digits(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=test_size, random_state=random_state,
+                                                        stratify=y)
+    return Dataset("digits", X_train.astype(float), y_train, X_test.astype(float), y_test,
+                   "scikit-learn's bundled 8x8 digits")
+
+
+LOADERS = {"BasicMotions": load_basic_motions, "JapaneseVowels": load_japanese_vowels, "Watch": load_watch,
+           "digits": load_digits}

@@ -1,0 +1,225 @@
+"""MLSRNN / MCSRNN: training maths, the spiking network they are, sampled inference, sklearn contract."""
+
+import numpy as np
+import pytest
+from scipy import optimize, stats
+
+import gelsim
+from gelsim import MCSRNNClassifier, MLSRNNClassifier
+from gelsim import _mlsrnn_core as core
+from gelsim._fista import nonneg_lasso
+from gelsim.mlsrnn import NotFittedError
+
+sklearn = pytest.importorskip("sklearn")
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    rng = np.random.default_rng(0)
+    centers = np.array([[0, 0, 0, 0], [3, 3, 0, 0], [0, 3, 3, 3]], float)
+    X = np.vstack([rng.normal(c, 1.0, (60, 4)) for c in centers])
+    y = np.repeat(["red", "green", "blue"], 60)
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def fitted(blobs):
+    X, y = blobs
+    return MLSRNNClassifier(hidden=(12,), elm_hidden=30, random_state=0).fit(X, y)
+
+
+def test_learns_and_keeps_string_labels(fitted, blobs):
+    X, y = blobs
+    assert set(fitted.predict(X)) <= set(y)
+    assert fitted.score(X, y) > 0.9
+    proba = fitted.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(fitted.classes_[proba.argmax(axis=1)], fitted.predict(X))
+
+
+def test_outputs_are_elm_outputs_plus_offset(fitted, blobs):
+    """Mapping (13): output_i = ρ(X W̄1) W̄2 + m, with ρ the first half of the ELM cells."""
+    X, _ = blobs
+    qs = core.forward(fitted.layers_, fitted._flat_scaled(X), return_all=True)
+    hidden, out = qs[-2], qs[-1]
+    h = hidden.shape[1] // 2
+    w = fitted.layers_[-1].w_exc
+    scale = fitted.layers_[-1].fire_rate[0]  # the output layer may have been rescaled (r = s, Λ = s Λ)
+    elm = hidden[:, :h] @ ((w[:h] - w[h:]) / scale)
+    np.testing.assert_allclose(out, elm + fitted.offset_, atol=1e-12)
+    # ϱ = 1 - ρ: the second half of the cells mirrors the first.
+    np.testing.assert_allclose(hidden[:, h:], 1 - hidden[:, :h], atol=1e-12)
+
+
+def test_rescaling_for_realisability_leaves_outputs_unchanged(blobs):
+    X, y = blobs
+    clf = MLSRNNClassifier(hidden=(12,), elm_hidden=30, random_state=0).fit(X, y)
+    gen = np.random.default_rng(0)
+    Xs = clf._flat_scaled(X)
+    stacks, enc, rate = core.train_channel_stacks([Xs], (12,), gen, l1=1.0, tol=1e-4, max_iter=200)
+    raw = stacks + core.train_elm(enc, np.eye(3)[np.unique(y, return_inverse=True)[1]], 30, rate, gen)[0]
+    fixed = core.make_realisable(raw)
+    np.testing.assert_allclose(core.forward(fixed, Xs), core.forward(raw, Xs), rtol=1e-12, atol=1e-14)
+    sums = [np.asarray(l.w_exc.sum(axis=1)).ravel() + np.asarray(l.w_inh.sum(axis=1)).ravel() for l in raw]
+    assert max((s / r).max() for s, r in zip(sums, [np.ones(4)] + [l.fire_rate for l in raw[:-1]])) > 1, \
+        "the raw model should need rescaling for this test to mean something"
+
+
+def test_model_is_a_g_network_solved_by_eq1(fitted, blobs):
+    """to_network is a valid Network, and Eq. (1) on it reproduces the layer-by-layer outputs exactly."""
+    X, _ = blobs
+    net = fitted.to_network(X[0])
+    ss = gelsim.solve(net)
+    np.testing.assert_allclose(ss.q[-3:], fitted.decision_outputs(X[:1])[0], atol=1e-10)
+    assert fitted.to_network().n_cells == net.n_cells
+
+
+@pytest.fixture(scope="module")
+def resolvable(blobs):
+    """A model whose class outputs differ by ~1e-2 (ridge), which a simulation can resolve."""
+    X, y = blobs
+    return MLSRNNClassifier(hidden=(), elm_hidden=30, ridge=1e-3, random_state=0).fit(X, y)
+
+
+def test_sampled_outputs_converge_to_analytic(resolvable, blobs):
+    X, _ = blobs
+    pick = X[[0, 70, 150]]
+    errors = []
+    for duration, seed in ((2e3, 1), (2e5, 2)):
+        res = resolvable.sample_outputs(pick, duration=duration, replications=4, rng=seed)
+        z = (res.outputs - res.analytic) / res.outputs_se
+        assert np.abs(z).max() < stats.t(3).isf(1e-3 / (2 * z.size))
+        errors.append(np.abs(res.outputs - res.analytic).max())
+    assert errors[1] < errors[0] / 3  # error falls like duration^(-1/2): 10x expected here
+    assert res.resolved.all() and res.agreement == 1.0
+    np.testing.assert_array_equal(resolvable.predict(pick, mode="sampled", duration=2e5, rng=2), res.predictions)
+    # A wrong analytic answer (outputs shifted by 0.02) is rejected by the same errors.
+    assert np.abs((res.outputs - (res.analytic + 0.02)) / res.outputs_se).max() > 10
+
+
+def test_sampled_from_empty_start(resolvable, blobs):
+    X, _ = blobs
+    res = resolvable.sample_outputs(X[:2], duration=5e4, replications=4, initial="empty", rng=3)
+    z = (res.outputs - res.analytic) / res.outputs_se
+    assert np.abs(z).max() < stats.t(3).isf(1e-3 / (2 * z.size))
+
+
+def test_unresolvable_gaps_are_reported(fitted, blobs):
+    """With the paper's pinv the class outputs differ by far less than a short simulation resolves."""
+    res = fitted.sample_outputs(blobs[0][:2], duration=2e3, replications=2, rng=0)
+    assert not res.resolved.any() and np.isnan(res.agreement)
+
+
+def test_mcsrnn_on_multichannel_series():
+    rng = np.random.default_rng(1)
+    t = np.linspace(0, 1, 40)
+    freqs = np.repeat([1.0, 2.5, 4.0], 30)
+    X = np.stack([np.stack([np.sin(2 * np.pi * f * t + rng.uniform(0, 0.5)), np.cos(2 * np.pi * f * t)])
+                  for f in freqs]) + rng.normal(0, 0.1, (90, 2, 40))
+    y = np.repeat([10, 20, 30], 30)
+    clf = MCSRNNClassifier(hidden=(10, 6), elm_hidden=40, random_state=0).fit(X, y)
+    assert clf.score(X, y) > 0.9
+    # Channels are trained separately: the first autoencoder layer is block-diagonal over 2 channels.
+    w = clf.layers_[0].w_inh.toarray()
+    assert np.all(w[:40, 10:] == 0) and np.all(w[40:, :10] == 0)
+    net = clf.to_network(X[0])
+    np.testing.assert_allclose(gelsim.solve(net).q[-3:], clf.decision_outputs(X[:1])[0], atol=1e-10)
+
+
+def test_fista_solves_the_nonnegative_lasso():
+    rng = np.random.default_rng(2)
+    H, X = rng.uniform(0, 1, (40, 6)), rng.uniform(0, 1, (40, 3))
+    B, iters = nonneg_lasso(H, X, l1=0.5, tol=1e-10, max_iter=5000)
+    objective = lambda b: np.sum((X - H @ b.reshape(6, 3)) ** 2) + 0.5 * b.sum()
+    ref = optimize.minimize(objective, np.zeros(18), bounds=[(0, None)] * 18, method="L-BFGS-B",
+                            options=dict(ftol=1e-15, gtol=1e-12, maxiter=10000))
+    assert B.min() >= 0
+    assert objective(B.ravel()) <= ref.fun + 1e-8
+
+
+# ----------------------------------------------------------------------------- scikit-learn contract
+def test_not_fitted_error():
+    with pytest.raises(NotFittedError):
+        MLSRNNClassifier().predict(np.zeros((2, 3)))
+
+
+def test_check_estimator():
+    from sklearn.utils.estimator_checks import check_estimator
+
+    check_estimator(MLSRNNClassifier(hidden=(8,), elm_hidden=30, random_state=0))
+
+
+def test_pipeline_and_cross_validation(blobs):
+    from sklearn.model_selection import cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = blobs
+    pipe = make_pipeline(StandardScaler(), MLSRNNClassifier(hidden=(10,), elm_hidden=30, random_state=0))
+    scores = cross_val_score(pipe, X, y, cv=3)
+    assert scores.mean() > 0.85
+
+
+def test_params_roundtrip():
+    clf = MLSRNNClassifier(hidden=(5, 4), elm_hidden=7)
+    assert clf.get_params()["hidden"] == (5, 4)
+    clf.set_params(elm_hidden=9)
+    assert clf.elm_hidden == 9
+
+
+@pytest.mark.parametrize("X_bad, fragment", [
+    (np.array([[0.0, np.nan], [1.0, 2.0]]), "NaN"),
+    (np.array([[0.0, np.inf], [1.0, 2.0]]), "infinity"),
+])
+def test_non_finite_input_rejected(X_bad, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        MLSRNNClassifier(hidden=(2,), elm_hidden=3).fit(X_bad, [0, 1])
+
+
+def test_single_class_rejected():
+    with pytest.raises(ValueError, match="at least 2 classes; got 1 class"):
+        MLSRNNClassifier(hidden=(2,), elm_hidden=3).fit(np.random.default_rng(0).uniform(size=(5, 3)), ["a"] * 5)
+
+
+def test_mcsrnn_wrong_dimensionality():
+    with pytest.raises(ValueError, match=r"expects a 3-D array of shape \(n_samples, n_channels, length\)"):
+        MCSRNNClassifier().fit(np.zeros((4, 5)), [0, 1, 0, 1])
+    clf = MCSRNNClassifier(hidden=(3,), elm_hidden=5, random_state=0).fit(
+        np.random.default_rng(0).uniform(size=(6, 2, 8)), [0, 1] * 3)
+    with pytest.raises(ValueError, match=r"fitted with \(2, 8\)"):
+        clf.predict(np.zeros((2, 3, 8)))
+
+
+@pytest.mark.parametrize("kwargs, fragment", [
+    (dict(hidden=(0,)), "'hidden' parameter"),
+    (dict(elm_hidden=0), "'elm_hidden' parameter"),
+    (dict(ridge=-1.0), "'ridge' parameter"),
+    (dict(l1=-1.0), "'l1' parameter"),
+])
+def test_bad_params(kwargs, fragment, blobs):
+    X, y = blobs
+    with pytest.raises(ValueError, match=fragment):
+        MLSRNNClassifier(**kwargs).fit(X, y)
+
+
+def test_bad_mode(fitted, blobs):
+    with pytest.raises(ValueError, match="'mode' parameter of predict"):
+        fitted.predict(blobs[0], mode="spiky")
+
+
+def test_negative_features_are_scaled(blobs):
+    X, y = blobs
+    clf = MLSRNNClassifier(hidden=(6,), elm_hidden=20, random_state=0).fit(X - 100.0, y)
+    assert clf.score(X - 100.0, y) > 0.85
+
+
+# ----------------------------------------------------------------------------- data sets
+@pytest.mark.parametrize("name, shape", [("BasicMotions", (6, 100)), ("JapaneseVowels", (12, 25)),
+                                         ("Watch", (6, 125)), ("digits", (64,))])
+def test_dataset_loaders(name, shape):
+    pytest.importorskip({"BasicMotions": "aeon", "JapaneseVowels": "aeon", "Watch": "seglearn",
+                         "digits": "sklearn"}[name])
+    ds = gelsim.datasets.LOADERS[name]()
+    assert ds.X_train.shape[1:] == shape == ds.X_test.shape[1:]
+    assert ds.X_train.shape[0] == ds.y_train.size and ds.X_test.shape[0] == ds.y_test.size
+    assert np.all(np.isfinite(ds.X_train))
