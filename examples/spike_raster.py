@@ -1,0 +1,40 @@
+"""Spike raster of a small recurrent network, with each cell's simulated and analytic firing rate.
+
+    python examples/spike_raster.py --out raster.png
+"""
+
+import argparse
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+import gelsim
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", default="raster.png")
+    args = p.parse_args()
+    net = gelsim.generators.random_recurrent(20, out_degree=4, rng=3)
+    ss = gelsim.solve(net)
+    cells = list(range(12))
+    res = gelsim.simulate(net, duration=60, replications=2, record_spikes=cells, rng=1)
+    fig, ax = plt.subplots(figsize=(9, 4))
+    ax.eventplot([res.spike_times[res.spike_cells == i] for i in range(len(cells))], lineoffsets=cells,
+                 linelengths=0.8)
+    ax.set_yticks(cells)
+    ax.set_yticklabels([f"cell {c}: q={ss.q[c]:.2f}" for c in cells], fontsize=7)
+    ax.set_xlabel("time")
+    ax.set_title("Spikes of a 20-cell random recurrent G-network")
+    fig.tight_layout()
+    fig.savefig(args.out, dpi=110)
+    for c in cells[:5]:
+        print(f"cell {c}: analytic rate q r = {ss.firing_rate[c]:.3f}, simulated {res.firing_rate[c]:.3f} "
+              f"± {res.firing_rate_se[c]:.3f}")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
