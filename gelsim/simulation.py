@@ -180,9 +180,9 @@ def _advance(tables, rep, t_end):
     """Run one replication up to expected time ``t_end`` (module-level so process pools can pickle it)."""
     t = tables
     while rep["scal"][kern.TIME] < t_end:
-        kern.run_events(rep["pot"], rep["cell"], rep["active"], rep["accept"], rep["pos"], rep["counters"],
-                        rep["scal"], rep["rng"], t_end, CHUNK_EVENTS, t.ext_table, t.ext_rate, t.rate_max,
-                        t.route, t.n_cells, rep["rec_slot"], rep["rec_times"], rep["rec_cells"])
+        kern.run_events(rep["pot"], rep["cell"], rep["act"], rep["pos"], rep["counters"], rep["scal"], rep["rng"],
+                        t_end, CHUNK_EVENTS, t.ext_table, t.ext_rate, t.rate_max, t.route, t.n_cells,
+                        rep["rec_slot"], rep["rec_times"], rep["rec_cells"])
     return rep
 
 
@@ -199,8 +199,8 @@ def _start_measuring(tables, rep, warmup):
 
 def _new_replication(tables, k0, seed_seq, n_hist, rec_slot, rec_capacity):
     n = k0.size
-    accept_all = tables.cell_const[:, kern.ACCEPT]
-    active = np.flatnonzero((k0 > 0) & (accept_all > 0)).astype(np.int64)
+    const = tables.cell_const
+    active = np.flatnonzero((k0 > 0) & (const[:, kern.ACCEPT] > 0)).astype(np.int64)
     pos = np.full(n, -1, np.int64)
     pos[active] = np.arange(active.size)
     counters = np.zeros(4, np.int64)
@@ -208,13 +208,13 @@ def _new_replication(tables, k0, seed_seq, n_hist, rec_slot, rec_capacity):
     words = np.random.default_rng(seed_seq).integers(0, 2**64, size=4, dtype=np.uint64)
     words[0] |= np.uint64(1)  # xoshiro's state must not be all zero
     cell = np.zeros((n, kern.HIST + n_hist))
-    cell[:, : kern.LAST] = tables.cell_const
-    accept = np.zeros(n)
-    accept[: active.size] = accept_all[active]
-    return dict(pot=k0.astype(np.int64).copy(), cell=cell, accept=accept,
-                active=np.concatenate([active, np.zeros(n - active.size, np.int64)]), pos=pos,
-                counters=counters, scal=np.zeros(4), rng=words, rec_slot=rec_slot,
-                rec_times=np.zeros(rec_capacity), rec_cells=np.zeros(rec_capacity, np.int64))
+    cell[:, : kern.LAST] = const
+    act = np.zeros((n, kern.ACT_WIDTH))
+    act[: active.size] = np.column_stack([active, const[active][:, [kern.ACCEPT, kern.INHIB, kern.START,
+                                                                   kern.COUNT]]])
+    return dict(pot=k0.astype(np.int64).copy(), cell=cell, act=act, pos=pos, counters=counters, scal=np.zeros(4),
+                rng=words, rec_slot=rec_slot, rec_times=np.zeros(rec_capacity),
+                rec_cells=np.zeros(rec_capacity, np.int64))
 
 
 def _map(executor, fn, tables, reps, arg):
@@ -282,10 +282,10 @@ def simulate(net, *, duration=None, warmup=None, replications=8, target_se=None,
     gen = as_generator(rng)
     tables = _compile(net)
     n = net.n_cells
-    state_bytes = replications * n * (kern.HIST + hist_size + 4) * 8
+    state_bytes = replications * n * (kern.HIST + hist_size + kern.ACT_WIDTH + 3) * 8
     if state_bytes > MAX_STATE_BYTES:
         raise ValueError(f"This run needs {state_bytes / 2**30:.1f} GiB of simulator state "
-                         f"({replications} replications x {n} cells x {kern.HIST + hist_size + 4} numbers); "
+                         f"({replications} replications x {n} cells x {kern.HIST + hist_size + kern.ACT_WIDTH + 3} numbers); "
                          f"the limit is {MAX_STATE_BYTES / 2**30:.0f} GiB. Use fewer replications or a smaller hist_size.")
     if duration is None:
         # Start from a short pilot; the loop below grows it to reach target_se.
