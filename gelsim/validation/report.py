@@ -120,7 +120,8 @@ pre {{ background: #f6f8fa; padding: 8px; font-size: 12px; overflow-x: auto; }}
 {total:.0f} s on {html.escape(platform.node())} (Python {platform.python_version()}).</p>
 <p>Each check states the hypothesis or bound it tests, the statistic measured, and the threshold it must meet.
 Statistical checks use fixed seeds and tolerances derived from the estimators' own standard errors; N/A means
-the check could not run here and does not count as passing.</p>
+the check could not run here and does not count as passing. Wall time is charged to the check that ran the
+shared computation of its suite.</p>
 <table><tr><th>suite</th><th>check</th><th>hypothesis / bound</th><th>statistic</th><th>threshold</th>
 <th>result</th><th>seed</th><th>wall s</th></tr>
 {rows}
