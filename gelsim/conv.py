@@ -63,6 +63,14 @@ def split(kernels, total):
     return np.maximum(k, 0.0), np.maximum(-k, 0.0)
 
 
+def _excitation_inhibition(image, kernels, total, swap):
+    """``(conv(I, W+), conv(I, W-))`` for kernels normalised to ``sum|W| = total``; exchanged when ``swap``."""
+    img = _image(image)
+    wp, wm = split(kernels, total)
+    xp, xm = conv2d(img, wp), conv2d(img, wm)
+    return (xm, xp) if swap else (xp, xm)
+
+
 def relu_reference(image, kernels):
     """The target of the paper's Fig. 5: gray-inverted ``1 - ReLU(conv(I, W))`` scaled into [0, 1] per kernel.
 
@@ -94,11 +102,7 @@ def single_cell_conv(image, kernels, *, fire_rate=1.0, swap=True):
     >>> np.allclose(out, 1.0)   # a flat image excites and inhibits equally
     True
     """
-    img = _image(image)
-    wp, wm = split(kernels, fire_rate)
-    xp, xm = conv2d(img, wp), conv2d(img, wm)
-    if swap:
-        xp, xm = xm, xp
+    xp, xm = _excitation_inhibition(image, kernels, fire_rate, swap)
     return phi(xp, xm, ext_exc=fire_rate, fire_rate=fire_rate)
 
 
@@ -144,11 +148,7 @@ def cluster_conv(image, kernels, *, swap=False, total=0.1):
     >>> bool(out.max() <= 1.0 and out.min() >= 0.9)
     True
     """
-    img = _image(image)
-    wp, wm = split(kernels, total)
-    xp, xm = conv2d(img, wp), conv2d(img, wm)
-    if swap:
-        xp, xm = xm, xp
+    xp, xm = _excitation_inhibition(image, kernels, total, swap)
     return relu_cluster(xp, xm)
 
 

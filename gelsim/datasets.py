@@ -24,6 +24,12 @@ class Dataset:
     y_test: np.ndarray
     description: str = field(default="")
 
+    @classmethod
+    def from_arrays(cls, name, X_train, y_train, X_test, y_test, description=""):
+        """Build from any array-likes: features as float64, labels as they are."""
+        return cls(name, np.asarray(X_train, float), np.asarray(y_train), np.asarray(X_test, float),
+                   np.asarray(y_test), description)
+
     def __repr__(self):
         return (f"Dataset({self.name!r}, train {self.X_train.shape}, test {self.X_test.shape}, "
                 f"{np.unique(self.y_train).size} classes)")
@@ -49,8 +55,8 @@ def load_basic_motions():
     ds = _require("aeon.datasets", "aeon")
     X_train, y_train = ds.load_basic_motions(split="train")
     X_test, y_test = ds.load_basic_motions(split="test")
-    return Dataset("BasicMotions", np.asarray(X_train, float), np.asarray(y_train), np.asarray(X_test, float),
-                   np.asarray(y_test), "aeon's bundled BasicMotions (UEA archive)")
+    return Dataset.from_arrays("BasicMotions", X_train, y_train, X_test, y_test,
+                               "aeon's bundled BasicMotions (UEA archive)")
 
 
 def load_japanese_vowels():
@@ -66,8 +72,8 @@ def load_japanese_vowels():
     folder = os.path.join(os.path.dirname(ds.__file__), "data", "JapaneseVowels")
     parts = [ds.load_from_ts_file(os.path.join(folder, f"JapaneseVowels_eq_{s}.ts")) for s in ("TRAIN", "TEST")]
     (X_train, y_train), (X_test, y_test) = parts
-    return Dataset("JapaneseVowels", np.asarray(X_train, float), np.asarray(y_train), np.asarray(X_test, float),
-                   np.asarray(y_test), "aeon's bundled equal-length JapaneseVowels (UEA archive)")
+    return Dataset.from_arrays("JapaneseVowels", X_train, y_train, X_test, y_test,
+                               "aeon's bundled equal-length JapaneseVowels (UEA archive)")
 
 
 def load_watch(window=125):
@@ -95,8 +101,8 @@ def load_watch(window=125):
             subject.append(subj)
     X, y, subject = np.stack(windows), np.asarray(y), np.asarray(subject)
     train = subject <= 7
-    return Dataset("Watch", X[train], y[train], X[~train], y[~train],
-                   f"seglearn's watch data, {window}-sample windows, subjects 1-7 train / 8-10 test")
+    return Dataset.from_arrays("Watch", X[train], y[train], X[~train], y[~train],
+                               f"seglearn's watch data, {window}-sample windows, subjects 1-7 train / 8-10 test")
 
 
 def load_digits(test_size=0.3, random_state=0):
@@ -115,8 +121,7 @@ def load_digits(test_size=0.3, random_state=0):
     X, y = sk_digits(return_X_y=True)
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=test_size, random_state=random_state,
                                                         stratify=y)
-    return Dataset("digits", X_train.astype(float), y_train, X_test.astype(float), y_test,
-                   "scikit-learn's bundled 8x8 digits")
+    return Dataset.from_arrays("digits", X_train, y_train, X_test, y_test, "scikit-learn's bundled 8x8 digits")
 
 
 LOADERS = {"BasicMotions": load_basic_motions, "JapaneseVowels": load_japanese_vowels, "Watch": load_watch,
