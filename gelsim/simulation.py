@@ -44,7 +44,10 @@ class SimulationResult:
     saturated : ndarray of bool (N,)
         Cells whose potential climbs (q = 1 in Eq. (1)): over the replications, the mean final potential is
         >= 1.5 times the mean time-averaged one, the mean rise over the window is clearly positive, and
-        ``q >= 0.95``. Weakly unstable cells need long runs to be told apart from nearly saturated ones.
+        ``q >= 0.95``. A heuristic: it is reliable when the run is long compared with the relaxation time
+        of the cells near q = 1. A stable cell with q >= 0.99 still filling up from an empty start, or a
+        weakly unstable one (drift of a few percent of its rate), can be misjudged in shorter runs; start
+        from ``initial="stationary"`` or warm up longer for those.
     events : int
         State-changing events simulated (all replications, warm-up included).
     duration : float

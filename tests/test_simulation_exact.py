@@ -114,3 +114,12 @@ def test_saturated_cell_reported_without_overflow():
 def test_transient_bad_times():
     with pytest.raises(ValueError, match="'times' parameter of simulate_transient"):
         gelsim.simulate_transient(generators.mm1(), times=[-1.0])
+
+
+@pytest.mark.parametrize("arrival, expected", [(0.9, False), (0.95, False), (1.2, True), (1.5, True)])
+def test_saturation_flag_clear_cases(arrival, expected):
+    # Clear cases only: stable cells up to q = 0.95 and cells with 20 % or more excess drive. Cells
+    # within a few percent of q = 1 are a documented grey zone for runs shorter than their relaxation.
+    net = generators.mm1(arrival=arrival, service=1.0)
+    flags = [bool(gelsim.simulate(net, duration=2000, replications=8, rng=s).saturated[0]) for s in range(5)]
+    assert flags == [expected] * 5
