@@ -142,12 +142,21 @@ def bench_ciw(sim_time, repeat):
 
 
 def bench_large(quick, repeat):
+    """Rates on random recurrent networks; the first row of each size is the one judged against the target.
+
+    The default generator draws firing rates over ±50 %; choosing the next active cell then needs about 1.5
+    rejection tries, so an equal-rate 1,000-cell network is also shown for comparison.
+    """
     rates = {}
-    for n, duration in [(1000, 2e4 if not quick else 2e3), (1_000_000, 20 if not quick else 2)]:
-        net = gelsim.generators.random_recurrent(n, out_degree=10, rng=0)
+    cases = [("1,000 cells, rates ±50 %", 1000, {}, 2e4 if not quick else 2e3),
+             ("1,000 cells, equal rates", 1000, dict(rate_spread=0.0), 2e4 if not quick else 2e3),
+             ("10^6 cells, rates ±50 %", 1_000_000, {}, 50 if not quick else 2)]
+    for label, n, kwargs, duration in cases:
+        net = gelsim.generators.random_recurrent(n, out_degree=10, rng=0, **kwargs)
         rate, res = gelsim_rate(net, duration, repeat if n < 10**6 else 1)
-        rates[n] = rate
-        print(f"(c) N={n:>9,}: {rate / 1e6:6.2f} M events/s on one core ({res.events:,} events in {res.wall_time:.2f} s)")
+        rates[label] = rate
+        print(f"(c) {label:<26}: {rate / 1e6:6.2f} M events/s on one core ({res.events:,} events in "
+              f"{res.wall_time:.2f} s, table building included)")
     return rates
 
 
@@ -178,8 +187,11 @@ def main(argv=None):
     print(f"{'figure':<44}{'value':>14}{'target':>12}  met")
     rows = [("gelsim / plain-Python Gillespie", ratio_py, "(report)", True),
             ("gelsim / Ciw events per second", ratio_ciw, ">= 500", ratio_ciw is not None and ratio_ciw >= 500),
-            ("M events/s, 1,000 cells, one core", rates[1000] / 1e6, ">= 20", rates[1000] >= 20e6),
-            ("M events/s, 10^6 cells, one core", rates[1_000_000] / 1e6, ">= 5", rates[1_000_000] >= 5e6),
+            ("M events/s, 1,000 cells, one core", rates["1,000 cells, rates ±50 %"] / 1e6, ">= 20",
+             rates["1,000 cells, rates ±50 %"] >= 20e6),
+            ("  (same, equal firing rates)", rates["1,000 cells, equal rates"] / 1e6, "(report)", True),
+            ("M events/s, 10^6 cells, one core", rates["10^6 cells, rates ±50 %"] / 1e6, ">= 5",
+             rates["10^6 cells, rates ±50 %"] >= 5e6),
             ("compile s (cold cache / warm cache)", cold, f"warm {warm:.2f}", True)]
     for name, value, target, ok in rows:
         shown = "n/a" if value is None else f"{value:,.1f}"
