@@ -155,24 +155,29 @@ def _compile(net):
     return _Tables(ext_table, float(lam.sum()), cell_const, rate_max, route, ev_prob, ev_alias, rate_total, n)
 
 
-def _initial_potentials(net, initial, gen):
+def initial_states(net, initial, seed_seqs):
+    """One starting potential vector per seed: all zero, given, or drawn from the product-form law.
+
+    For ``"stationary"`` Eq. (1) is solved once and each replication draws ``k_i ~ Geometric(1 - q_i)``
+    from its own stream; saturated cells (no stationary law) start empty.
+    """
     n = net.n_cells
     if isinstance(initial, str):
         if initial == "empty":
-            return np.zeros(n, np.int64)
+            return [np.zeros(n, np.int64) for _ in seed_seqs]
         if initial == "stationary":
             from .solver import solve
 
             ss = solve(net)
             q = np.where(ss.saturated, 0.0, ss.q)
-            return (gen.geometric(1.0 - q) - 1).astype(np.int64)
+            return [(np.random.default_rng(s).geometric(1.0 - q) - 1).astype(np.int64) for s in seed_seqs]
         raise ValueError(f"The 'initial' parameter must be 'empty', 'stationary' or a vector of {n} "
                          f"non-negative integers. Got {initial!r} instead.")
     k0 = np.asarray(initial)
     if k0.shape != (n,) or not np.issubdtype(k0.dtype, np.integer) or np.any(k0 < 0):
         raise ValueError(f"The 'initial' parameter must be 'empty', 'stationary' or a vector of {n} "
                          f"non-negative integers. Got {_short(initial)} instead.")
-    return k0.astype(np.int64)
+    return [k0.astype(np.int64) for _ in seed_seqs]
 
 
 def _short(x):
@@ -283,24 +288,23 @@ def simulate(net, *, duration=None, warmup=None, replications=8, target_se=None,
     if target_se is not None and replications < 2:
         raise ValueError("'target_se' needs replications >= 2 to estimate standard errors.")
     gen = as_generator(rng)
-    tables = _compile(net)
     n = net.n_cells
     state_bytes = replications * n * (kern.HIST + hist_size + kern.ACT_WIDTH + 3) * 8
     if state_bytes > MAX_STATE_BYTES:
         raise ValueError(f"This run needs {state_bytes / 2**30:.1f} GiB of simulator state "
                          f"({replications} replications x {n} cells x {kern.HIST + hist_size + kern.ACT_WIDTH + 3} numbers); "
                          f"the limit is {MAX_STATE_BYTES / 2**30:.0f} GiB. Use fewer replications or a smaller hist_size.")
+    tables = _compile(net)
     if duration is None:
         # Start from a short pilot; the loop below grows it to reach target_se.
         duration = 200.0 * n / tables.rate_total + 100.0 / np.median(net.fire_rate[net.fire_rate > 0])
     warmup = duration / 100 if warmup is None else check_positive_number(warmup, "warmup", owner, allow_zero=True)
     max_duration = 1e4 * duration if max_duration is None else check_positive_number(max_duration, "max_duration", owner)
     rec_slot, capacity = _recording(record_spikes, net, duration if target_se is None else max_duration)
-    k0 = _initial_potentials(net, initial, gen)
-    seeds = np.random.SeedSequence(gen.integers(0, 2**63)).spawn(replications)
-    reps = [_new_replication(tables, k0 if not (isinstance(initial, str) and initial == "stationary" and r > 0)
-                             else _initial_potentials(net, initial, np.random.default_rng(seeds[r].spawn(1)[0])),
-                             seeds[r], hist_size, rec_slot, capacity if r == 0 else 0)
+    # Two independent streams per replication: its starting state and its events.
+    streams = [s.spawn(2) for s in np.random.SeedSequence(gen.integers(0, 2**63)).spawn(replications)]
+    starts = initial_states(net, initial, [s[0] for s in streams])
+    reps = [_new_replication(tables, starts[r], streams[r][1], hist_size, rec_slot, capacity if r == 0 else 0)
             for r in range(replications)]
     own_pool = executor is None
     if own_pool:

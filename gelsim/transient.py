@@ -12,7 +12,7 @@ import numpy as np
 from . import _sim_kernels as kern
 from ._validation import as_generator, check_int
 from .network import Network
-from .simulation import _compile, _initial_potentials
+from .simulation import _compile, initial_states
 
 
 @dataclass(frozen=True, repr=False)
@@ -105,13 +105,13 @@ def simulate_transient(net, times, *, replications=1000, initial="empty", rng=No
     seeds = np.random.SeedSequence(gen.integers(0, 2**63)).spawn(batches)
     sizes = np.full(batches, replications // batches)
     sizes[: replications % batches] += 1
-    stationary = isinstance(initial, str) and initial == "stationary"
-    if stationary:
-        # Every run needs its own start, so run them one start at a time (still in parallel batches).
-        jobs = [(tables, _initial_potentials(net, initial, np.random.default_rng(s)), times, 1, s)
-                for s in np.random.SeedSequence(gen.integers(0, 2**63)).spawn(replications)]
+    if isinstance(initial, str) and initial == "stationary":
+        # Every run needs its own start, so run them one start at a time (still in parallel).
+        run_seeds = [s.spawn(2) for s in np.random.SeedSequence(gen.integers(0, 2**63)).spawn(replications)]
+        starts = initial_states(net, initial, [s[0] for s in run_seeds])
+        jobs = [(tables, k0, times, 1, s[1]) for k0, s in zip(starts, run_seeds)]
     else:
-        k0 = _initial_potentials(net, initial, gen)
+        k0 = initial_states(net, initial, seeds[:1])[0]
         jobs = [(tables, k0, times, int(sizes[b]), seeds[b]) for b in range(batches)]
     own = executor is None
     if own:

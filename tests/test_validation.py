@@ -67,10 +67,14 @@ def test_validation_script_help():
 def test_slope_check_rejects_wrong_rate():
     T = np.array([30, 100, 300, 1000, 3000.0])
     rng = np.random.default_rng(0)
-    good = 0.1 * T**-0.5 * np.exp(rng.normal(0, 0.05, T.size))
-    assert convergence.slope_passes(*convergence.slope_with_error(T, good))
-    flat = 0.01 * np.exp(rng.normal(0, 0.05, T.size))  # errors that do not shrink: a biased simulator
-    assert not convergence.slope_passes(*convergence.slope_with_error(T, flat))
+    # RMS over 100 independent normal errors per point, shrinking like T^(-1/2) ...
+    good = np.array([np.sqrt(np.mean((rng.normal(0, 1, 100) / np.sqrt(t)) ** 2)) for t in T])
+    assert convergence.slope_passes(*convergence.rms_slope(T, good, 100))
+    # ... and errors that do not shrink (a biased simulator) or shrink too fast are rejected.
+    flat = np.array([np.sqrt(np.mean((0.01 + rng.normal(0, 0.1, 100) / np.sqrt(t)) ** 2)) for t in T])
+    assert not convergence.slope_passes(*convergence.rms_slope(T, flat, 100))
+    steep = good / np.sqrt(T / T[0])
+    assert not convergence.slope_passes(*convergence.rms_slope(T, steep, 100))
 
 
 def test_z_normality_rejects_understated_errors():

@@ -31,10 +31,17 @@ def special_network(n, seed):
     return Network(net.fire_rate, net.w_exc, net.w_inh, lam, net.ext_inh)
 
 
-def slope_with_error(x, y):
-    """Log-log regression slope and its standard error."""
-    fit = stats.linregress(np.log(x), np.log(y))
-    return float(fit.slope), float(fit.stderr)
+def rms_slope(x, rms, n_independent):
+    """Log-log slope of RMS errors against ``x`` and its standard error from the RMS's own sampling noise.
+
+    The RMS of ``m`` independent errors has ``sd(log RMS) ≈ 1 / sqrt(2 m)``, so the least-squares slope has
+    standard error ``1 / sqrt(2 m) / sqrt(Σ (log x - mean)²)``: a band that does not rest on the
+    residuals of a fit through a handful of points.
+    """
+    lx = np.log(np.asarray(x, float))
+    slope = float(np.polyfit(lx, np.log(rms), 1)[0])
+    se = 1.0 / np.sqrt(2.0 * n_independent) / np.sqrt(np.sum((lx - lx.mean()) ** 2))
+    return slope, float(se)
 
 
 def slope_passes(slope, stderr, expected=-0.5, floor=0.05):
@@ -52,16 +59,19 @@ def run_convergence(out, quick, seed):
             net = special_network(n, seed + n)
             ss = solve(net)
             ok = ~ss.saturated
+            # Cells near q = 1 relax over thousands of time units: over shorter runs their error cannot
+            # fall like T^(-1/2) yet, so the slope is fitted on the others (all cells enter the z-scores).
+            fast = ok & (ss.q < 0.9)
             rms, worst = [], []
             for j, T in enumerate(durations):
                 say(f"{SUITE}: N={n}, T={T:g} ({reps} replications)")
                 res = simulate(net, duration=T, warmup=0.0, replications=reps, initial="stationary",
                                rng=seed + 7919 * n + j)
-                err = res.q[ok] - ss.q[ok]
+                err = res.q[fast] - ss.q[fast]
                 rms.append(np.sqrt(np.mean(err**2)))
                 worst.append(np.abs(err).max())
             z_all.append((res.q[ok] - ss.q[ok]) / res.q_se[ok])
-            curves[n] = (np.array(rms), np.array(worst))
+            curves[n] = (np.array(rms), np.array(worst), int(fast.sum()))
             sat_ok = bool(res.saturated[0] and ss.saturated[0] and not res.saturated[1:].any())
             checks.append(Check(SUITE, f"saturated cell reported (N={n})",
                                 "the simulator flags exactly the cell that Eq. (1) saturates", float(sat_ok),
@@ -69,12 +79,13 @@ def run_convergence(out, quick, seed):
             if n == max(sizes):
                 scatter = (ss.q, res.q, res.q_se, ss.saturated)
     fig_err = _plot_errors(durations, curves, out)
-    for n, (rms, worst) in curves.items():
-        slope, se = slope_with_error(durations, rms)
+    for n, (rms, worst, m) in curves.items():
+        slope, se = rms_slope(durations, rms, m)
         checks.append(Check(SUITE, f"RMS error slope vs time (N={n})",
-                            "RMS |q_sim - q| falls like T^(-1/2) (slope -0.5 within max(3 SE, 0.05))",
+                            "RMS |q_sim - q| over cells with q < 0.9 falls like T^(-1/2) (slope -0.5 within "
+                            "max(3 SE, 0.05); SE from the RMS's sampling noise)",
                             slope, f"-0.5 ± {max(3 * se, 0.05):.3f}", slope_passes(slope, se), seed,
-                            timer.seconds / len(sizes), (fig_err,), f"slope SE {se:.3f}"))
+                            timer.seconds / len(sizes), (fig_err,), f"slope SE {se:.3f} over {m} cells"))
     z = np.concatenate(z_all)
     p = z_normality(z, dof=reps - 1)
     fig_z = _plot_z(z, reps, out)
@@ -136,9 +147,19 @@ def dsmts_counts(mean, var, q, n):
     return z, y
 
 
+def unsaturated_network(n, seed, q_max=0.9):
+    """A random recurrent network whose cells all have q <= q_max (the first of a fixed seed sequence)."""
+    for attempt in range(100):
+        net = generators.random_recurrent(n, out_degree=4, load=0.15, rng=seed + 7919 * attempt)
+        q = solve(net).q
+        if q.max() <= q_max:
+            return net, q
+    raise RuntimeError(f"no unsaturated {n}-cell network in 100 draws from seed {seed}")
+
+
 def run_dsmts(out, quick, seed):
-    net = generators.random_recurrent(10, out_degree=4, load=0.15, rng=seed + 2)
-    q = solve(net).q
+    # Every cell needs a stationary law (q < 1) for the exact moments to exist.
+    net, q = unsaturated_network(10, seed + 2)
     n = 1000 if quick else 4000
     times = np.linspace(0, 50, 51)
     say(f"{SUITE}: DSMTS-style moments, {n} runs x 51 times from the stationary law")
@@ -173,13 +194,13 @@ def run(out, *, quick=False, seed=2026):
 def _plot_errors(durations, curves, out):
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4.2))
-    for n, (rms, worst) in curves.items():
+    for n, (rms, worst, _) in curves.items():
         line, = ax.loglog(durations, rms, "o-", label=f"RMS error, N={n}")
         ax.loglog(durations, worst, "s--", color=line.get_color(), alpha=0.6, label=f"max error, N={n}")
     ref = curves[max(curves)][0][0] * (durations / durations[0]) ** -0.5
     ax.loglog(durations, ref, "k:", label="slope -1/2")
     ax.set_xlabel("simulated time per replication T (network time units)")
-    ax.set_ylabel("|q_simulated - q_analytic|")
+    ax.set_ylabel("|q_simulated - q_analytic| (cells with q < 0.9)")
     ax.set_title("Time averages converge to Eq. (1) like T^(-1/2)")
     ax.legend(fontsize=7, ncol=2)
     return save(fig, out, "convergence_error_vs_time.png")
