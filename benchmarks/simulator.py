@@ -148,8 +148,8 @@ def bench_large(quick, repeat):
     rejection tries, so an equal-rate 1,000-cell network is also shown for comparison.
     """
     rates = {}
-    cases = [("1,000 cells, rates ±50 %", 1000, {}, 2e4 if not quick else 2e3),
-             ("1,000 cells, equal rates", 1000, dict(rate_spread=0.0), 2e4 if not quick else 2e3),
+    cases = [("1,000 cells, rates ±50 %", 1000, {}, 1e5 if not quick else 2e3),
+             ("1,000 cells, equal rates", 1000, dict(rate_spread=0.0), 1e5 if not quick else 2e3),
              ("10^6 cells, rates ±50 %", 1_000_000, {}, 50 if not quick else 2)]
     for label, n, kwargs, duration in cases:
         net = gelsim.generators.random_recurrent(n, out_degree=10, rng=0, **kwargs)

@@ -151,7 +151,8 @@ def run_events(pot, cell, act, pos, counters, scal, rng, t_end, max_events, ext_
     cell's routing slots, so the route is fetched while the cell's own row is still being loaded (two
     memory round trips per firing on large networks instead of three). Time advances by the expected
     holding time ``1 / total rate`` (Fox & Glynn), summed with Kahan compensation; sampled times are drawn
-    only for recorded spikes.
+    only for recorded spikes (``rec_times`` is None when nothing is recorded, and Numba then compiles a
+    version with the recording code pruned).
 
     ``counters``: [EVENTS] events done, [NACT] non-empty cells, [NREC] spikes kept, [DROPPED] not kept.
     ``scal``: [TIME] expected time, [TCOMP] its Kahan term, [CLOCK] sampled time.
@@ -166,7 +167,6 @@ def run_events(pot, cell, act, pos, counters, scal, rng, t_end, max_events, ext_
     for p in range(n_act):
         a_rate += act[p, A_ACCEPT] * rate_max
     t, comp, clock = scal[TIME], scal[TCOMP], scal[CLOCK]
-    recording = rec_times.size > 0
     done = 0
     while done < max_events:
         total = ext_rate + a_rate
@@ -180,7 +180,7 @@ def run_events(pot, cell, act, pos, counters, scal, rng, t_end, max_events, ext_
         t_new = t + y
         comp = (t_new - t) - y
         t = t_new
-        if recording:
+        if rec_times is not None:  # pruned at compile time when nothing is recorded
             clock += -np.log(1.0 - _next_double(rng)) * hold
         done += 1
         u = _next_double(rng) * total
@@ -218,7 +218,7 @@ def run_events(pot, cell, act, pos, counters, scal, rng, t_end, max_events, ext_
         if inhibited:
             continue
         cell[i, FIRES] += 1.0
-        if recording and rec_slot[i] >= 0:
+        if rec_times is not None and rec_slot[i] >= 0:
             if counters[NREC] < rec_times.size:
                 rec_times[counters[NREC]] = clock
                 rec_cells[counters[NREC]] = rec_slot[i]

@@ -220,9 +220,10 @@ def _new_replication(tables, k0, seed_seq, n_hist, rec_slot, rec_capacity):
     act = np.zeros((n, kern.ACT_WIDTH))
     act[: active.size] = np.column_stack([active, const[active][:, [kern.ACCEPT, kern.INHIB, kern.START,
                                                                    kern.COUNT]]])
+    recording = rec_capacity > 0
     return dict(pot=k0.astype(np.int64).copy(), cell=cell, act=act, pos=pos, counters=counters, scal=np.zeros(4),
-                rng=words, rec_slot=rec_slot, rec_times=np.zeros(rec_capacity),
-                rec_cells=np.zeros(rec_capacity, np.int64))
+                rng=words, rec_slot=rec_slot, rec_times=np.zeros(rec_capacity) if recording else None,
+                rec_cells=np.zeros(rec_capacity, np.int64) if recording else None)
 
 
 def _map(executor, fn, tables, reps, arg):
@@ -413,7 +414,7 @@ def _summarise(tables, reps, measured, warmup, wall):
     if dropped:
         warnings.warn(f"record_spikes buffer was full: {dropped} spikes were not recorded.", RuntimeWarning,
                       stacklevel=3)
-    recorded = first["rec_times"].size > 0
+    recorded = first["rec_times"] is not None
     return SimulationResult(
         q=busy.mean(axis=0), q_se=_se(busy), mean_potential=area.mean(axis=0), mean_potential_se=_se(area),
         firing_rate=fires.mean(axis=0), firing_rate_se=_se(fires), potential_hist=hist.mean(axis=0),
