@@ -73,7 +73,7 @@ def anderson(G, x0, *, tol, max_iter, memory=8, lower=0.0, upper=1.0, regulariza
         x[active], res[active], resnorm[active] = x_new, r_new, n_new
         best[active] = np.minimum(best[active], n_new)
         iters[active] += 1
-    # Return the last evaluated map value: it satisfies the clipping exactly and is within tol of x.
+    # x itself is returned (not G(x)): its residual |x - G(x)| is the one reported.
     return x, resnorm, iters, evals
 
 

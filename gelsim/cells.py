@@ -133,6 +133,8 @@ def first_order(net, *, tol=1e-12, max_iter=10_000):
     >>> bool(abs(exact - approx) < 1e-4)   # the error is O(ε²), ε = inhibition / r = 0.01
     True
     """
+    from .solver import _stacked_product
+
     if not isinstance(net, Network):
         raise ValueError(f"The 'net' parameter of first_order must be a gelsim.Network. Got {type(net).__name__}.")
     n = net.n_cells
@@ -141,7 +143,7 @@ def first_order(net, *, tol=1e-12, max_iter=10_000):
     inv_r = np.divide(1.0, r, out=np.zeros_like(r), where=r > 0)
 
     def G(q, rows):
-        prod = (wt @ q[0])[None, :] if not isinstance(wt, np.ndarray) else q @ wt.T
+        prod = _stacked_product(wt, q)
         exc = (net.ext_exc + prod[:, :n]) * inv_r
         inh = (net.ext_inh + prod[:, n:]) * inv_r
         return np.clip(exc * (1.0 - inh), 0.0, 1.0)

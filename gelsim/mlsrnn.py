@@ -100,7 +100,7 @@ class _BaseSRNN(ClassifierMixin, BaseEstimator):
     def fit(self, X, y):
         """Train by Algorithm 1 (MLSRNN) or 2 (MCSRNN); returns ``self``."""
         X, y = self._validate_fit(X, y)
-        self._check_params()
+        hidden = self._check_params()
         self.classes_, codes = np.unique(y, return_inverse=True)
         if self.classes_.size < 2:
             raise ValueError(f"{type(self).__name__} needs samples of at least 2 classes; got 1 class "
@@ -109,15 +109,16 @@ class _BaseSRNN(ClassifierMixin, BaseEstimator):
         gen = as_generator(self.random_state)
         channels = self._channels(self._scale(X))
         stacks, encoded, send_rate = core.train_channel_stacks(
-            channels, tuple(self.hidden), gen, l1=self.l1, tol=self.fista_tol, max_iter=self.fista_max_iter)
+            channels, hidden, gen, l1=self.l1, tol=self.fista_tol, max_iter=self.fista_max_iter)
         Y = np.eye(self.classes_.size)[codes]
         elm_layers, self.offset_ = core.train_elm(encoded, Y, int(self.elm_hidden), send_rate, gen, ridge=self.ridge)
         self.layers_ = core.make_realisable(stacks + elm_layers)
         outputs = core.forward(self.layers_, self._flat_scaled(X))
-        self._score_scale = float(np.std(outputs - self.offset_)) or 1.0
+        self.score_scale_ = float(np.std(outputs - self.offset_)) or 1.0
         return self
 
     def _check_params(self):
+        """Validate the constructor arguments (never changing them); returns ``hidden`` as a tuple."""
         hidden = self.hidden
         if isinstance(hidden, numbers.Integral):
             hidden = (hidden,)
@@ -131,7 +132,7 @@ class _BaseSRNN(ClassifierMixin, BaseEstimator):
             raise ValueError(f"The 'l1' parameter must be a non-negative number. Got {self.l1!r} instead.")
         if self.ridge is not None and not (isinstance(self.ridge, numbers.Real) and self.ridge > 0):
             raise ValueError(f"The 'ridge' parameter must be None or a positive number. Got {self.ridge!r} instead.")
-        self.hidden = tuple(hidden) if not isinstance(self.hidden, numbers.Integral) else self.hidden
+        return tuple(int(h) for h in hidden)
 
     # ------------------------------------------------------------------ scaling into [0, 1] (training data only)
     def _fit_scaler(self, X):
@@ -177,7 +178,7 @@ class _BaseSRNN(ClassifierMixin, BaseEstimator):
 
         These are monotone in the outputs (same argmax as :meth:`predict`), not calibrated probabilities.
         """
-        z = (self.decision_outputs(X) - self.offset_) / self._score_scale
+        z = (self.decision_outputs(X) - self.offset_) / self.score_scale_
         z = np.exp(z - z.max(axis=1, keepdims=True))
         return z / z.sum(axis=1, keepdims=True)
 
@@ -242,7 +243,7 @@ class _BaseSRNN(ClassifierMixin, BaseEstimator):
             net, _ = core.to_network(self.layers_, Xs[i])
             gen = np.random.default_rng(seeds[i])
             q = np.concatenate([a[i] for a in analytic_all])
-            k0 = _initial_potentials(net, q, duration + warmup, gen) if initial == "stationary" else "empty"
+            k0 = _stationary_start(net, q, duration + warmup, gen) if initial == "stationary" else "empty"
             res = simulate(net, duration=duration, warmup=warmup, replications=replications, initial=k0,
                            rng=gen, executor=_SerialExecutor(), progress=False)
             return res.q[-n_cls:], res.q_se[-n_cls:], res.events
@@ -331,7 +332,7 @@ def _data_conversion_warning():
     return UserWarning
 
 
-def _initial_potentials(net, q, horizon, gen):
+def _stationary_start(net, q, horizon, gen):
     """Product-form draw for cells with q < 1; cells with q = 1 start high enough never to empty."""
     q = np.asarray(q, float)
     k0 = np.zeros(q.size, np.int64)
@@ -371,8 +372,8 @@ class MLSRNNClassifier(_BaseSRNN):
     whose weights break a sending cell's rate are rescaled with their receiving cells (outputs unchanged), so
     :meth:`to_network` is a valid G-network.
 
-    Fitted attributes: ``classes_``, ``layers_``, ``offset_`` (``m`` of (13)), ``data_min_``, ``data_span_``,
-    ``n_features_in_``.
+    Fitted attributes: ``classes_``, ``layers_``, ``offset_`` (``m`` of (13)), ``score_scale_`` (spread of
+    the training outputs, for ``predict_proba``), ``data_min_``, ``data_span_``, ``n_features_in_``.
 
     Examples
     --------

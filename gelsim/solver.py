@@ -128,8 +128,6 @@ def solve(net, *, ext_exc=None, ext_inh=None, tol=1e-12, max_iter=10_000, method
     n = net.n_cells
     lam_exc, batch = _external(ext_exc, net.ext_exc, "ext_exc", n)
     lam_inh, batch_inh = _external(ext_inh, net.ext_inh, "ext_inh", n)
-    if batch_inh and not batch and lam_exc.shape[0] == 1:
-        lam_exc = np.broadcast_to(lam_exc, lam_inh.shape)
     D = max(lam_exc.shape[0], lam_inh.shape[0])
     if lam_exc.shape[0] not in (1, D) or lam_inh.shape[0] not in (1, D):
         raise ValueError(f"'ext_exc' and 'ext_inh' batches must have the same number of rows. "

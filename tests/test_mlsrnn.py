@@ -168,6 +168,11 @@ def test_params_roundtrip():
     assert clf.elm_hidden == 9
 
 
+def test_fit_leaves_parameters_alone(blobs):
+    clf = MLSRNNClassifier(hidden=[6], elm_hidden=20, random_state=0).fit(*blobs)  # a list, as users write
+    assert clf.hidden == [6] and clf.score(*blobs) > 0.85
+
+
 @pytest.mark.parametrize("X_bad, fragment", [
     (np.array([[0.0, np.nan], [1.0, 2.0]]), "NaN"),
     (np.array([[0.0, np.inf], [1.0, 2.0]]), "infinity"),
