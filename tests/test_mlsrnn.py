@@ -229,3 +229,40 @@ def test_dataset_loaders(name, shape):
     assert ds.X_train.shape[1:] == shape == ds.X_test.shape[1:]
     assert ds.X_train.shape[0] == ds.y_train.size and ds.X_test.shape[0] == ds.y_test.size
     assert np.all(np.isfinite(ds.X_train))
+
+
+def test_works_without_scikit_learn():
+    """scikit-learn is optional: with it blocked, the classifiers fall back to gelsim's own minimal base."""
+    import subprocess
+    import sys
+
+    code = """
+import sys
+sys.modules['sklearn'] = None  # any 'import sklearn...' now raises ImportError
+import numpy as np
+from gelsim import MLSRNNClassifier, MCSRNNClassifier
+from gelsim.mlsrnn import NotFittedError
+from gelsim._sklearn_compat import HAVE_SKLEARN
+assert not HAVE_SKLEARN
+rng = np.random.default_rng(0)
+X = np.vstack([rng.normal(0, 1, (40, 3)), rng.normal(3, 1, (40, 3))])
+y = np.repeat(['a', 'b'], 40)
+try:
+    MLSRNNClassifier().predict(X)
+    raise SystemExit('no NotFittedError')
+except NotFittedError:
+    pass
+clf = MLSRNNClassifier(hidden=(6,), elm_hidden=20, random_state=0).fit(X, y)
+assert clf.score(X, y) > 0.9 and clf.get_params()['elm_hidden'] == 20
+clf.set_params(elm_hidden=10)
+try:
+    clf.fit(np.where(X > 2, np.nan, X), y)
+    raise SystemExit('NaN accepted')
+except ValueError as err:
+    assert 'NaN' in str(err)
+mc = MCSRNNClassifier(hidden=(4,), elm_hidden=10, random_state=0).fit(rng.uniform(size=(20, 2, 6)), [0, 1] * 10)
+print('ok', repr(clf))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("ok MLSRNNClassifier(")
