@@ -149,3 +149,9 @@ def test_convolution_check_rejects_noise():
     noisy = outputs["cluster (9)"] + np.random.default_rng(1).normal(0, 0.05, outputs["cluster (9)"].shape)
     r = np.corrcoef(noisy[0].ravel(), reference[0].ravel())[0, 1]
     assert r < 0.9  # a noisy output would fail the resemblance check
+
+
+@pytest.mark.slow
+def test_full_report_passes(tmp_path):
+    """The README's main job on built-in defaults (full mode, ~2-3 minutes on 2 cores)."""
+    assert run_validation(tmp_path, quick=False, seed=2026) == 0
