@@ -253,19 +253,14 @@ def _plot_marginals(k, q, out):
 
 def _plot_dsmts(times, z, y, out):
     plt = pyplot()
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.8))
-    a.plot(times, z, lw=0.8)
-    a.axhline(3, color="k", ls="--")
-    a.axhline(-3, color="k", ls="--")
-    a.set_xlabel("time")
-    a.set_ylabel("Z (mean)")
-    a.set_title("DSMTS Z per cell")
-    b.plot(times, y, lw=0.8)
-    b.axhline(5, color="k", ls="--")
-    b.axhline(-5, color="k", ls="--")
-    b.set_xlabel("time")
-    b.set_ylabel("Y (variance)")
-    b.set_title("DSMTS Y per cell")
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for ax, values, bound, label in ((axes[0], z, 3, "Z (mean)"), (axes[1], y, 5, "Y (variance)")):
+        ax.plot(times, values, lw=0.8)
+        ax.axhline(bound, color="k", ls="--")
+        ax.axhline(-bound, color="k", ls="--")
+        ax.set_xlabel("time")
+        ax.set_ylabel(label)
+        ax.set_title(f"DSMTS {label.split()[0]} per cell (band ±{bound})")
     return save(fig, out, "dsmts.png")
 
 
