@@ -62,6 +62,7 @@ class Network:
             self.w_exc.flags.writeable = False
             self.w_inh.flags.writeable = False
         self._stacked_t = None
+        self._recurrent = None
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -147,13 +148,15 @@ class Network:
 
     @property
     def is_recurrent(self):
-        """True when the directed graph of non-zero weights has a cycle (self-loops count)."""
-        adj = sp.csr_matrix(self.w_exc) + sp.csr_matrix(self.w_inh)
-        adj.eliminate_zeros()
-        if adj.diagonal().any():
-            return True
-        ncomp, labels = sp.csgraph.connected_components(adj, directed=True, connection="strong")
-        return ncomp < self.n_cells
+        """True when the directed graph of non-zero weights has a cycle (self-loops count). Cached."""
+        if self._recurrent is None:
+            from scipy.sparse.csgraph import connected_components
+
+            adj = sp.csr_matrix(self.w_exc) + sp.csr_matrix(self.w_inh)
+            adj.eliminate_zeros()
+            ncomp = connected_components(adj, directed=True, connection="strong")[0]
+            self._recurrent = bool(adj.diagonal().any() or ncomp < self.n_cells)
+        return self._recurrent
 
     def _probabilities(self, w):
         inv = np.divide(1.0, self.fire_rate, out=np.zeros_like(self.fire_rate), where=self.fire_rate > 0)
