@@ -7,10 +7,12 @@ ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
 
 
-def test_quickstart_runs():
+def test_python_blocks_run():
+    """Every python block of the README (quickstart, deep learning) runs as written."""
     blocks = re.findall(r"```python\n(.*?)```", README, flags=re.S)
-    assert blocks, "README has no python block"
-    exec(compile(blocks[0], "README quickstart", "exec"), {})
+    assert len(blocks) >= 2, "README lost a python block"
+    for number, block in enumerate(blocks):
+        exec(compile(block, f"README python block {number + 1}", "exec"), {})
 
 
 def test_ci_runs_readme_test_command():
