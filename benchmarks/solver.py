@@ -54,7 +54,6 @@ def matvec_ratio(name, net, repeat, tol=1e-10):
 
 def spectral_radius(net, q):
     """Spectral radius of the Jacobian of F at q (unsaturated cells), by ARPACK."""
-    n = net.n_cells
     r = net.fire_rate
     num = net.ext_exc + q @ net.w_exc
     den = r + net.ext_inh + q @ net.w_inh

@@ -60,6 +60,8 @@ class SimulationResult:
     spike_times, spike_cells : ndarray or None
         Recorded spikes of replication 0 (``record_spikes``): times and the position of the cell in
         ``record_spikes``; ``spikes_dropped`` counts spikes not kept once the buffer was full.
+    per_replication_q : ndarray (replications, N)
+        Each replication's own time-averaged ``P(k_i > 0)`` (the samples behind ``q`` and ``q_se``).
     """
 
     q: np.ndarray

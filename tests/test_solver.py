@@ -9,7 +9,6 @@ from gelsim.solver import ConvergenceWarning
 
 
 def residual(net, q):
-    n = net.n_cells
     num = net.ext_exc + q @ net.w_exc
     den = net.fire_rate + net.ext_inh + q @ net.w_inh
     return np.abs(q - np.minimum(num / den, 1.0)).max()
