@@ -26,7 +26,7 @@ A_CELL, A_ACCEPT, A_INHIB, A_START, A_COUNT = 0, 1, 2, 3, 4
 ACT_WIDTH = 5
 # Slots of ``counters`` (int64) and ``scal`` (float64).
 EVENTS, NACT, NREC, DROPPED = 0, 1, 2, 3
-TIME, TCOMP, CLOCK = 0, 1, 2
+TIME, TCOMP, CLOCK, ARATE = 0, 1, 2, 3
 
 _U64 = np.uint64
 _DOUBLE_UNIT = 1.0 / 9007199254740992.0  # 2**-53
@@ -155,24 +155,30 @@ def run_events(pot, cell, act, pos, counters, scal, rng, t_end, max_events, ext_
     version with the recording code pruned).
 
     ``counters``: [EVENTS] events done, [NACT] non-empty cells, [NREC] spikes kept, [DROPPED] not kept.
-    ``scal``: [TIME] expected time, [TCOMP] its Kahan term, [CLOCK] sampled time.
+    ``scal``: [TIME] expected time of the last event, [TCOMP] its Kahan term, [CLOCK] sampled time,
+    [ARATE] total rate of the non-empty cells.
     ``route[s]`` = (alias acceptance, own target code, alias target code); codes: ``j`` excitatory,
     ``n_cells + j`` inhibitory, ``-1`` departure.
+
+    Every piece of state lives in the arguments and is left exactly as an uninterrupted run would have it
+    (the clock stays at the last event, not at ``t_end``), so splitting a run into calls of any lengths
+    gives bit-identical results. Returns True when the run reached ``t_end`` (or can have no more events),
+    False when it stopped after ``max_events``.
     """
     n_hist = cell.shape[1] - HIST
     n_ext = ext_table.shape[0]
     n_act = counters[NACT]
-    # The active rate is re-added exactly at every call, so rounding cannot drift across calls.
-    a_rate = 0.0
-    for p in range(n_act):
-        a_rate += act[p, A_ACCEPT] * rate_max
+    a_rate = scal[ARATE]
     t, comp, clock = scal[TIME], scal[TCOMP], scal[CLOCK]
     done = 0
-    while done < max_events:
+    reached = True
+    while True:
+        if done >= max_events:
+            reached = False
+            break
         total = ext_rate + a_rate
         if total <= 0.0:
-            t = t_end  # nothing can ever happen again
-            break
+            break  # nothing can ever happen again
         hold = 1.0 / total
         if t + hold >= t_end:
             break
@@ -241,12 +247,10 @@ def run_events(pot, cell, act, pos, counters, scal, rng, t_end, max_events, ext_
                 pot[j] = kj - 1
                 if kj == 1:
                     n_act, a_rate = _deactivate(j, act, pos, cell, n_act, a_rate, rate_max)
-    if done < max_events:
-        t = t_end  # stopped by time: the state holds until t_end
-        comp = 0.0
-    scal[TIME], scal[TCOMP], scal[CLOCK] = t, comp, clock
+    scal[TIME], scal[TCOMP], scal[CLOCK], scal[ARATE] = t, comp, clock, a_rate
     counters[EVENTS] += done
     counters[NACT] = n_act
+    return reached
 
 
 @njit(cache=True)

@@ -17,8 +17,8 @@ from .network import Network
 
 #: Largest number of spike times kept by ``record_spikes`` before recording stops (about 160 MB).
 MAX_RECORDED_SPIKES = 10_000_000
-#: Events per kernel call: calls let the progress bar move and ``target_se`` decide; results do not
-#: depend on the chunking, since the kernel resumes exactly where it stopped.
+#: Events per kernel call. Results do not depend on how a run is split into calls (or into the rounds that
+#: move the progress bar): the kernel resumes exactly where it stopped.
 CHUNK_EVENTS = 20_000_000
 #: Refuse runs whose per-replication state would exceed this many bytes in all.
 MAX_STATE_BYTES = 8 * 2**30
@@ -189,17 +189,18 @@ def _short(x):
 def _advance(tables, rep, t_end):
     """Run one replication up to expected time ``t_end`` (module-level so process pools can pickle it)."""
     t = tables
-    while rep["scal"][kern.TIME] < t_end:
-        kern.run_events(rep["pot"], rep["cell"], rep["act"], rep["pos"], rep["counters"], rep["scal"], rep["rng"],
-                        t_end, CHUNK_EVENTS, t.ext_table, t.ext_rate, t.rate_max, t.route, t.n_cells,
-                        rep["rec_slot"], rep["rec_times"], rep["rec_cells"])
+    reached = False
+    while not reached:
+        reached = kern.run_events(rep["pot"], rep["cell"], rep["act"], rep["pos"], rep["counters"], rep["scal"],
+                                  rep["rng"], t_end, CHUNK_EVENTS, t.ext_table, t.ext_rate, t.rate_max, t.route,
+                                  t.n_cells, rep["rec_slot"], rep["rec_times"], rep["rec_cells"])
     return rep
 
 
 def _start_measuring(tables, rep, warmup):
     """Warm up until ``warmup``, then zero the accumulators and note the potentials."""
     rep = _advance(tables, rep, warmup)
-    kern.reset_accumulators(rep["cell"], rep["scal"][kern.TIME])
+    kern.reset_accumulators(rep["cell"], warmup)  # the window starts at the boundary, not the last event
     rep["k_start"] = rep["pot"].copy()
     rep["counters"][kern.NREC] = 0
     rep["counters"][kern.DROPPED] = 0
@@ -215,6 +216,8 @@ def _new_replication(tables, k0, seed_seq, n_hist, rec_slot, rec_capacity):
     pos[active] = np.arange(active.size)
     counters = np.zeros(4, np.int64)
     counters[kern.NACT] = active.size
+    scal = np.zeros(4)
+    scal[kern.ARATE] = float(np.sum(const[active, kern.ACCEPT]) * tables.rate_max)
     words = np.random.default_rng(seed_seq).integers(0, 2**64, size=4, dtype=np.uint64)
     words[0] |= np.uint64(1)  # xoshiro's state must not be all zero
     cell = np.zeros((n, kern.HIST + n_hist))
@@ -223,7 +226,7 @@ def _new_replication(tables, k0, seed_seq, n_hist, rec_slot, rec_capacity):
     act[: active.size] = np.column_stack([active, const[active][:, [kern.ACCEPT, kern.INHIB, kern.START,
                                                                    kern.COUNT]]])
     recording = rec_capacity > 0
-    return dict(pot=k0.astype(np.int64).copy(), cell=cell, act=act, pos=pos, counters=counters, scal=np.zeros(4),
+    return dict(pot=k0.astype(np.int64).copy(), cell=cell, act=act, pos=pos, counters=counters, scal=scal,
                 rng=words, rec_slot=rec_slot, rec_times=np.zeros(rec_capacity) if recording else None,
                 rec_cells=np.zeros(rec_capacity, np.int64) if recording else None)
 
@@ -343,9 +346,11 @@ def _run(tables, reps, executor, duration, warmup, target_se, max_duration, prog
     reps = _map(executor, _start_measuring, tables, reps, warmup)
     measured = 0.0
     goal, cap = duration, max_duration
+    # Rounds only serve the progress bar (and target_se's checks below); results do not depend on them,
+    # and each round re-sends the state to a process pool, so without a bar the run is one round.
+    rounds = 20 if bar.enabled else 1
     while True:
-        # Advance in rounds so the progress bar moves; each round runs every replication in parallel.
-        step = max(min(goal - measured, max(goal / 20, 1e-300)), 0.0)
+        step = max(min(goal - measured, max(goal / rounds, 1e-300)), 0.0)
         if step > 0:
             measured = min(measured + step, goal)
             reps = _map(executor, _advance, tables, reps, warmup + measured)

@@ -123,3 +123,18 @@ def test_saturation_flag_clear_cases(arrival, expected):
     net = generators.mm1(arrival=arrival, service=1.0)
     flags = [bool(gelsim.simulate(net, duration=2000, replications=8, rng=s).saturated[0]) for s in range(5)]
     assert flags == [expected] * 5
+
+
+def test_results_do_not_depend_on_how_a_run_is_split(monkeypatch):
+    """Kernel calls of any length (and progress-bar rounds) give bit-identical results."""
+    from gelsim import simulation
+
+    net = generators.random_recurrent(50, rng=2)
+    whole = gelsim.simulate(net, duration=200, replications=3, rng=7, progress=False)
+    rounds = gelsim.simulate(net, duration=200, replications=3, rng=7, progress=True)
+    monkeypatch.setattr(simulation, "CHUNK_EVENTS", 777)
+    chunked = gelsim.simulate(net, duration=200, replications=3, rng=7, progress=False)
+    for other in (rounds, chunked):
+        np.testing.assert_array_equal(whole.q, other.q)
+        np.testing.assert_array_equal(whole.potential_hist, other.potential_hist)
+        assert whole.events == other.events
