@@ -271,20 +271,22 @@ def reset_accumulators(cell, now):
 
 
 @njit(cache=True, nogil=True)
-def run_transient(k0, times, n_reps, rng, ev_prob, ev_alias, cell, route, rate_total, busy_sum, k_sum,
+def run_transient(starts, times, n_reps, rng, ev_prob, ev_alias, cell, route, rate_total, busy_sum, k_sum,
                   k2_sum):
-    """Simulate ``n_reps`` runs from potentials ``k0`` in sampled real time; add snapshots at ``times``.
+    """Simulate ``n_reps`` runs in sampled real time and add snapshots at ``times``.
+
+    ``starts`` holds the initial potentials: one row shared by every run, or one row per run.
 
     Uniformisation: ticks of a Poisson clock of rate ``rate_total`` pick one of the ``3N`` event clocks
     from the alias table ``ev_prob``/``ev_alias`` (external excitation, external inhibition, firing of
     cell ``i`` at ``3i, 3i+1, 3i+2``); events of empty cells are no-ops. Adds to ``busy_sum[t, i]`` the
     count of runs with ``k_i(times[t]) > 0``, and to ``k_sum`` / ``k2_sum`` the sums of ``k_i``, ``k_i**2``.
     """
-    n_cells = k0.size
+    n_cells = starts.shape[1]
     n_events = ev_prob.size
     k = np.empty(n_cells, np.int64)
-    for _ in range(n_reps):
-        k[:] = k0
+    for rep in range(n_reps):
+        k[:] = starts[rep if starts.shape[0] > 1 else 0]
         nxt = -np.log(1.0 - _next_double(rng)) / rate_total
         for p in range(times.size):
             while nxt <= times[p]:

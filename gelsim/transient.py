@@ -46,12 +46,12 @@ class TransientResult:
                 f"N={self.q.shape[1]}, replications={self.replications}, wall_time={self.wall_time:.3g}s)")
 
 
-def _transient_batch(tables, k0, times, n_reps, seed_seq):
+def _transient_batch(tables, starts, times, n_reps, seed_seq):
     words = np.random.default_rng(seed_seq).integers(0, 2**64, size=4, dtype=np.uint64)
     words[0] |= np.uint64(1)
-    shape = (times.size, k0.size)
+    shape = (times.size, starts.shape[1])
     busy, ksum, k2sum = np.zeros(shape, np.int64), np.zeros(shape, np.int64), np.zeros(shape, np.int64)
-    kern.run_transient(k0, times, n_reps, words, tables.ev_prob, tables.ev_alias, tables.cell_const, tables.route,
+    kern.run_transient(starts, times, n_reps, words, tables.ev_prob, tables.ev_alias, tables.cell_const, tables.route,
                        tables.rate_total, busy, ksum, k2sum)
     return busy, ksum, k2sum
 
@@ -106,13 +106,15 @@ def simulate_transient(net, times, *, replications=1000, initial="empty", rng=No
     sizes = np.full(batches, replications // batches)
     sizes[: replications % batches] += 1
     if isinstance(initial, str) and initial == "stationary":
-        # Every run needs its own start, so run them one start at a time (still in parallel).
-        run_seeds = [s.spawn(2) for s in np.random.SeedSequence(gen.integers(0, 2**63)).spawn(replications)]
-        starts = initial_states(net, initial, [s[0] for s in run_seeds])
-        jobs = [(tables, k0, times, 1, s[1]) for k0, s in zip(starts, run_seeds)]
+        # Every run draws its own start; each batch gets the rows of its runs.
+        run_seeds = np.random.SeedSequence(gen.integers(0, 2**63)).spawn(replications)
+        starts = np.stack(initial_states(net, initial, run_seeds))
+        ends = np.cumsum(sizes)
+        jobs = [(tables, starts[end - size:end], times, int(size), seeds[b])
+                for b, (size, end) in enumerate(zip(sizes, ends))]
     else:
-        k0 = initial_states(net, initial, seeds[:1])[0]
-        jobs = [(tables, k0, times, int(sizes[b]), seeds[b]) for b in range(batches)]
+        start = np.stack(initial_states(net, initial, seeds[:1]))  # one row shared by every run
+        jobs = [(tables, start, times, int(sizes[b]), seeds[b]) for b in range(batches)]
     own = executor is None
     if own:
         executor = ThreadPoolExecutor(max_workers=os.cpu_count() or 1)
