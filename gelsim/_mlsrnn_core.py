@@ -72,7 +72,7 @@ def train_autoencoder_layer(X, size, rate, gen, *, l1, tol, max_iter):
 
 def train_channel_stacks(channels, hidden, gen, *, l1, tol, max_iter):
     """Algorithm 2, step 1: an autoencoder stack per channel; returns block-diagonal layers and encodings."""
-    layers, codes = [], []
+    layers = []
     per_channel = [[] for _ in channels]
     rates = [1.0] * len(channels)  # r_1 = 1: the sources
     data = list(channels)
