@@ -22,6 +22,11 @@ MAX_RECORDED_SPIKES = 10_000_000
 CHUNK_EVENTS = 20_000_000
 #: Refuse runs whose per-replication state would exceed this many bytes in all.
 MAX_STATE_BYTES = 8 * 2**30
+#: From this many cells on, the state no longer fits in cache and the replications of a group run
+#: interleaved (``run_events_pipelined``), which hides memory latency; below it they run one after another.
+PIPELINE_MIN_CELLS = 10_000
+#: Largest number of replications in one group (one kernel call, one task for the executor).
+MAX_GROUP = 8
 
 
 @dataclass(frozen=True, repr=False)
@@ -186,53 +191,87 @@ def _short(x):
     return f"an array of shape {np.shape(x)} and dtype {np.asarray(x).dtype}" if np.ndim(x) else repr(x)
 
 
-def _advance(tables, rep, t_end):
-    """Run one replication up to expected time ``t_end`` (module-level so process pools can pickle it)."""
+def _aligned_zeros(shape, dtype=np.float64):
+    """Zeros whose first element sits on a 64-byte cache-line boundary (so per-cell rows split fewer lines)."""
+    size = int(np.prod(shape))
+    itemsize = np.dtype(dtype).itemsize
+    buf = np.zeros(size + 64 // itemsize, dtype)
+    offset = (-buf.ctypes.data % 64) // itemsize
+    return buf[offset:offset + size].reshape(shape)
+
+
+def _advance(tables, group, t_end):
+    """Run a group of replications up to expected time ``t_end`` (module-level so process pools can pickle it).
+
+    Large networks interleave the group's replications in one kernel; small ones (and a group that records
+    spikes) run them one after another. Both give bit-identical results, so the choice only affects speed.
+    """
     t = tables
-    reached = False
-    while not reached:
-        reached = kern.run_events(rep["pot"], rep["cell"], rep["act"], rep["pos"], rep["counters"], rep["scal"],
-                                  rep["rng"], t_end, CHUNK_EVENTS, t.ext_table, t.ext_rate, t.rate_max, t.route,
-                                  t.n_cells, rep["rec_slot"], rep["rec_times"], rep["rec_cells"])
-    return rep
+    g = group
+    if g["pot"].shape[0] > 1 and t.n_cells >= PIPELINE_MIN_CELLS and g["rec_times"] is None:
+        while not np.all(kern.run_events_pipelined(g["pot"], g["cell"], g["act"], g["pos"], g["counters"], g["scal"],
+                                                   g["rng"], t_end, CHUNK_EVENTS, t.ext_table, t.ext_rate, t.rate_max,
+                                                   t.route, t.n_cells)):
+            pass
+        return group
+    for c in range(g["pot"].shape[0]):
+        rec_times, rec_cells = (g["rec_times"], g["rec_cells"]) if c == 0 else (None, None)
+        while not kern.run_events(g["pot"][c], g["cell"][c], g["act"][c], g["pos"][c], g["counters"][c], g["scal"][c],
+                                  g["rng"][c], t_end, CHUNK_EVENTS, t.ext_table, t.ext_rate, t.rate_max, t.route,
+                                  t.n_cells, g["rec_slot"], rec_times, rec_cells):
+            pass
+    return group
 
 
-def _start_measuring(tables, rep, warmup):
+def _start_measuring(tables, group, warmup):
     """Warm up until ``warmup``, then zero the accumulators and note the potentials."""
-    rep = _advance(tables, rep, warmup)
-    kern.reset_accumulators(rep["cell"], warmup)  # the window starts at the boundary, not the last event
-    rep["k_start"] = rep["pot"].copy()
-    rep["counters"][kern.NREC] = 0
-    rep["counters"][kern.DROPPED] = 0
-    rep["scal"][kern.CLOCK] = 0.0
-    return rep
+    group = _advance(tables, group, warmup)
+    for cell in group["cell"]:
+        kern.reset_accumulators(cell, warmup)  # the window starts at the boundary, not the last event
+    group["k_start"] = group["pot"].copy()
+    group["counters"][:, kern.NREC] = 0
+    group["counters"][:, kern.DROPPED] = 0
+    group["scal"][:, kern.CLOCK] = 0.0
+    return group
 
 
-def _new_replication(tables, k0, seed_seq, n_hist, rec_slot, rec_capacity):
-    n = k0.size
+def _new_group(tables, starts, seed_seqs, n_hist, rec_slot, rec_capacity):
+    """The state of replications with starting potentials ``starts`` (G, N), stacked along a first axis."""
+    n_chains, n = starts.shape
     const = tables.cell_const
-    active = np.flatnonzero((k0 > 0) & (const[:, kern.ACCEPT] > 0)).astype(np.int64)
-    pos = np.full(n, -1, np.int64)
-    pos[active] = np.arange(active.size)
-    counters = np.zeros(4, np.int64)
-    counters[kern.NACT] = active.size
-    scal = np.zeros(4)
-    scal[kern.ARATE] = float(np.sum(const[active, kern.ACCEPT]) * tables.rate_max)
-    words = np.random.default_rng(seed_seq).integers(0, 2**64, size=4, dtype=np.uint64)
-    words[0] |= np.uint64(1)  # xoshiro's state must not be all zero
-    cell = np.zeros((n, kern.HIST + n_hist))
-    cell[:, : kern.LAST] = const
-    act = np.zeros((n, kern.ACT_WIDTH))
-    act[: active.size] = np.column_stack([active, const[active][:, [kern.ACCEPT, kern.INHIB, kern.START,
-                                                                   kern.COUNT]]])
+    cell = _aligned_zeros((n_chains, n, kern.HIST + n_hist))
+    cell[:, :, : kern.LAST] = const
+    act = _aligned_zeros((n_chains, n, kern.ACT_WIDTH))
+    pos = np.full((n_chains, n), -1, np.int64)
+    counters = np.zeros((n_chains, 4), np.int64)
+    scal = np.zeros((n_chains, 4))
+    rng = np.empty((n_chains, 4), np.uint64)
+    for c in range(n_chains):
+        active = np.flatnonzero((starts[c] > 0) & (const[:, kern.ACCEPT] > 0))
+        pos[c, active] = np.arange(active.size)
+        counters[c, kern.NACT] = active.size
+        scal[c, kern.ARATE] = float(np.sum(const[active, kern.ACCEPT]) * tables.rate_max)
+        act[c, : active.size, kern.A_CELL] = active
+        act[c, : active.size, kern.A_ACCEPT:] = const[active][:, [kern.ACCEPT, kern.INHIB, kern.START, kern.COUNT]]
+        rng[c] = np.random.default_rng(seed_seqs[c]).integers(0, 2**64, size=4, dtype=np.uint64)
+        rng[c, 0] |= np.uint64(1)  # xoshiro's state must not be all zero
     recording = rec_capacity > 0
-    return dict(pot=k0.astype(np.int64).copy(), cell=cell, act=act, pos=pos, counters=counters, scal=scal,
-                rng=words, rec_slot=rec_slot, rec_times=np.zeros(rec_capacity) if recording else None,
+    pot = _aligned_zeros((n_chains, n), np.int64)
+    pot[:] = starts
+    return dict(pot=pot, cell=cell, act=act, pos=pos, counters=counters, scal=scal, rng=rng, rec_slot=rec_slot,
+                rec_times=np.zeros(rec_capacity) if recording else None,
                 rec_cells=np.zeros(rec_capacity, np.int64) if recording else None)
 
 
-def _map(executor, fn, tables, reps, arg):
-    futures = [executor.submit(fn, tables, r, arg) for r in reps]
+def _group_sizes(replications, workers):
+    """Split replications into groups: at least one per worker, at most ``MAX_GROUP`` per group."""
+    n_groups = max(min(workers, replications), -(-replications // MAX_GROUP))
+    base, extra = divmod(replications, n_groups)
+    return [base + (g < extra) for g in range(n_groups)]
+
+
+def _map(executor, fn, tables, groups, arg):
+    futures = [executor.submit(fn, tables, g, arg) for g in groups]
     return [f.result() for f in futures]
 
 
@@ -310,17 +349,23 @@ def simulate(net, *, duration=None, warmup=None, replications=8, target_se=None,
     # Two independent streams per replication: its starting state and its events.
     streams = [s.spawn(2) for s in np.random.SeedSequence(gen.integers(0, 2**63)).spawn(replications)]
     starts = initial_states(net, initial, [s[0] for s in streams])
-    reps = [_new_replication(tables, starts[r], streams[r][1], hist_size, rec_slot, capacity if r == 0 else 0)
-            for r in range(replications)]
+    # Groups only decide how work is shared out (results are the same for any grouping): one per worker.
+    workers = min(getattr(executor, "_max_workers", None) or os.cpu_count() or 1, replications)
+    groups, first = [], 0
+    for size in _group_sizes(replications, workers):
+        groups.append(_new_group(tables, np.stack(starts[first:first + size]),
+                                 [streams[r][1] for r in range(first, first + size)], hist_size, rec_slot,
+                                 capacity if first == 0 else 0))
+        first += size
     own_pool = executor is None
     if own_pool:
-        executor = ThreadPoolExecutor(max_workers=min(os.cpu_count() or 1, replications))
+        executor = ThreadPoolExecutor(max_workers=workers)
     try:
-        reps, measured = _run(tables, reps, executor, duration, warmup, target_se, max_duration, progress)
+        groups, measured = _run(tables, groups, executor, duration, warmup, target_se, max_duration, progress)
     finally:
         if own_pool:
             executor.shutdown()
-    return _summarise(tables, reps, measured, warmup, time.perf_counter() - t_start)
+    return _summarise(tables, groups, measured, warmup, time.perf_counter() - t_start)
 
 
 def _recording(record_spikes, net, duration):
@@ -341,9 +386,9 @@ def _recording(record_spikes, net, duration):
     return rec_slot, capacity
 
 
-def _run(tables, reps, executor, duration, warmup, target_se, max_duration, progress):
+def _run(tables, groups, executor, duration, warmup, target_se, max_duration, progress):
     bar = Progress(1.0, "simulate", enabled=progress)
-    reps = _map(executor, _start_measuring, tables, reps, warmup)
+    groups = _map(executor, _start_measuring, tables, groups, warmup)
     measured = 0.0
     goal, cap = duration, max_duration
     # Rounds only serve the progress bar (and target_se's checks below); results do not depend on them,
@@ -353,14 +398,14 @@ def _run(tables, reps, executor, duration, warmup, target_se, max_duration, prog
         step = max(min(goal - measured, max(goal / rounds, 1e-300)), 0.0)
         if step > 0:
             measured = min(measured + step, goal)
-            reps = _map(executor, _advance, tables, reps, warmup + measured)
-        events = sum(int(r["counters"][kern.EVENTS]) for r in reps)
+            groups = _map(executor, _advance, tables, groups, warmup + measured)
+        events = sum(int(g["counters"][:, kern.EVENTS].sum()) for g in groups)
         bar.update(measured / goal if target_se is None else min(measured / cap, 1.0), f"{events:.3g} events")
         if measured < goal:
             continue
         if target_se is None or measured >= cap:
             break
-        worst = float(np.nanmax(_q_estimates(reps, measured, warmup)[1]))
+        worst = float(np.nanmax(_q_estimates(groups, measured, warmup)[1]))
         if worst <= target_se:
             break
         # se falls like 1/sqrt(time): aim a little past the predicted need.
@@ -369,13 +414,19 @@ def _run(tables, reps, executor, duration, warmup, target_se, max_duration, prog
     if target_se is not None and measured >= cap:
         warnings.warn(f"simulate stopped at max_duration={cap:.4g} before every q_se reached "
                       f"target_se={target_se}.", RuntimeWarning, stacklevel=3)
-    return reps, measured
+    return groups, measured
 
 
-def _q_estimates(reps, measured, warmup):
-    for r in reps:
-        kern.flush(r["pot"], r["cell"], warmup + measured)
-    busy = 1.0 - np.stack([r["cell"][:, kern.HIST] for r in reps]) / measured
+def _flushed(groups, now):
+    """Every replication's accumulators brought up to ``now``, as one (replications, N, columns) array."""
+    for g in groups:
+        for pot, cell in zip(g["pot"], g["cell"]):
+            kern.flush(pot, cell, now)
+    return np.concatenate([g["cell"] for g in groups])
+
+
+def _q_estimates(groups, measured, warmup):
+    busy = 1.0 - _flushed(groups, warmup + measured)[:, :, kern.HIST] / measured
     return busy.mean(axis=0), _se(busy)
 
 
@@ -404,20 +455,18 @@ def _climbing(k_start, k_end, area, busy):
     return ratio_ok & rise_ok & (busy.mean(axis=0) >= 0.95) & (k_end.mean(axis=0) >= 10)
 
 
-def _summarise(tables, reps, measured, warmup, wall):
-    for r in reps:
-        kern.flush(r["pot"], r["cell"], warmup + measured)
-    acc = np.stack([r["cell"] for r in reps])
+def _summarise(tables, groups, measured, warmup, wall):
+    acc = _flushed(groups, warmup + measured)
     hist = acc[:, :, kern.HIST:] / measured
     busy = np.clip(1.0 - hist[:, :, 0], 0.0, 1.0)
     area = acc[:, :, kern.AREA] / measured
     fires = acc[:, :, kern.FIRES] / measured
-    k_end = np.stack([r["pot"] for r in reps])
-    k_start = np.stack([r["k_start"] for r in reps])
+    k_end = np.concatenate([g["pot"] for g in groups])
+    k_start = np.concatenate([g["k_start"] for g in groups])
     saturated = _climbing(k_start, k_end, area, busy)
-    first = reps[0]
-    n_rec = int(first["counters"][kern.NREC])
-    dropped = int(first["counters"][kern.DROPPED])
+    first = groups[0]
+    n_rec = int(first["counters"][0, kern.NREC])
+    dropped = int(first["counters"][0, kern.DROPPED])
     if dropped:
         warnings.warn(f"record_spikes buffer was full: {dropped} spikes were not recorded.", RuntimeWarning,
                       stacklevel=3)
@@ -426,8 +475,8 @@ def _summarise(tables, reps, measured, warmup, wall):
         q=busy.mean(axis=0), q_se=_se(busy), mean_potential=area.mean(axis=0), mean_potential_se=_se(area),
         firing_rate=fires.mean(axis=0), firing_rate_se=_se(fires), potential_hist=hist.mean(axis=0),
         potential_hist_se=_se(hist), saturated=saturated,
-        events=int(sum(int(r["counters"][kern.EVENTS]) for r in reps)), duration=measured,
-        replications=len(reps), wall_time=wall, final_potential=k_end,
+        events=int(sum(int(g["counters"][:, kern.EVENTS].sum()) for g in groups)), duration=measured,
+        replications=k_end.shape[0], wall_time=wall, final_potential=k_end,
         spike_times=first["rec_times"][:n_rec].copy() if recorded else None,
         spike_cells=first["rec_cells"][:n_rec].copy() if recorded else None, spikes_dropped=dropped,
         per_replication_q=busy)

@@ -138,3 +138,41 @@ def test_results_do_not_depend_on_how_a_run_is_split(monkeypatch):
         np.testing.assert_array_equal(whole.q, other.q)
         np.testing.assert_array_equal(whole.potential_hist, other.potential_hist)
         assert whole.events == other.events
+
+
+@pytest.mark.parametrize("chunk", [None, 777])
+def test_interleaved_replications_identical_to_one_by_one(monkeypatch, chunk):
+    """The pipelined kernel (used on large networks) reproduces the one-by-one kernel bit for bit."""
+    from gelsim import simulation
+    from gelsim import _sim_kernels as kern
+
+    net = generators.random_recurrent(60, rng=3)  # inhibitory routes, departures, external inhibition
+    kwargs = dict(duration=300, replications=5, rng=11, hist_size=4, progress=False)
+    one_by_one = gelsim.simulate(net, **kwargs)
+    calls = []
+    pipelined = kern.run_events_pipelined
+
+    def spy(*args):
+        calls.append(args[0].shape[0])
+        return pipelined(*args)
+
+    monkeypatch.setattr(kern, "run_events_pipelined", spy)
+    monkeypatch.setattr(simulation, "PIPELINE_MIN_CELLS", 1)
+    if chunk:
+        monkeypatch.setattr(simulation, "CHUNK_EVENTS", chunk)
+    for max_group in (8, 2):
+        monkeypatch.setattr(simulation, "MAX_GROUP", max_group)
+        calls.clear()
+        interleaved = gelsim.simulate(net, **kwargs)
+        assert calls and max(calls) > 1  # the pipelined kernel really ran, on several replications at once
+        for name in ("q", "mean_potential", "firing_rate", "potential_hist", "final_potential", "q_se"):
+            np.testing.assert_array_equal(getattr(one_by_one, name), getattr(interleaved, name), err_msg=name)
+        assert one_by_one.events == interleaved.events
+
+
+@pytest.mark.parametrize("replications, workers, expected", [
+    (1, 2, [1]), (8, 2, [4, 4]), (5, 2, [3, 2]), (20, 1, [7, 7, 6]), (3, 8, [1, 1, 1])])
+def test_group_sizes(replications, workers, expected):
+    from gelsim.simulation import _group_sizes
+
+    assert _group_sizes(replications, workers) == expected
