@@ -3,7 +3,8 @@
 ``run_events`` simulates the jump chain of the G-network's continuous-time Markov chain (SPEC §1)
 with O(1) work per event and no wasted steps; long-run time averages use the expected holding
 time of each state rather than a sampled one (Fox & Glynn), which is exact for long-run averages and
-has lower variance. ``run_transient`` simulates in sampled real time by uniformisation (a Poisson
+has lower variance. ``run_events_pipelined`` runs the same chain for several replications at once,
+interleaved so that their memory loads overlap (large networks). ``run_transient`` simulates in sampled real time by uniformisation (a Poisson
 clock of constant rate whose ticks on empty cells are no-ops), for ensemble averages at fixed times.
 
 Each cell has one contiguous float64 row ``cell[i, :]``, so an event touches few cache lines: the
@@ -427,6 +428,17 @@ def flush(pot, cell, now):
     n_hist = cell.shape[1] - HIST
     for i in range(pot.size):
         _touch(cell, i, now, pot[i], n_hist)
+
+
+@njit(cache=True)
+def add_moments(cell, scale, shift, s1, s2):
+    """Add one replication's accumulators ``cell[:, AREA:] * scale`` to the sums ``s1``, ``s2`` of their
+    deviations from ``shift`` and of the squared deviations (one pass; the shift keeps the variance exact)."""
+    for i in range(cell.shape[0]):
+        for c in range(AREA, cell.shape[1]):
+            d = cell[i, c] * scale - shift[i, c - AREA]
+            s1[i, c - AREA] += d
+            s2[i, c - AREA] += d * d
 
 
 @njit(cache=True)

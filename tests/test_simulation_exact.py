@@ -176,3 +176,14 @@ def test_group_sizes(replications, workers, expected):
     from gelsim.simulation import _group_sizes
 
     assert _group_sizes(replications, workers) == expected
+
+
+def test_standard_errors_are_the_spread_of_the_replications():
+    """The one-pass moments equal the textbook mean and sd / sqrt(R) of the per-replication values."""
+    net = generators.random_recurrent(30, rng=4)
+    res = gelsim.simulate(net, duration=100, replications=6, rng=2)
+    per = res.per_replication_q
+    np.testing.assert_allclose(res.q, per.mean(axis=0), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(res.q_se, per.std(axis=0, ddof=1) / np.sqrt(6), rtol=1e-9, atol=1e-14)
+    np.testing.assert_allclose(res.potential_hist.sum(axis=1), 1.0, atol=1e-12)
+    assert np.all(res.mean_potential_se > 0) and np.all(res.firing_rate_se > 0)
