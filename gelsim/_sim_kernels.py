@@ -7,11 +7,13 @@ has lower variance. ``run_events_pipelined`` runs the same chain for several rep
 interleaved so that their memory loads overlap (large networks). ``run_transient`` simulates in sampled real time by uniformisation (a Poisson
 clock of constant rate whose ticks on empty cells are no-ops), for ensemble averages at fixed times.
 
-Each cell has one contiguous float64 row ``cell[i, :]``, so an event touches few cache lines: the
-constants ``ACCEPT`` (rate / largest rate), ``INHIB`` (ACCEPT x inhibitory share), ``START``/``COUNT``
-(its routing slots), then the accumulators ``LAST`` time of last change, ``AREA`` integral of k,
-``FIRES`` spikes emitted, and ``HIST .. HIST + H - 1``: time at k = 0 .. H-2 and at k >= H-1
-(time excited is the measured time minus the time at k = 0).
+Each cell has one contiguous float64 row ``cell[i, :]`` per replication, padded to whole 64-byte cache
+lines, so an event touches one line of it in most cases: ``POT`` its potential k and ``POS`` its place in
+the active list (-1 when empty), both exact integers in float64, then the accumulators ``LAST`` time of
+last change, ``AREA`` integral of k, ``FIRES`` spikes emitted, and ``HIST .. HIST + H - 1``: time at
+k = 0 .. H-2 and at k >= H-1 (time excited is the measured time minus the time at k = 0). The constants,
+shared by all replications, are rows of ``const``: ``C_ACCEPT`` (rate / largest rate), ``C_INHIB``
+(C_ACCEPT x inhibitory share), ``C_START``/``C_COUNT`` (the cell's routing slots).
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ from numba import njit
 
 from ._prefetch import prefetch
 
-# Columns of the per-cell record ``cell`` (float64): constants first, then accumulators, so the
-# first 64 bytes (8 columns) hold everything an event at a small potential touches.
-ACCEPT, INHIB, START, COUNT, LAST, AREA, FIRES, HIST = 0, 1, 2, 3, 4, 5, 6, 7
+# Columns of the per-cell record ``cell`` (float64): the first 64 bytes (8 columns) hold everything an
+# event at potential k <= 2 touches.
+POT, POS, LAST, AREA, FIRES, HIST = 0, 1, 2, 3, 4, 5
+# Columns of the shared constants ``const`` (float64).
+C_ACCEPT, C_INHIB, C_START, C_COUNT = 0, 1, 2, 3
 # Columns of an active-list entry ``act[p, :]`` (float64): what choosing and routing an event needs.
 A_CELL, A_ACCEPT, A_INHIB, A_START, A_COUNT = 0, 1, 2, 3, 4
 ACT_WIDTH = 5
@@ -33,6 +37,11 @@ TIME, TCOMP, CLOCK, ARATE = 0, 1, 2, 3
 
 _U64 = np.uint64
 _DOUBLE_UNIT = 1.0 / 9007199254740992.0  # 2**-53
+
+
+def row_width(n_hist):
+    """Columns of a ``cell`` row with ``n_hist`` histogram columns, rounded up to whole cache lines."""
+    return -(-(HIST + n_hist) // 8) * 8
 
 
 @njit(cache=True, inline="always")
@@ -108,7 +117,7 @@ def build_alias(weights, indptr, prob, alias):
 
 @njit(cache=True, inline="always")
 def _touch(cell, i, now, k, n_hist):
-    """Credit cell ``i`` with the time spent at potential ``k`` since its last change."""
+    """Credit cell ``i`` with the time spent at potential ``k`` (an int) since its last change."""
     dt = now - cell[i, LAST]
     cell[i, AREA] += k * dt
     cell[i, HIST + min(k, n_hist - 1)] += dt
@@ -116,24 +125,24 @@ def _touch(cell, i, now, k, n_hist):
 
 
 @njit(cache=True, inline="always")
-def _activate(i, act, pos, cell, n_act, a_rate, rate_max):
+def _activate(i, act, pos, const, n_act, a_rate, rate_max):
     """Append cell ``i`` to the active list; returns the new count and active rate."""
-    acc_i = cell[i, ACCEPT]
+    acc_i = const[i, C_ACCEPT]
     if acc_i <= 0.0:
         return n_act, a_rate  # a cell that can neither fire nor be inhibited is never chosen
     pos[i] = n_act
     act[n_act, A_CELL] = i
     act[n_act, A_ACCEPT] = acc_i
-    act[n_act, A_INHIB] = cell[i, INHIB]
-    act[n_act, A_START] = cell[i, START]
-    act[n_act, A_COUNT] = cell[i, COUNT]
+    act[n_act, A_INHIB] = const[i, C_INHIB]
+    act[n_act, A_START] = const[i, C_START]
+    act[n_act, A_COUNT] = const[i, C_COUNT]
     return n_act + 1, a_rate + acc_i * rate_max
 
 
 @njit(cache=True, inline="always")
-def _deactivate(i, act, pos, cell, n_act, a_rate, rate_max):
+def _deactivate(i, act, pos, const, n_act, a_rate, rate_max):
     """Swap-remove cell ``i`` from the active list; returns the new count and active rate."""
-    p = pos[i]
+    p = int(pos[i])
     if p < 0:
         return n_act, a_rate
     last = n_act - 1
@@ -144,7 +153,7 @@ def _deactivate(i, act, pos, cell, n_act, a_rate, rate_max):
     pos[i] = -1
     if last == 0:
         return 0, 0.0
-    return last, a_rate - cell[i, ACCEPT] * rate_max
+    return last, a_rate - const[i, C_ACCEPT] * rate_max
 
 
 @njit(cache=True, inline="always")
@@ -162,28 +171,28 @@ def _kahan_step(t, comp, hold):
 
 
 @njit(cache=True, inline="always")
-def _deliver(code, pot, cell, act, pos, now, n_cells, n_hist, n_act, a_rate, rate_max):
+def _deliver(code, pot, pos, cell, const, act, now, n_cells, n_hist, n_act, a_rate, rate_max):
     """Apply a fired spike with target ``code`` (``j`` excitatory, ``n_cells + j`` inhibitory)."""
     if code < n_cells:
-        kj = pot[code]
+        kj = int(pot[code])
         _touch(cell, code, now, kj, n_hist)
         pot[code] = kj + 1
         if kj == 0:
-            return _activate(code, act, pos, cell, n_act, a_rate, rate_max)
+            return _activate(code, act, pos, const, n_act, a_rate, rate_max)
         return n_act, a_rate
     j = code - n_cells
-    kj = pot[j]
+    kj = int(pot[j])
     if kj > 0:
         _touch(cell, j, now, kj, n_hist)
         pot[j] = kj - 1
         if kj == 1:
-            return _deactivate(j, act, pos, cell, n_act, a_rate, rate_max)
+            return _deactivate(j, act, pos, const, n_act, a_rate, rate_max)
     return n_act, a_rate
 
 
 @njit(cache=True, nogil=True)
-def run_events(pot, cell, act, pos, counters, scal, rng, t_end, max_events, ext_table, ext_rate, rate_max, route,
-               n_cells, rec_slot, rec_times, rec_cells):
+def run_events(cell, const, act, counters, scal, rng, t_end, max_events, ext_table, ext_rate, rate_max, route,
+               n_cells, n_hist, rec_slot, rec_times, rec_cells):
     """Advance one replication until its (expected) time reaches ``t_end`` or ``max_events`` events.
 
     The jump chain of the CTMC is simulated with no wasted steps: the next event is an external
@@ -207,7 +216,7 @@ def run_events(pot, cell, act, pos, counters, scal, rng, t_end, max_events, ext_
     gives bit-identical results. Returns True when the run reached ``t_end`` (or can have no more events),
     False when it stopped after ``max_events``.
     """
-    n_hist = cell.shape[1] - HIST
+    pot, pos = cell[:, POT], cell[:, POS]
     n_ext = ext_table.shape[0]
     n_act = counters[NACT]
     a_rate = scal[ARATE]
@@ -236,11 +245,11 @@ def run_events(pot, cell, act, pos, counters, scal, rng, t_end, max_events, ext_
             x = u / ext_rate * n_ext
             slot = min(int(x), n_ext - 1)
             i = _alias_pick(ext_table, slot, x - slot)
-            k = pot[i]
+            k = int(pot[i])
             _touch(cell, i, t, k, n_hist)
             pot[i] = k + 1
             if k == 0:
-                n_act, a_rate = _activate(i, act, pos, cell, n_act, a_rate, rate_max)
+                n_act, a_rate = _activate(i, act, pos, const, n_act, a_rate, rate_max)
             continue
         # An event of a non-empty cell, chosen with probability proportional to its rate.
         while True:
@@ -260,11 +269,11 @@ def run_events(pot, cell, act, pos, counters, scal, rng, t_end, max_events, ext_
         s = min(int(y2), m - 1)
         e = start + s
         code = _alias_pick(route, e, y2 - s)
-        k = pot[i]
+        k = int(pot[i])
         _touch(cell, i, t, k, n_hist)
         pot[i] = k - 1
         if k == 1:
-            n_act, a_rate = _deactivate(i, act, pos, cell, n_act, a_rate, rate_max)
+            n_act, a_rate = _deactivate(i, act, pos, const, n_act, a_rate, rate_max)
         if inhibited:
             continue
         cell[i, FIRES] += 1.0
@@ -276,7 +285,7 @@ def run_events(pot, cell, act, pos, counters, scal, rng, t_end, max_events, ext_
             else:
                 counters[DROPPED] += 1
         if code >= 0:
-            n_act, a_rate = _deliver(code, pot, cell, act, pos, t, n_cells, n_hist, n_act, a_rate, rate_max)
+            n_act, a_rate = _deliver(code, pot, pos, cell, const, act, t, n_cells, n_hist, n_act, a_rate, rate_max)
     scal[TIME], scal[TCOMP], scal[CLOCK], scal[ARATE] = t, comp, clock, a_rate
     rng[0], rng[1], rng[2], rng[3] = s0, s1, s2, s3
     counters[EVENTS] += done
@@ -289,22 +298,18 @@ _DRAW, _EXT_CELL, _EXT_APPLY, _CHOOSE, _FIRE, _DELIVER = 0, 1, 2, 3, 4, 5
 
 
 @njit(cache=True, inline="always")
-def _prefetch_cell(pot, cell, pos, c, i):
-    """Prefetch chain ``c``'s potential of cell ``i``, both ends of its row and its active-list position."""
-    n, width = cell.shape[1], cell.shape[2]
-    row = (c * n + i) * width
-    prefetch(cell, row)
-    prefetch(cell, row + width - 1)
-    prefetch(pot, c * n + i)
-    prefetch(pos, c * n + i)
+def _prefetch_cell(cell, const, c, i):
+    """Prefetch the first line of replication ``c``'s row of cell ``i`` and the cell's constants."""
+    prefetch(cell, (c * cell.shape[1] + i) * cell.shape[2])
+    prefetch(const, i * const.shape[1])
 
 
 @njit(cache=True, nogil=True)
-def run_events_pipelined(pot, cell, act, pos, counters, scal, rng, t_end, max_events, ext_table, ext_rate, rate_max,
-                         route, n_cells):
+def run_events_pipelined(cell, const, act, counters, scal, rng, t_end, max_events, ext_table, ext_rate, rate_max,
+                         route, n_cells, n_hist):
     """``run_events`` for ``G`` independent replications at once, interleaved to hide memory latency.
 
-    The state arrays carry a leading replication axis (``pot[c]`` is replication ``c``'s ``pot`` and so on).
+    The state arrays carry a leading replication axis (``cell[c]`` is replication ``c``'s ``cell`` and so on).
     On a large network every event waits on up to three dependent trips to main memory (the active-list
     entry, then the cell's row and its routing slot, then the target's row). Here each event is cut into
     stages at those loads: a stage prefetches what its successor reads, and the loop moves on to the next
@@ -314,11 +319,11 @@ def run_events_pipelined(pot, cell, act, pos, counters, scal, rng, t_end, max_ev
     is recorded. Returns a bool per replication: True when it reached ``t_end`` (or can have no more
     events), False when it stopped after ``max_events`` events.
     """
-    n_chains = pot.shape[0]
-    n_hist = cell.shape[2] - HIST
+    pot, pos = cell[:, :, POT], cell[:, :, POS]
+    n_chains = cell.shape[0]
     n_ext = ext_table.shape[0]
     act_width = act.shape[2]
-    n_per = pot.shape[1]
+    n_per = cell.shape[1]
     reached = np.ones(n_chains, np.bool_)
     running = np.ones(n_chains, np.bool_)
     stage = np.zeros(n_chains, np.int64)
@@ -366,15 +371,15 @@ def run_events_pipelined(pot, cell, act, pos, counters, scal, rng, t_end, max_ev
             elif st == _EXT_CELL:
                 i = _alias_pick(ext_table, ev_row[c], ev_frac[c])
                 ev_cell[c] = i
-                _prefetch_cell(pot, cell, pos, c, i)
+                _prefetch_cell(cell, const, c, i)
                 stage[c] = _EXT_APPLY
             elif st == _EXT_APPLY:
                 i = ev_cell[c]
-                k = pot[c, i]
+                k = int(pot[c, i])
                 _touch(cell[c], i, t[c], k, n_hist)
                 pot[c, i] = k + 1
                 if k == 0:
-                    n_act[c], a_rate[c] = _activate(i, act[c], pos[c], cell[c], n_act[c], a_rate[c], rate_max)
+                    n_act[c], a_rate[c] = _activate(i, act[c], pos[c], const, n_act[c], a_rate[c], rate_max)
                 stage[c] = _DRAW
             elif st == _CHOOSE:
                 row, f = ev_row[c], ev_frac[c]
@@ -393,27 +398,27 @@ def run_events_pipelined(pot, cell, act, pos, counters, scal, rng, t_end, max_ev
                 s = min(int(y2), m - 1)
                 ev_slot[c], ev_frac[c] = start + s, y2 - s
                 prefetch(route, (start + s) * route.shape[1])
-                _prefetch_cell(pot, cell, pos, c, i)
+                _prefetch_cell(cell, const, c, i)
                 stage[c] = _FIRE
             elif st == _FIRE:
                 code = _alias_pick(route, ev_slot[c], ev_frac[c])
                 i = ev_cell[c]
-                k = pot[c, i]
+                k = int(pot[c, i])
                 _touch(cell[c], i, t[c], k, n_hist)
                 pot[c, i] = k - 1
                 if k == 1:
-                    n_act[c], a_rate[c] = _deactivate(i, act[c], pos[c], cell[c], n_act[c], a_rate[c], rate_max)
+                    n_act[c], a_rate[c] = _deactivate(i, act[c], pos[c], const, n_act[c], a_rate[c], rate_max)
                 stage[c] = _DRAW
                 if ev_inhibited[c]:
                     continue
                 cell[c, i, FIRES] += 1.0
                 if code >= 0:
                     ev_code[c] = code
-                    _prefetch_cell(pot, cell, pos, c, code if code < n_cells else code - n_cells)
+                    _prefetch_cell(cell, const, c, code if code < n_cells else code - n_cells)
                     stage[c] = _DELIVER
             else:
-                n_act[c], a_rate[c] = _deliver(ev_code[c], pot[c], cell[c], act[c], pos[c], t[c], n_cells, n_hist,
-                                               n_act[c], a_rate[c], rate_max)
+                n_act[c], a_rate[c] = _deliver(ev_code[c], pot[c], pos[c], cell[c], const, act[c], t[c], n_cells,
+                                               n_hist, n_act[c], a_rate[c], rate_max)
                 stage[c] = _DRAW
     for c in range(n_chains):
         scal[c, TIME], scal[c, TCOMP], scal[c, ARATE] = t[c], comp[c], a_rate[c]
@@ -423,19 +428,19 @@ def run_events_pipelined(pot, cell, act, pos, counters, scal, rng, t_end, max_ev
 
 
 @njit(cache=True)
-def flush(pot, cell, now):
+def flush(cell, now, n_hist):
     """Bring every cell's accumulators up to time ``now`` (O(N), once per read-out)."""
-    n_hist = cell.shape[1] - HIST
-    for i in range(pot.size):
-        _touch(cell, i, now, pot[i], n_hist)
+    for i in range(cell.shape[0]):
+        _touch(cell, i, now, int(cell[i, POT]), n_hist)
 
 
 @njit(cache=True)
-def add_moments(cell, scale, shift, s1, s2):
-    """Add one replication's accumulators ``cell[:, AREA:] * scale`` to the sums ``s1``, ``s2`` of their
-    deviations from ``shift`` and of the squared deviations (one pass; the shift keeps the variance exact)."""
+def add_moments(cell, n_hist, scale, shift, s1, s2):
+    """Add one replication's accumulators ``cell[:, AREA:HIST + n_hist] * scale`` to the sums ``s1``, ``s2``
+    of their deviations from ``shift`` and of the squared deviations (one pass; the shift keeps the
+    variance exact)."""
     for i in range(cell.shape[0]):
-        for c in range(AREA, cell.shape[1]):
+        for c in range(AREA, HIST + n_hist):
             d = cell[i, c] * scale - shift[i, c - AREA]
             s1[i, c - AREA] += d
             s2[i, c - AREA] += d * d
@@ -443,7 +448,7 @@ def add_moments(cell, scale, shift, s1, s2):
 
 @njit(cache=True)
 def reset_accumulators(cell, now):
-    """Start measuring at ``now``: zero every accumulator, keep the constants."""
+    """Start measuring at ``now``: zero every accumulator, keep the potentials and active-list places."""
     for i in range(cell.shape[0]):
         cell[i, LAST] = now
         for c in range(AREA, cell.shape[1]):
@@ -451,7 +456,7 @@ def reset_accumulators(cell, now):
 
 
 @njit(cache=True, nogil=True)
-def run_transient(starts, times, n_reps, rng, ev_prob, ev_alias, cell, route, rate_total, busy_sum, k_sum,
+def run_transient(starts, times, n_reps, rng, ev_prob, ev_alias, const, route, rate_total, busy_sum, k_sum,
                   k2_sum):
     """Simulate ``n_reps`` runs in sampled real time and add snapshots at ``times``.
 
@@ -481,8 +486,8 @@ def run_transient(starts, times, n_reps, rng, ev_prob, ev_alias, cell, route, ra
                 elif k[i] > 0:
                     k[i] -= 1
                     if kind == 2:
-                        start = int(cell[i, START])
-                        m = int(cell[i, COUNT])
+                        start = int(const[i, C_START])
+                        m = int(const[i, C_COUNT])
                         y = _next_double(rng) * m
                         s = min(int(y), m - 1)
                         code = _alias_pick(route, start + s, y - s)

@@ -106,7 +106,7 @@ class _Tables:
 
     ext_table: np.ndarray   # (M, 3): alias acceptance, own cell, alias cell; over cells with Λ > 0
     ext_rate: float
-    cell_const: np.ndarray  # (N, 4): ACCEPT, INHIB, START, COUNT (first columns of the kernel's rows)
+    cell_const: np.ndarray  # (N, 4): C_ACCEPT, C_INHIB, C_START, C_COUNT, shared by all replications
     rate_max: float
     route: np.ndarray       # (S, 3): alias acceptance, own target code, alias target code
     ev_prob: np.ndarray     # uniformised 3N-clock alias table, for the transient kernel
@@ -208,17 +208,17 @@ def _advance(tables, group, t_end):
     """
     t = tables
     g = group
-    if g["pot"].shape[0] > 1 and t.n_cells >= PIPELINE_MIN_CELLS and g["rec_times"] is None:
-        while not np.all(kern.run_events_pipelined(g["pot"], g["cell"], g["act"], g["pos"], g["counters"], g["scal"],
+    if g["cell"].shape[0] > 1 and t.n_cells >= PIPELINE_MIN_CELLS and g["rec_times"] is None:
+        while not np.all(kern.run_events_pipelined(g["cell"], t.cell_const, g["act"], g["counters"], g["scal"],
                                                    g["rng"], t_end, CHUNK_EVENTS, t.ext_table, t.ext_rate, t.rate_max,
-                                                   t.route, t.n_cells)):
+                                                   t.route, t.n_cells, g["n_hist"])):
             pass
         return group
-    for c in range(g["pot"].shape[0]):
+    for c in range(g["cell"].shape[0]):
         rec_times, rec_cells = (g["rec_times"], g["rec_cells"]) if c == 0 else (None, None)
-        while not kern.run_events(g["pot"][c], g["cell"][c], g["act"][c], g["pos"][c], g["counters"][c], g["scal"][c],
-                                  g["rng"][c], t_end, CHUNK_EVENTS, t.ext_table, t.ext_rate, t.rate_max, t.route,
-                                  t.n_cells, g["rec_slot"], rec_times, rec_cells):
+        while not kern.run_events(g["cell"][c], t.cell_const, g["act"][c], g["counters"][c], g["scal"][c], g["rng"][c],
+                                  t_end, CHUNK_EVENTS, t.ext_table, t.ext_rate, t.rate_max, t.route, t.n_cells,
+                                  g["n_hist"], g["rec_slot"], rec_times, rec_cells):
             pass
     return group
 
@@ -228,7 +228,7 @@ def _start_measuring(tables, group, warmup):
     group = _advance(tables, group, warmup)
     for cell in group["cell"]:
         kern.reset_accumulators(cell, warmup)  # the window starts at the boundary, not the last event
-    group["k_start"] = group["pot"].copy()
+    group["k_start"] = _potentials(group)
     group["counters"][:, kern.NREC] = 0
     group["counters"][:, kern.DROPPED] = 0
     group["scal"][:, kern.CLOCK] = 0.0
@@ -239,28 +239,31 @@ def _new_group(tables, starts, seed_seqs, n_hist, rec_slot, rec_capacity):
     """The state of replications with starting potentials ``starts`` (G, N), stacked along a first axis."""
     n_chains, n = starts.shape
     const = tables.cell_const
-    cell = _aligned_zeros((n_chains, n, kern.HIST + n_hist))
-    cell[:, :, : kern.LAST] = const
+    cell = _aligned_zeros((n_chains, n, kern.row_width(n_hist)))
+    cell[:, :, kern.POT] = starts
+    cell[:, :, kern.POS] = -1.0
     act = _aligned_zeros((n_chains, n, kern.ACT_WIDTH))
-    pos = np.full((n_chains, n), -1, np.int64)
     counters = np.zeros((n_chains, 4), np.int64)
     scal = np.zeros((n_chains, 4))
     rng = np.empty((n_chains, 4), np.uint64)
     for c in range(n_chains):
-        active = np.flatnonzero((starts[c] > 0) & (const[:, kern.ACCEPT] > 0))
-        pos[c, active] = np.arange(active.size)
+        active = np.flatnonzero((starts[c] > 0) & (const[:, kern.C_ACCEPT] > 0))
+        cell[c, active, kern.POS] = np.arange(active.size)
         counters[c, kern.NACT] = active.size
-        scal[c, kern.ARATE] = float(np.sum(const[active, kern.ACCEPT]) * tables.rate_max)
+        scal[c, kern.ARATE] = float(np.sum(const[active, kern.C_ACCEPT]) * tables.rate_max)
         act[c, : active.size, kern.A_CELL] = active
-        act[c, : active.size, kern.A_ACCEPT:] = const[active][:, [kern.ACCEPT, kern.INHIB, kern.START, kern.COUNT]]
+        act[c, : active.size, kern.A_ACCEPT:] = const[active]  # A_ACCEPT.. follow C_ACCEPT.. in order
         rng[c] = np.random.default_rng(seed_seqs[c]).integers(0, 2**64, size=4, dtype=np.uint64)
         rng[c, 0] |= np.uint64(1)  # xoshiro's state must not be all zero
     recording = rec_capacity > 0
-    pot = _aligned_zeros((n_chains, n), np.int64)
-    pot[:] = starts
-    return dict(pot=pot, cell=cell, act=act, pos=pos, counters=counters, scal=scal, rng=rng, rec_slot=rec_slot,
+    return dict(cell=cell, act=act, counters=counters, scal=scal, rng=rng, n_hist=n_hist, rec_slot=rec_slot,
                 rec_times=np.zeros(rec_capacity) if recording else None,
                 rec_cells=np.zeros(rec_capacity, np.int64) if recording else None)
+
+
+def _potentials(group):
+    """The group's current potentials as integers, (G, N)."""
+    return group["cell"][:, :, kern.POT].astype(np.int64)
 
 
 def _group_sizes(replications, workers):
@@ -337,10 +340,11 @@ def simulate(net, *, duration=None, warmup=None, replications=8, target_se=None,
         raise ValueError("'target_se' needs replications >= 2 to estimate standard errors.")
     gen = as_generator(rng)
     n = net.n_cells
-    state_bytes = replications * n * (kern.HIST + hist_size + kern.ACT_WIDTH + 3) * 8
+    per_cell = kern.row_width(hist_size) + kern.ACT_WIDTH
+    state_bytes = replications * n * per_cell * 8
     if state_bytes > MAX_STATE_BYTES:
         raise ValueError(f"This run needs {state_bytes / 2**30:.1f} GiB of simulator state "
-                         f"({replications} replications x {n} cells x {kern.HIST + hist_size + kern.ACT_WIDTH + 3} numbers); "
+                         f"({replications} replications x {n} cells x {per_cell} numbers); "
                          f"the limit is {MAX_STATE_BYTES / 2**30:.0f} GiB. Use fewer replications or a smaller hist_size.")
     tables = _compile(net)
     if duration is None:
@@ -426,16 +430,15 @@ def _moments(groups, measured, warmup):
     Works group by group in one pass, without stacking the replications' state (gigabytes on large
     networks). Also returns each replication's busy fraction, ``1 - time at k = 0``, as (replications, N).
     """
-    cells = []
-    for g in groups:
-        for pot, cell in zip(g["pot"], g["cell"]):
-            kern.flush(pot, cell, warmup + measured)
-            cells.append(cell)
+    cells = [cell for g in groups for cell in g["cell"]]
+    n_hist = groups[0]["n_hist"]
+    for cell in cells:
+        kern.flush(cell, warmup + measured, n_hist)
     n_reps = len(cells)
-    shift = cells[0][:, kern.AREA:] / measured
+    shift = cells[0][:, kern.AREA:kern.HIST + n_hist] / measured
     s1, s2 = np.zeros_like(shift), np.zeros_like(shift)
     for cell in cells:
-        kern.add_moments(cell, 1.0 / measured, shift, s1, s2)
+        kern.add_moments(cell, n_hist, 1.0 / measured, shift, s1, s2)
     mean = shift + s1 / n_reps
     if n_reps > 1:  # sample standard deviation / sqrt(replications)
         se = np.sqrt(np.maximum(s2 - s1 * s1 / n_reps, 0.0) / (n_reps - 1) / n_reps)
@@ -474,7 +477,7 @@ def _summarise(tables, groups, measured, warmup, t_start):
     mean, se, busy = _moments(groups, measured, warmup)
     area, fires, hist = kern.AREA - kern.AREA, kern.FIRES - kern.AREA, kern.HIST - kern.AREA
     q = np.clip(1.0 - mean[:, hist], 0.0, 1.0)
-    k_end = np.concatenate([g["pot"] for g in groups])
+    k_end = np.concatenate([_potentials(g) for g in groups])
     k_start = np.concatenate([g["k_start"] for g in groups])
     saturated = _climbing(k_start, k_end, mean[:, area], q)
     first = groups[0]
