@@ -4,8 +4,9 @@
 with O(1) work per event and no wasted steps; long-run time averages use the expected holding
 time of each state rather than a sampled one (Fox & Glynn), which is exact for long-run averages and
 has lower variance. ``run_events_pipelined`` runs the same chain for several replications at once,
-interleaved so that their memory loads overlap (large networks). ``run_transient`` simulates in sampled real time by uniformisation (a Poisson
-clock of constant rate whose ticks on empty cells are no-ops), for ensemble averages at fixed times.
+interleaved so that their memory loads overlap (large networks). ``run_transient`` simulates in sampled
+real time by uniformisation (a Poisson clock of constant rate whose ticks on empty cells are no-ops), for
+ensemble averages at fixed times.
 
 Each cell has one contiguous float64 row ``cell[i, :]`` per replication, padded to whole 64-byte cache
 lines, so an event touches one line of it in most cases: ``POT`` its potential k and ``POS`` its place in

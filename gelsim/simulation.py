@@ -425,7 +425,8 @@ def _run(tables, groups, executor, duration, warmup, target_se, max_duration, pr
 
 
 def _moments(groups, measured, warmup):
-    """Mean and standard error over replications of every accumulator (columns ``AREA:``) per unit time.
+    """Mean and standard error over replications of every accumulator (columns ``AREA`` to the last
+    histogram column) per unit time.
 
     Works group by group in one pass, without stacking the replications' state (gigabytes on large
     networks). Also returns each replication's busy fraction, ``1 - time at k = 0``, as (replications, N).
