@@ -15,7 +15,12 @@ import numpy as np
 
 @dataclass(frozen=True, repr=False)
 class Dataset:
-    """A classification data set with its train/test split."""
+    """A classification data set with its train/test split.
+
+    ``groups_train`` (or None) names the source of each training instance where the test split holds out
+    whole sources (the Watch subjects): cross-validation on the training data should keep each group in
+    one fold (``sklearn.model_selection.GroupKFold``), or it will reward fitting to the sources themselves.
+    """
 
     name: str
     X_train: np.ndarray
@@ -23,12 +28,13 @@ class Dataset:
     X_test: np.ndarray
     y_test: np.ndarray
     description: str = field(default="")
+    groups_train: np.ndarray | None = field(default=None)
 
     @classmethod
-    def from_arrays(cls, name, X_train, y_train, X_test, y_test, description=""):
-        """Build from any array-likes: features as float64, labels as they are."""
+    def from_arrays(cls, name, X_train, y_train, X_test, y_test, description="", groups_train=None):
+        """Build from any array-likes: features as float64, labels and groups as they are."""
         return cls(name, np.asarray(X_train, float), np.asarray(y_train), np.asarray(X_test, float),
-                   np.asarray(y_test), description)
+                   np.asarray(y_test), description, None if groups_train is None else np.asarray(groups_train))
 
     def __repr__(self):
         return (f"Dataset({self.name!r}, train {self.X_train.shape}, test {self.X_test.shape}, "
@@ -81,7 +87,7 @@ def load_watch(window=125):
 
     Each recording (6 channels: accelerometer and gyroscope) is cut into non-overlapping windows of
     ``window`` samples labelled with its exercise; subjects 1–7 train, 8–10 test. gelsim's stand-in for
-    the paper's DSA sensor data.
+    the paper's DSA sensor data. ``groups_train`` holds each training window's subject.
 
     Examples
     --------
@@ -102,7 +108,8 @@ def load_watch(window=125):
     X, y, subject = np.stack(windows), np.asarray(y), np.asarray(subject)
     train = subject <= 7
     return Dataset.from_arrays("Watch", X[train], y[train], X[~train], y[~train],
-                               f"seglearn's watch data, {window}-sample windows, subjects 1-7 train / 8-10 test")
+                               f"seglearn's watch data, {window}-sample windows, subjects 1-7 train / 8-10 test",
+                               groups_train=subject[train])
 
 
 def load_digits(test_size=0.3, random_state=0):

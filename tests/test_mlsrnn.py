@@ -229,6 +229,10 @@ def test_dataset_loaders(name, shape):
     assert ds.X_train.shape[1:] == shape == ds.X_test.shape[1:]
     assert ds.X_train.shape[0] == ds.y_train.size and ds.X_test.shape[0] == ds.y_test.size
     assert np.all(np.isfinite(ds.X_train))
+    if name == "Watch":  # held-out subjects: the training windows carry theirs, for grouped cross-validation
+        assert ds.groups_train.shape == ds.y_train.shape and set(ds.groups_train) == set(range(1, 8))
+    else:
+        assert ds.groups_train is None
 
 
 def test_works_without_scikit_learn():
