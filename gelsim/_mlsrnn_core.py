@@ -95,8 +95,9 @@ def train_channel_stacks(channels, hidden, gen, *, l1, tol, max_iter):
 def train_elm(X, Y, n_hidden, send_rate, gen, *, ridge=None):
     """Steps 2-3: ELM with activation ρ, output weights by pseudo-inverse (or ridge), mapped by (13).
 
-    Returns the two layers (into the 2·n_hidden ρ/ϱ cells, and into the output cells) and the offset ``m``
-    added to every ELM output.
+    Returns the two layers (into the 2·n_hidden ρ/ϱ cells, and into the output cells), the offset ``m``
+    added to every ELM output, and the ELM outputs on the training data (the network's outputs minus ``m``;
+    they never reach the output cells' cap of 1, since ``m + Σ W̄2+ <= Σ|W̄2| = 1``).
     """
     w1 = gen.uniform(0.0, 1.0, (X.shape[1], n_hidden))
     w1 *= (send_rate / (2.0 * w1.sum(axis=1)))[:, None]  # 2·W̄1 meets each sending cell's row-sum constraint
@@ -112,6 +113,7 @@ def train_elm(X, Y, n_hidden, send_rate, gen, *, ridge=None):
         # Relative penalty: ridge x the mean squared activation, so one value means the same on any data.
         w2 = np.linalg.solve(gram + ridge * np.trace(gram) / n_hidden * np.eye(n_hidden), Hm.T @ Y)
     w2 = w2 / np.abs(w2).sum()
+    train_outputs = Hm @ w2
     w2p, w2m = np.maximum(w2, 0.0), np.maximum(-w2, 0.0)
     m = float(w2m.sum(axis=0).max())
     hidden = Layer(w_exc=np.hstack([np.zeros_like(w1), w1]), w_inh=np.hstack([w1, w1]),
@@ -119,7 +121,7 @@ def train_elm(X, Y, n_hidden, send_rate, gen, *, ridge=None):
                    fire_rate=np.full(2 * n_hidden, a))
     output = Layer(w_exc=np.vstack([w2p, w2m]), w_inh=np.zeros((2 * n_hidden, Y.shape[1])),
                    ext_exc=m - w2m.sum(axis=0), fire_rate=np.ones(Y.shape[1]))
-    return [hidden, output], m
+    return [hidden, output], m, train_outputs
 
 
 def make_realisable(layers):

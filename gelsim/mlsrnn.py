@@ -111,10 +111,12 @@ class _BaseSRNN(ClassifierMixin, BaseEstimator):
         stacks, encoded, send_rate = core.train_channel_stacks(
             channels, hidden, gen, l1=self.l1, tol=self.fista_tol, max_iter=self.fista_max_iter)
         Y = np.eye(self.classes_.size)[codes]
-        elm_layers, self.offset_ = core.train_elm(encoded, Y, int(self.elm_hidden), send_rate, gen, ridge=self.ridge)
+        elm_layers, self.offset_, elm_outputs = core.train_elm(encoded, Y, int(self.elm_hidden), send_rate, gen,
+                                                               ridge=self.ridge)
         self.layers_ = core.make_realisable(stacks + elm_layers)
-        outputs = core.forward(self.layers_, self._flat_scaled(X))
-        self.score_scale_ = float(np.std(outputs - self.offset_)) or 1.0
+        # The ELM's training outputs are the network's outputs minus offset_ (rescaling changes no output), so
+        # no second pass over the training data is needed.
+        self.score_scale_ = float(np.std(elm_outputs)) or 1.0
         return self
 
     def _check_params(self):

@@ -49,6 +49,8 @@ def test_outputs_are_elm_outputs_plus_offset(fitted, blobs):
     np.testing.assert_allclose(out, elm + fitted.offset_, atol=1e-12)
     # ϱ = 1 - ρ: the second half of the cells mirrors the first.
     np.testing.assert_allclose(hidden[:, h:], 1 - hidden[:, :h], atol=1e-12)
+    # fit takes the softmax scale from the ELM's training outputs: the same as the network's, minus m.
+    assert fitted.score_scale_ == pytest.approx(np.std(fitted.decision_outputs(X) - fitted.offset_), rel=1e-9)
 
 
 def test_rescaling_for_realisability_leaves_outputs_unchanged(blobs):
