@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.linalg as sla
 import scipy.sparse as sp
 
 from ._fista import nonneg_lasso
@@ -107,7 +108,9 @@ def train_elm(X, Y, n_hidden, send_rate, gen, *, ridge=None):
         raise ValueError("The ELM layer receives no input (all pre-activations are 0).")
     Hm = rho(pre, a)
     if ridge is None:
-        w2 = np.linalg.lstsq(Hm, Y, rcond=None)[0]  # pinv(ρ(X W̄1)) Y, Eq. (12)
+        # pinv(ρ(X W̄1)) Y, Eq. (12): the minimum-norm least-squares solution. LAPACK's gelsy (complete
+        # orthogonal factorisation) gives it like the SVD route does, in about 2/3 of the time.
+        w2 = sla.lstsq(Hm, Y, lapack_driver="gelsy", check_finite=False)[0]
     else:
         gram = Hm.T @ Hm
         # Relative penalty: ridge x the mean squared activation, so one value means the same on any data.
