@@ -187,3 +187,18 @@ def test_standard_errors_are_the_spread_of_the_replications():
     np.testing.assert_allclose(res.q_se, per.std(axis=0, ddof=1) / np.sqrt(6), rtol=1e-9, atol=1e-14)
     np.testing.assert_allclose(res.potential_hist.sum(axis=1), 1.0, atol=1e-12)
     assert np.all(res.mean_potential_se > 0) and np.all(res.firing_rate_se > 0)
+
+
+def test_large_network_runs_interleaved_and_identically_in_a_process_pool():
+    """Above PIPELINE_MIN_CELLS the groups run interleaved; a process pool still reproduces the thread run."""
+    from gelsim import simulation
+
+    net = generators.random_recurrent(simulation.PIPELINE_MIN_CELLS, rng=5)
+    kwargs = dict(duration=20.0, replications=4, rng=3, progress=False)
+    local = gelsim.simulate(net, **kwargs)
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        remote = gelsim.simulate(net, executor=pool, **kwargs)
+    assert local.events > 10**5
+    np.testing.assert_array_equal(local.q, remote.q)
+    np.testing.assert_array_equal(local.final_potential, remote.final_potential)
+    assert local.events == remote.events
