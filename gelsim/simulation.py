@@ -424,17 +424,29 @@ def _run(tables, groups, executor, duration, warmup, target_se, max_duration, pr
     return groups, measured
 
 
+def _flushed_cells(groups, now):
+    """Every replication's ``cell`` array, its accumulators brought up to ``now``."""
+    n_hist = groups[0]["n_hist"]
+    cells = [cell for g in groups for cell in g["cell"]]
+    for cell in cells:
+        kern.flush(cell, now, n_hist)
+    return cells
+
+
+def _busy_fractions(cells, measured):
+    """Each replication's busy fraction ``1 - time at k = 0`` per unit time, (replications, N)."""
+    return np.clip(1.0 - np.stack([cell[:, kern.HIST] for cell in cells]) / measured, 0.0, 1.0)
+
+
 def _moments(groups, measured, warmup):
     """Mean and standard error over replications of every accumulator (columns ``AREA`` to the last
     histogram column) per unit time.
 
     Works group by group in one pass, without stacking the replications' state (gigabytes on large
-    networks). Also returns each replication's busy fraction, ``1 - time at k = 0``, as (replications, N).
+    networks). Also returns each replication's busy fraction as (replications, N).
     """
-    cells = [cell for g in groups for cell in g["cell"]]
+    cells = _flushed_cells(groups, warmup + measured)
     n_hist = groups[0]["n_hist"]
-    for cell in cells:
-        kern.flush(cell, warmup + measured, n_hist)
     n_reps = len(cells)
     shift = cells[0][:, kern.AREA:kern.HIST + n_hist] / measured
     s1, s2 = np.zeros_like(shift), np.zeros_like(shift)
@@ -445,14 +457,13 @@ def _moments(groups, measured, warmup):
         se = np.sqrt(np.maximum(s2 - s1 * s1 / n_reps, 0.0) / (n_reps - 1) / n_reps)
     else:
         se = np.full_like(shift, np.nan)
-    busy = np.clip(1.0 - np.stack([cell[:, kern.HIST] for cell in cells]) / measured, 0.0, 1.0)
-    return mean, se, busy
+    return mean, se, _busy_fractions(cells, measured)
 
 
 def _q_estimates(groups, measured, warmup):
-    mean, se, _ = _moments(groups, measured, warmup)
-    col = kern.HIST - kern.AREA
-    return np.clip(1.0 - mean[:, col], 0.0, 1.0), se[:, col]
+    """q and its standard error only (target_se mode checks these every round; needs >= 2 replications)."""
+    busy = _busy_fractions(_flushed_cells(groups, warmup + measured), measured)
+    return busy.mean(axis=0), busy.std(axis=0, ddof=1) / np.sqrt(busy.shape[0])
 
 
 def _climbing(k_start, k_end, area_mean, busy_mean):
