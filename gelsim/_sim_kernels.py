@@ -349,12 +349,13 @@ def run_events_pipelined(cell, const, act, counters, scal, rng, t_end, max_event
             st = stage[c]
             if st == _DRAW:
                 total = ext_rate + a_rate[c]
-                if done[c] >= max_events or total <= 0.0 or t[c] + 1.0 / total >= t_end:
+                hold = 1.0 / total if total > 0.0 else np.inf  # no events left: the run has reached t_end
+                if done[c] >= max_events or t[c] + hold >= t_end:
                     reached[c] = done[c] < max_events
                     running[c] = False
                     n_running -= 1
                     continue
-                t[c], comp[c] = _kahan_step(t[c], comp[c], 1.0 / total)
+                t[c], comp[c] = _kahan_step(t[c], comp[c], hold)
                 done[c] += 1
                 u = _next_double(rng[c]) * total
                 if u < ext_rate:
