@@ -50,9 +50,10 @@ class SimulationResult:
         Cells whose potential climbs (q = 1 in Eq. (1)): over the replications, the mean final potential is
         >= 1.5 times the mean time-averaged one, the mean rise over the window is clearly positive, and
         ``q >= 0.95``. A heuristic: it is reliable when the run is long compared with the relaxation time
-        of the cells near q = 1. A stable cell with q >= 0.99 still filling up from an empty start, or a
-        weakly unstable one (drift of a few percent of its rate), can be misjudged in shorter runs; start
-        from ``initial="stationary"`` or warm up longer for those.
+        of the cells near q = 1. A stable cell near q = 1 still filling up from an empty start, or a weakly
+        unstable one (drift of a few percent of its rate), can be misjudged in shorter runs (measured: a lone
+        q = 0.95 cell over one relaxation time, T = 2000 with 8 replications, is flagged in about 2 % of
+        seeds); start from ``initial="stationary"`` or warm up longer for those.
     events : int
         State-changing events simulated (all replications, warm-up included).
     duration : float
@@ -115,13 +116,21 @@ class _Tables:
     n_cells: int
 
 
+def _pack(floats, integers):
+    """Rows of float columns then int64 columns, all in one float64 table (integers as int64 bits)."""
+    table = np.empty((len(floats[0]), len(floats) + len(integers)))
+    table[:, :len(floats)] = np.column_stack(floats)
+    kern.ints(table)[:, len(floats):] = np.column_stack(integers)
+    return table
+
+
 def _alias_pack(weights, indptr, payload):
     """Alias tables per segment, packed as rows (acceptance, own payload, alias payload)."""
     prob = np.empty(weights.size)
     alias = np.empty(weights.size, np.int64)
     kern.build_alias(weights, indptr, prob, alias)
     seg_start = np.repeat(indptr[:-1], np.diff(indptr))
-    return np.column_stack([prob, payload, payload[seg_start + alias]]).astype(float)
+    return _pack([prob], [payload, payload[seg_start + alias]])
 
 
 def _compile(net):
@@ -158,7 +167,7 @@ def _compile(net):
     rate_max = float(cell_rate.max())
     accept = cell_rate / rate_max if rate_max > 0 else np.zeros(n)
     inhib_share = np.divide(lam_inh, cell_rate, out=np.zeros(n), where=cell_rate > 0)
-    cell_const = np.column_stack([accept, accept * inhib_share, route_ptr[:-1], counts]).astype(float)
+    cell_const = _pack([accept, accept * inhib_share], [route_ptr[:-1], counts])
     return _Tables(ext_table, float(lam.sum()), cell_const, rate_max, route, ev_prob, ev_alias, rate_total, n)
 
 
@@ -240,21 +249,22 @@ def _new_group(tables, starts, seed_seqs, n_hist, rec_slot, rec_capacity):
     n_chains, n = starts.shape
     const = tables.cell_const
     cell = _aligned_zeros((n_chains, n, kern.row_width(n_hist)))
-    cell[:, :, kern.POT] = starts
-    cell[:, :, kern.POS] = -1.0
+    kern.ints(cell)[:, :, kern.POT] = starts
+    kern.ints(cell)[:, :, kern.POS] = -1
     act = _aligned_zeros((n_chains, n, kern.ACT_WIDTH))
-    counters = np.zeros((n_chains, 4), np.int64)
-    scal = np.zeros((n_chains, 4))
+    counters = np.zeros((n_chains, kern.N_COUNTERS), np.int64)
+    scal = np.zeros((n_chains, kern.N_SCAL))
     rng = np.empty((n_chains, 4), np.uint64)
     for c in range(n_chains):
         active = np.flatnonzero((starts[c] > 0) & (const[:, kern.C_ACCEPT] > 0))
-        cell[c, active, kern.POS] = np.arange(active.size)
+        kern.ints(cell)[c, active, kern.POS] = np.arange(active.size)
         counters[c, kern.NACT] = active.size
         scal[c, kern.ARATE] = float(np.sum(const[active, kern.C_ACCEPT]) * tables.rate_max)
-        act[c, : active.size, kern.A_CELL] = active
-        act[c, : active.size, kern.A_ACCEPT:] = const[active]  # A_ACCEPT.. follow C_ACCEPT.. in order
+        kern.ints(act)[c, : active.size, kern.A_CELL] = active
+        kern.ints(act)[c, : active.size, kern.A_ACCEPT:] = kern.ints(const)[active]  # same order as C_ACCEPT..
         rng[c] = np.random.default_rng(seed_seqs[c]).integers(0, 2**64, size=4, dtype=np.uint64)
         rng[c, 0] |= np.uint64(1)  # xoshiro's state must not be all zero
+        kern.draw_lookahead(rng[c], counters[c], scal[c], tables.ext_table)
     recording = rec_capacity > 0
     return dict(cell=cell, act=act, counters=counters, scal=scal, rng=rng, n_hist=n_hist, rec_slot=rec_slot,
                 rec_times=np.zeros(rec_capacity) if recording else None,
@@ -263,7 +273,7 @@ def _new_group(tables, starts, seed_seqs, n_hist, rec_slot, rec_capacity):
 
 def _potentials(group):
     """The group's current potentials as integers, (G, N)."""
-    return group["cell"][:, :, kern.POT].astype(np.int64)
+    return kern.ints(group["cell"])[:, :, kern.POT].copy()
 
 
 def _group_sizes(replications, workers):

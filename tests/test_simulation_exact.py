@@ -116,13 +116,21 @@ def test_transient_bad_times():
         gelsim.simulate_transient(generators.mm1(), times=[-1.0])
 
 
-@pytest.mark.parametrize("arrival, expected", [(0.9, False), (0.95, False), (1.2, True), (1.5, True)])
+@pytest.mark.parametrize("arrival, expected", [(0.9, False), (1.2, True), (1.5, True)])
 def test_saturation_flag_clear_cases(arrival, expected):
-    # Clear cases only: stable cells up to q = 0.95 and cells with 20 % or more excess drive. Cells
-    # within a few percent of q = 1 are a documented grey zone for runs shorter than their relaxation.
+    # Clear cases: a stable cell at q = 0.9 and cells with 20 % or more excess drive, never misjudged in 400
+    # seeds. Cells closer to q = 1 are a documented grey zone for runs not much longer than their relaxation.
     net = generators.mm1(arrival=arrival, service=1.0)
-    flags = [bool(gelsim.simulate(net, duration=2000, replications=8, rng=s).saturated[0]) for s in range(5)]
-    assert flags == [expected] * 5
+    flags = [bool(gelsim.simulate(net, duration=2000, replications=8, rng=s).saturated[0]) for s in range(20)]
+    assert flags == [expected] * 20
+
+
+def test_saturation_flag_false_alarms_at_q_095_are_rare():
+    # q = 0.95 over T = 2000 is about one relaxation time (~1/(1 - sqrt(0.95))**2 = 1,560): a run that ends
+    # high can be misjudged. Measured over 400 seeds: 7 false alarms (9 with the previous random stream).
+    net = generators.mm1(arrival=0.95, service=1.0)
+    flags = [bool(gelsim.simulate(net, duration=2000, replications=8, rng=s).saturated[0]) for s in range(100)]
+    assert sum(flags) <= 5
 
 
 def test_results_do_not_depend_on_how_a_run_is_split(monkeypatch):
