@@ -16,12 +16,14 @@ is the measured time minus the time at k = 0). The constants, shared by all repl
 ``const``: ``C_ACCEPT`` (rate / largest rate), ``C_INHIB`` (C_ACCEPT x inhibitory share),
 ``C_START``/``C_COUNT`` (the cell's routing slots).
 
-Integer fields (``POT``, ``POS``, ``C_START``, ``C_COUNT``, the active list's ``A_CELL``, ``A_START``,
-``A_COUNT`` and the alias tables' payloads) are stored as int64 bit patterns inside the float64 arrays and
-read through ``.view(np.int64)``: one record per cell keeps its fields on one cache line, and integer
-fields need no float conversion on the way to an address (measured: 20 % more events per second at 1,000
-cells). Use ``ints(a)`` to read or write them from Python. Rows are indexed with unsigned integers
-(``_U``), which spares Numba's negative-index wraparound on every access.
+Integer fields are stored as integer bit patterns inside the float64 tables and read through an integer
+view: one record keeps its fields on one cache line, and integer fields need no float conversion on the way
+to an address (measured: 20 % more events per second at 1,000 cells). ``POT``, ``POS``, ``C_START`` and
+``C_COUNT`` are int64 (``ints(a)``); the active list's ``A_CELL``, ``A_START``, ``A_COUNT`` and the alias
+tables' payloads are int32 columns of the int32 view (``ints32(a)``), so that an active-list entry takes 32
+bytes and a routing slot 16: neither ever straddles two cache lines. Hence at most 2**30 cells and 2**31
+routing slots (checked when the tables are built). Rows are indexed with unsigned integers (``_U``), which
+spares Numba's negative-index wraparound on every access.
 
 Random numbers are drawn one event ahead where the draw does not depend on the state (Fox & Glynn's
 estimators are untouched): the next external arrival's cell, the uniform that picks the next active cell,
@@ -44,12 +46,16 @@ from ._prefetch import prefetch
 POT, POS, LAST, AREA, FIRES, HIST = 0, 1, 2, 3, 4, 5
 # Columns of the shared constants ``const`` (float64; C_START and C_COUNT hold int64 bits).
 C_ACCEPT, C_INHIB, C_START, C_COUNT = 0, 1, 2, 3
-# Columns of an active-list entry ``act[p, :]`` (float64; A_CELL, A_START, A_COUNT hold int64 bits): what
-# choosing and routing an event needs.
-A_CELL, A_ACCEPT, A_INHIB, A_START, A_COUNT = 0, 1, 2, 3, 4
-ACT_WIDTH = 5
-# Columns of the alias tables ``ext_table`` and ``route`` (float64; the payloads hold int64 bits).
-AL_ACCEPT, AL_OWN, AL_ALIAS = 0, 1, 2
+# An active-list entry ``act[p, :]`` (what choosing and routing an event needs): float64 columns A_ACCEPT,
+# A_INHIB, then int32 columns A_CELL, A_START, A_COUNT of its int32 view (one int32 of padding).
+A_ACCEPT, A_INHIB = 0, 1
+A_CELL, A_START, A_COUNT = 4, 5, 6
+ACT_WIDTH = 4
+# A row of the alias tables ``ext_table`` and ``route``: float64 column AL_ACCEPT, then int32 columns
+# AL_OWN, AL_ALIAS (own and alias payload) of its int32 view.
+AL_ACCEPT = 0
+AL_OWN, AL_ALIAS = 2, 3
+AL_WIDTH = 2
 # Slots of ``counters`` (int64) and ``scal`` (float64).
 EVENTS, NACT, NREC, DROPPED, NEXT_EXT = 0, 1, 2, 3, 4
 N_COUNTERS = 5
@@ -66,8 +72,13 @@ def row_width(n_hist):
 
 
 def ints(a):
-    """The int64 view of a float64 table, for its integer fields (see the module docstring)."""
+    """The int64 view of a float64 table, for its int64 fields (see the module docstring)."""
     return a.view(np.int64)
+
+
+def ints32(a):
+    """The int32 view of a float64 table, for its int32 fields (see the module docstring)."""
+    return a.view(np.int32)
 
 
 @njit(cache=True, inline="always")
@@ -154,9 +165,10 @@ def _touch(cell, i, now, k, n_hist):
 def _activate(i, off, act, acti, celli, const, consti, n_act, a_rate, rate_max):
     """Append cell ``i`` to the active list; returns the new count and active rate.
 
-    ``acti``, ``celli``, ``consti`` are the int64 views of ``act``, ``cell``, ``const``: the kernels make them
-    once, since every ``.view`` in the event loop would cost a reference count update. ``off`` is the first
-    row of this replication's cells and list entries (``cell``, ``act`` of several stacked replications).
+    ``acti`` is the int32 view of ``act``, ``celli`` and ``consti`` the int64 views of ``cell`` and ``const``:
+    the kernels make them once, since every ``.view`` in the event loop would cost a reference count update.
+    ``off`` is the first row of this replication's cells and list entries (``cell``, ``act`` of several
+    stacked replications).
     """
     acc_i = const[_U(i), C_ACCEPT]
     if acc_i <= 0.0:
@@ -179,7 +191,7 @@ def _deactivate(i, off, acti, celli, const, n_act, a_rate, rate_max):
         return n_act, a_rate
     last = n_act - 1
     moved = acti[_U(off + last), A_CELL]
-    for c in range(ACT_WIDTH):
+    for c in range(2 * ACT_WIDTH):
         acti[_U(off + p), c] = acti[_U(off + last), c]
     celli[_U(off + moved), POS] = p
     celli[_U(off + i), POS] = -1
@@ -191,8 +203,8 @@ def _deactivate(i, off, acti, celli, const, n_act, a_rate, rate_max):
 @njit(cache=True, inline="always")
 def _alias_pick(table, tablei, row, frac):
     """The payload of alias row ``row`` (acceptance, own payload, alias payload) for a uniform ``frac``;
-    ``tablei`` is the table's int64 view."""
-    return tablei[_U(row), AL_OWN] if frac < table[_U(row), AL_ACCEPT] else tablei[_U(row), AL_ALIAS]
+    ``tablei`` is the table's int32 view."""
+    return np.int64(tablei[_U(row), AL_OWN] if frac < table[_U(row), AL_ACCEPT] else tablei[_U(row), AL_ALIAS])
 
 
 @njit(cache=True, inline="always")
@@ -205,7 +217,7 @@ def _pick_row(u, n_rows):
 
 @njit(cache=True, inline="always")
 def _alias_draw(table, tablei, u):
-    """The payload that one-segment alias table ``table`` (int64 view ``tablei``) gives for a uniform ``u``."""
+    """The payload that one-segment alias table ``table`` (int32 view ``tablei``) gives for a uniform ``u``."""
     row, frac = _pick_row(u, table.shape[0])
     return _alias_pick(table, tablei, row, frac)
 
@@ -239,9 +251,20 @@ def _deliver(code, off, cell, celli, const, consti, act, acti, now, n_cells, n_h
 
 
 @njit(cache=True)
+def activate_nonempty(cell, act, const, rate_max):
+    """Put every cell with a positive potential on the (empty) active list; returns the count and the rate."""
+    celli, consti, acti = cell.view(np.int64), const.view(np.int64), act.view(np.int32)
+    n_act, a_rate = 0, 0.0
+    for i in range(cell.shape[0]):
+        if celli[i, POT] > 0:
+            n_act, a_rate = _activate(i, 0, act, acti, celli, const, consti, n_act, a_rate, rate_max)
+    return n_act, a_rate
+
+
+@njit(cache=True)
 def draw_lookahead(rng, counters, scal, ext_table):
     """Make a new replication's first look-ahead draws (see the module docstring), before its first event."""
-    counters[NEXT_EXT] = _alias_draw(ext_table, ext_table.view(np.int64), _next_double(rng))
+    counters[NEXT_EXT] = _alias_draw(ext_table, ext_table.view(np.int32), _next_double(rng))
     scal[NEXT_PICK] = _next_double(rng)
     scal[NEXT_ROUTE] = _next_double(rng)
 
@@ -273,9 +296,9 @@ def run_events(cell, const, act, counters, scal, rng, t_end, max_events, ext_tab
     gives bit-identical results. Returns True when the run reached ``t_end`` (or can have no more events),
     False when it stopped after ``max_events``.
     """
-    return _run_events(cell, cell.view(np.int64), const, const.view(np.int64), act, act.view(np.int64), counters,
-                       scal, rng, t_end, max_events, ext_table, ext_table.view(np.int64), ext_rate, rate_max, route,
-                       route.view(np.int64), n_cells, n_hist, rec_slot, rec_times, rec_cells)
+    return _run_events(cell, cell.view(np.int64), const, const.view(np.int64), act, act.view(np.int32), counters,
+                       scal, rng, t_end, max_events, ext_table, ext_table.view(np.int32), ext_rate, rate_max, route,
+                       route.view(np.int32), n_cells, n_hist, rec_slot, rec_times, rec_cells)
 
 
 @njit(cache=True, nogil=True)
@@ -402,8 +425,8 @@ def run_events_pipelined(cell, const, act, counters, scal, rng, t_end, max_event
     cell2 = cell.reshape(n_chains * n_per, cell.shape[2])  # replication c's cell i is row c * n_per + i
     act2 = act.reshape(n_chains * n_per, act.shape[2])
     return _run_events_pipelined(cell2, cell2.view(np.int64), const, const.view(np.int64), act2,
-                                 act2.view(np.int64), counters, scal, rng, t_end, max_events, ext_table,
-                                 ext_table.view(np.int64), ext_rate, rate_max, route, route.view(np.int64), n_cells,
+                                 act2.view(np.int32), counters, scal, rng, t_end, max_events, ext_table,
+                                 ext_table.view(np.int32), ext_rate, rate_max, route, route.view(np.int32), n_cells,
                                  n_hist)
 
 
@@ -562,7 +585,7 @@ def run_transient(starts, times, n_reps, rng, ev_prob, ev_alias, const, route, r
     """
     n_cells = starts.shape[1]
     n_events = ev_prob.size
-    consti, routei = const.view(np.int64), route.view(np.int64)
+    consti, routei = const.view(np.int64), route.view(np.int32)
     k = np.empty(n_cells, np.int64)
     for rep in range(n_reps):
         k[:] = starts[rep if starts.shape[0] > 1 else 0]

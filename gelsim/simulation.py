@@ -116,25 +116,23 @@ class _Tables:
     n_cells: int
 
 
-def _pack(floats, integers):
-    """Rows of float columns then int64 columns, all in one float64 table (integers as int64 bits)."""
-    table = np.empty((len(floats[0]), len(floats) + len(integers)))
-    table[:, :len(floats)] = np.column_stack(floats)
-    kern.ints(table)[:, len(floats):] = np.column_stack(integers)
-    return table
-
-
 def _alias_pack(weights, indptr, payload):
     """Alias tables per segment, packed as rows (acceptance, own payload, alias payload)."""
     prob = np.empty(weights.size)
     alias = np.empty(weights.size, np.int64)
     kern.build_alias(weights, indptr, prob, alias)
     seg_start = np.repeat(indptr[:-1], np.diff(indptr))
-    return _pack([prob], [payload, payload[seg_start + alias]])
+    table = np.empty((weights.size, kern.AL_WIDTH))
+    table[:, kern.AL_ACCEPT] = prob
+    kern.ints32(table)[:, kern.AL_OWN] = payload
+    kern.ints32(table)[:, kern.AL_ALIAS] = payload[seg_start + alias]
+    return table
 
 
 def _compile(net):
     n = net.n_cells
+    if n >= 2**30:
+        raise ValueError(f"The simulator handles networks of fewer than 2**30 cells; this one has {n}.")
     lam, lam_inh, r = net.ext_exc, net.ext_inh, net.fire_rate
     rates = np.stack([lam, lam_inh, r], axis=1).ravel()
     rate_total = float(rates.sum())
@@ -146,7 +144,7 @@ def _compile(net):
     kern.build_alias(rates, np.array([0, 3 * n], np.int64), ev_prob, ev_alias)
     sources = np.flatnonzero(lam > 0)
     ext_table = (_alias_pack(lam[sources], np.array([0, sources.size], np.int64), sources)
-                 if sources.size else np.zeros((1, 3)))
+                 if sources.size else np.zeros((1, kern.AL_WIDTH)))
     # Routing: one slot per edge plus a departure slot (code -1) where spikes can leave.
     indptr, target, weight, inhib = net.out_edges()
     codes = np.where(inhib, target + n, target)
@@ -154,6 +152,9 @@ def _compile(net):
     has_dep = (dep > 1e-15 * r) | (np.diff(indptr) == 0)
     counts = np.diff(indptr) + has_dep
     route_ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    if route_ptr[-1] >= 2**31:
+        raise ValueError(f"The simulator handles networks of fewer than 2**31 routes (edges plus departures); "
+                         f"this one has {route_ptr[-1]}.")
     route_w = np.empty(route_ptr[-1])
     route_code = np.empty(route_ptr[-1], np.int64)
     edge_pos = np.repeat(route_ptr[:-1] - indptr[:-1], np.diff(indptr)) + np.arange(indptr[-1])
@@ -167,7 +168,11 @@ def _compile(net):
     rate_max = float(cell_rate.max())
     accept = cell_rate / rate_max if rate_max > 0 else np.zeros(n)
     inhib_share = np.divide(lam_inh, cell_rate, out=np.zeros(n), where=cell_rate > 0)
-    cell_const = _pack([accept, accept * inhib_share], [route_ptr[:-1], counts])
+    cell_const = np.empty((n, 4))
+    cell_const[:, kern.C_ACCEPT] = accept
+    cell_const[:, kern.C_INHIB] = accept * inhib_share
+    kern.ints(cell_const)[:, kern.C_START] = route_ptr[:-1]
+    kern.ints(cell_const)[:, kern.C_COUNT] = counts
     return _Tables(ext_table, float(lam.sum()), cell_const, rate_max, route, ev_prob, ev_alias, rate_total, n)
 
 
@@ -247,7 +252,6 @@ def _start_measuring(tables, group, warmup):
 def _new_group(tables, starts, seed_seqs, n_hist, rec_slot, rec_capacity):
     """The state of replications with starting potentials ``starts`` (G, N), stacked along a first axis."""
     n_chains, n = starts.shape
-    const = tables.cell_const
     cell = _aligned_zeros((n_chains, n, kern.row_width(n_hist)))
     kern.ints(cell)[:, :, kern.POT] = starts
     kern.ints(cell)[:, :, kern.POS] = -1
@@ -256,12 +260,8 @@ def _new_group(tables, starts, seed_seqs, n_hist, rec_slot, rec_capacity):
     scal = np.zeros((n_chains, kern.N_SCAL))
     rng = np.empty((n_chains, 4), np.uint64)
     for c in range(n_chains):
-        active = np.flatnonzero((starts[c] > 0) & (const[:, kern.C_ACCEPT] > 0))
-        kern.ints(cell)[c, active, kern.POS] = np.arange(active.size)
-        counters[c, kern.NACT] = active.size
-        scal[c, kern.ARATE] = float(np.sum(const[active, kern.C_ACCEPT]) * tables.rate_max)
-        kern.ints(act)[c, : active.size, kern.A_CELL] = active
-        kern.ints(act)[c, : active.size, kern.A_ACCEPT:] = kern.ints(const)[active]  # same order as C_ACCEPT..
+        n_act, a_rate = kern.activate_nonempty(cell[c], act[c], tables.cell_const, tables.rate_max)
+        counters[c, kern.NACT], scal[c, kern.ARATE] = n_act, a_rate
         rng[c] = np.random.default_rng(seed_seqs[c]).integers(0, 2**64, size=4, dtype=np.uint64)
         rng[c, 0] |= np.uint64(1)  # xoshiro's state must not be all zero
         kern.draw_lookahead(rng[c], counters[c], scal[c], tables.ext_table)

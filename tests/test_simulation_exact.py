@@ -103,6 +103,16 @@ def test_absurd_state_memory_refused():
         gelsim.simulate(net, duration=1.0, replications=10_000, hist_size=200)
 
 
+def test_network_beyond_int32_indices_refused():
+    """Cell and routing indices are int32 in the kernels' tables: a larger network gets a clear error."""
+    from types import SimpleNamespace
+
+    from gelsim.simulation import _compile
+
+    with pytest.raises(ValueError, match=r"fewer than 2\*\*30 cells; this one has 1073741824"):
+        _compile(SimpleNamespace(n_cells=2**30))
+
+
 def test_saturated_cell_reported_without_overflow():
     net = gelsim.Network(fire_rate=[1.0, 2.0], w_exc=[[0, 0.5], [0, 0]], w_inh=np.zeros((2, 2)), ext_exc=[1.5, 0.0])
     res = gelsim.simulate(net, duration=2000, replications=4, rng=3)
