@@ -31,7 +31,7 @@ and the uniform that picks its route. The kernel can then start loading what the
 while the current one finishes. A draw made early is still used exactly once and is independent of
 everything that happens before its use, so the chain's law is unchanged. The look-ahead values are part of
 each replication's state (``counters[NEXT_EXT]``, ``scal[NEXT_PICK]``, ``scal[NEXT_ROUTE]``; set by
-``draw_lookahead`` before the first event), so splitting a run into calls changes nothing.
+``start_replication`` before the first event), so splitting a run into calls changes nothing.
 """
 
 from __future__ import annotations
@@ -251,25 +251,20 @@ def _deliver(code, off, cell, celli, const, consti, act, acti, now, n_cells, n_h
 
 
 @njit(cache=True)
-def activate_nonempty(cell, act, const, rate_max):
-    """Put every cell with a positive potential on the (empty) active list; returns the count and the rate."""
+def start_replication(cell, act, const, counters, scal, rng, ext_table, rate_max):
+    """Ready a new replication whose potentials are set: put every cell with a positive potential on the
+    (empty) active list, and make the first look-ahead draws (see the module docstring)."""
     celli, consti, acti = cell.view(np.int64), const.view(np.int64), act.view(np.int32)
     n_act, a_rate = 0, 0.0
     for i in range(cell.shape[0]):
         if celli[i, POT] > 0:
             n_act, a_rate = _activate(i, 0, act, acti, celli, const, consti, n_act, a_rate, rate_max)
-    return n_act, a_rate
-
-
-@njit(cache=True)
-def draw_lookahead(rng, counters, scal, ext_table):
-    """Make a new replication's first look-ahead draws (see the module docstring), before its first event."""
+    counters[NACT], scal[ARATE] = n_act, a_rate
     counters[NEXT_EXT] = _alias_draw(ext_table, ext_table.view(np.int32), _next_double(rng))
     scal[NEXT_PICK] = _next_double(rng)
     scal[NEXT_ROUTE] = _next_double(rng)
 
 
-@njit(cache=True, nogil=True)
 def run_events(cell, const, act, counters, scal, rng, t_end, max_events, ext_table, ext_rate, rate_max, route,
                n_cells, n_hist, rec_slot, rec_times, rec_cells):
     """Advance one replication until its (expected) time reaches ``t_end`` or ``max_events`` events.
@@ -296,17 +291,17 @@ def run_events(cell, const, act, counters, scal, rng, t_end, max_events, ext_tab
     gives bit-identical results. Returns True when the run reached ``t_end`` (or can have no more events),
     False when it stopped after ``max_events``.
     """
-    return _run_events(cell, cell.view(np.int64), const, const.view(np.int64), act, act.view(np.int32), counters,
-                       scal, rng, t_end, max_events, ext_table, ext_table.view(np.int32), ext_rate, rate_max, route,
-                       route.view(np.int32), n_cells, n_hist, rec_slot, rec_times, rec_cells)
+    return _run_events(cell, ints(cell), const, ints(const), act, ints32(act), counters, scal, rng, t_end,
+                       max_events, ext_table, ints32(ext_table), ext_rate, rate_max, route, ints32(route), n_cells,
+                       n_hist, rec_slot, rec_times, rec_cells)
 
 
 @njit(cache=True, nogil=True)
 def _run_events(cell, celli, const, consti, act, acti, counters, scal, rng, t_end, max_events, ext_table, ext_tablei,
                 ext_rate, rate_max, route, routei, n_cells, n_hist, rec_slot, rec_times, rec_cells):
-    """``run_events`` on tables whose int64 views (``celli`` ...) the caller made. Views made in here would be
-    new references, and every pass to an inlined helper would update their counts (measured: 15 % of the
-    time); arguments are borrowed, so passing them costs nothing."""
+    """``run_events`` on the tables and their integer views (``celli`` ...), made by the Python caller. Views
+    made in a kernel are new references, and every pass to an inlined helper would update their counts
+    (measured: 15 % of the time); arguments are borrowed, so passing them costs nothing."""
     n_act = counters[NACT]
     next_ext = counters[NEXT_EXT]
     a_rate = scal[ARATE]
@@ -406,7 +401,6 @@ def _next_double_of(rng, c):
     return u
 
 
-@njit(cache=True, nogil=True)
 def run_events_pipelined(cell, const, act, counters, scal, rng, t_end, max_events, ext_table, ext_rate, rate_max,
                          route, n_cells, n_hist):
     """``run_events`` for ``G`` independent replications at once, interleaved to hide memory latency.
@@ -421,20 +415,18 @@ def run_events_pipelined(cell, const, act, counters, scal, rng, t_end, max_event
     is recorded. Returns a bool per replication: True when it reached ``t_end`` (or can have no more
     events), False when it stopped after ``max_events`` events.
     """
-    n_chains, n_per = cell.shape[0], cell.shape[1]
-    cell2 = cell.reshape(n_chains * n_per, cell.shape[2])  # replication c's cell i is row c * n_per + i
-    act2 = act.reshape(n_chains * n_per, act.shape[2])
-    return _run_events_pipelined(cell2, cell2.view(np.int64), const, const.view(np.int64), act2,
-                                 act2.view(np.int32), counters, scal, rng, t_end, max_events, ext_table,
-                                 ext_table.view(np.int32), ext_rate, rate_max, route, route.view(np.int32), n_cells,
-                                 n_hist)
+    cell2 = cell.reshape(-1, cell.shape[2])  # replication c's cell i is row c * n_cells + i
+    act2 = act.reshape(-1, act.shape[2])
+    return _run_events_pipelined(cell2, ints(cell2), const, ints(const), act2, ints32(act2), counters, scal, rng,
+                                 t_end, max_events, ext_table, ints32(ext_table), ext_rate, rate_max, route,
+                                 ints32(route), n_cells, n_hist)
 
 
 @njit(cache=True, nogil=True)
 def _run_events_pipelined(cell, celli, const, consti, act, acti, counters, scal, rng, t_end, max_events, ext_table,
                           ext_tablei, ext_rate, rate_max, route, routei, n_cells, n_hist):
     """``run_events_pipelined`` on the replications' rows stacked into 2-D tables (replication ``c``'s rows
-    start at ``c * n_cells``) and int64 views made by the caller (see ``_run_events``)."""
+    start at ``c * n_cells``) and their integer views, made by the Python caller (see ``_run_events``)."""
     n_chains = counters.shape[0]
     n_ext = ext_table.shape[0]
     reached = np.ones(n_chains, np.bool_)

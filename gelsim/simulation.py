@@ -260,11 +260,10 @@ def _new_group(tables, starts, seed_seqs, n_hist, rec_slot, rec_capacity):
     scal = np.zeros((n_chains, kern.N_SCAL))
     rng = np.empty((n_chains, 4), np.uint64)
     for c in range(n_chains):
-        n_act, a_rate = kern.activate_nonempty(cell[c], act[c], tables.cell_const, tables.rate_max)
-        counters[c, kern.NACT], scal[c, kern.ARATE] = n_act, a_rate
         rng[c] = np.random.default_rng(seed_seqs[c]).integers(0, 2**64, size=4, dtype=np.uint64)
         rng[c, 0] |= np.uint64(1)  # xoshiro's state must not be all zero
-        kern.draw_lookahead(rng[c], counters[c], scal[c], tables.ext_table)
+        kern.start_replication(cell[c], act[c], tables.cell_const, counters[c], scal[c], rng[c], tables.ext_table,
+                               tables.rate_max)
     recording = rec_capacity > 0
     return dict(cell=cell, act=act, counters=counters, scal=scal, rng=rng, n_hist=n_hist, rec_slot=rec_slot,
                 rec_times=np.zeros(rec_capacity) if recording else None,
