@@ -9,6 +9,11 @@ from .convergence import rms_slope, slope_passes
 
 SUITE = "mlsrnn"
 REPLICATIONS = 16
+#: The z-tests use durations from here on. Shorter runs are short against the mixing of the autoencoder
+#: network's nearly saturated hidden cells: replication means are skewed and t(15) under-states their tails
+#: (measured over 8 seeds, 144 outputs each: mean z**2 2.6 at T = 1e3 and 1.8 at 1e4, 1.06 at 1e5, where
+#: t(15) gives 1.15). They still count in the convergence-rate check.
+Z_TEST_MIN_DURATION = 1e5
 
 
 def _data():
@@ -47,16 +52,18 @@ def run(out, *, quick=False, seed=2026):
                 say(f"{SUITE}: {name}: {n_inst} iris test instances, duration {T:g}, {REPLICATIONS} replications")
                 res = clf.sample_outputs(X_test[:n_inst], duration=T, replications=REPLICATIONS, rng=seed + j,
                                          progress=False)
-                z = np.abs(res.outputs - res.analytic) / res.outputs_se
-                zmax, n_tests = max(zmax, float(z.max())), n_tests + z.size
+                if T >= Z_TEST_MIN_DURATION:
+                    z = np.abs(res.outputs - res.analytic) / res.outputs_se
+                    zmax, n_tests = max(zmax, float(z.max())), n_tests + z.size
                 errs.append(float(np.sqrt(np.mean((res.outputs - res.analytic) ** 2))))
                 resolved[(name, T)] = (int(res.resolved.sum()), res.agreement)
             curves[name] = np.array(errs)
     limit = bonferroni_z(n_tests, dof=REPLICATIONS - 1)
     fig = _plot(durations, curves, resolved, n_inst, out)
     checks.append(Check(SUITE, "sampled outputs within error bars",
-                        f"at every duration, each simulated output cell's P(k > 0) equals the analytic output "
-                        f"(z-tests over {n_tests} outputs, t({REPLICATIONS - 1}), Bonferroni)", zmax, f"< {limit:.2f}",
+                        f"at every duration >= {Z_TEST_MIN_DURATION:g}, each simulated output cell's P(k > 0) equals "
+                        f"the analytic output (z-tests over {n_tests} outputs, t({REPLICATIONS - 1}), Bonferroni)",
+                        zmax, f"< {limit:.2f}",
                         zmax < limit, seed, timer.seconds, (fig,)))
     for name, errs in curves.items():
         slope, se = rms_slope(durations, errs, n_inst)  # instances are independent; classes within one are not
