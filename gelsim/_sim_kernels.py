@@ -166,7 +166,7 @@ def _activate(i, off, act, acti, celli, const, consti, n_act, a_rate, rate_max):
     """Append cell ``i`` to the active list; returns the new count and active rate.
 
     ``acti`` is the int32 view of ``act``, ``celli`` and ``consti`` the int64 views of ``cell`` and ``const``:
-    the kernels make them once, since every ``.view`` in the event loop would cost a reference count update.
+    the kernels' Python wrappers make them, since a ``.view`` in the event loop costs a reference count update.
     ``off`` is the first row of this replication's cells and list entries (``cell``, ``act`` of several
     stacked replications).
     """
@@ -231,22 +231,35 @@ def _kahan_step(t, comp, hold):
 
 
 @njit(cache=True, inline="always")
+def _excite(i, off, now, cell, celli, const, consti, act, acti, n_hist, n_act, a_rate, rate_max):
+    """Add one to cell ``i``'s potential at time ``now``; returns the new count and active rate."""
+    k = celli[_U(off + i), POT]
+    _touch(cell, off + i, now, k, n_hist)
+    celli[_U(off + i), POT] = k + 1
+    if k == 0:
+        return _activate(i, off, act, acti, celli, const, consti, n_act, a_rate, rate_max)
+    return n_act, a_rate
+
+
+@njit(cache=True, inline="always")
+def _deplete(i, off, now, cell, celli, const, acti, n_hist, n_act, a_rate, rate_max):
+    """Take one from cell ``i``'s positive potential at time ``now``; returns the new count and active rate."""
+    k = celli[_U(off + i), POT]
+    _touch(cell, off + i, now, k, n_hist)
+    celli[_U(off + i), POT] = k - 1
+    if k == 1:
+        return _deactivate(i, off, acti, celli, const, n_act, a_rate, rate_max)
+    return n_act, a_rate
+
+
+@njit(cache=True, inline="always")
 def _deliver(code, off, cell, celli, const, consti, act, acti, now, n_cells, n_hist, n_act, a_rate, rate_max):
     """Apply a fired spike with target ``code`` (``j`` excitatory, ``n_cells + j`` inhibitory)."""
     if code < n_cells:
-        kj = celli[_U(off + code), POT]
-        _touch(cell, off + code, now, kj, n_hist)
-        celli[_U(off + code), POT] = kj + 1
-        if kj == 0:
-            return _activate(code, off, act, acti, celli, const, consti, n_act, a_rate, rate_max)
-        return n_act, a_rate
+        return _excite(code, off, now, cell, celli, const, consti, act, acti, n_hist, n_act, a_rate, rate_max)
     j = code - n_cells
-    kj = celli[_U(off + j), POT]
-    if kj > 0:
-        _touch(cell, off + j, now, kj, n_hist)
-        celli[_U(off + j), POT] = kj - 1
-        if kj == 1:
-            return _deactivate(j, off, acti, celli, const, n_act, a_rate, rate_max)
+    if celli[_U(off + j), POT] > 0:  # inhibition of an empty cell has no effect
+        return _deplete(j, off, now, cell, celli, const, acti, n_hist, n_act, a_rate, rate_max)
     return n_act, a_rate
 
 
@@ -337,11 +350,7 @@ def _run_events(cell, celli, const, consti, act, acti, counters, scal, rng, t_en
             x, s0, s1, s2, s3 = _xoshiro(s0, s1, s2, s3)
             next_ext = _alias_draw(ext_table, ext_tablei, x)
             prefetch(cell, next_ext * cell.shape[1])
-            k = celli[_U(i), POT]
-            _touch(cell, i, t, k, n_hist)
-            celli[_U(i), POT] = k + 1
-            if k == 0:
-                n_act, a_rate = _activate(i, 0, act, acti, celli, const, consti, n_act, a_rate, rate_max)
+            n_act, a_rate = _excite(i, 0, t, cell, celli, const, consti, act, acti, n_hist, n_act, a_rate, rate_max)
             continue
         # An event of a non-empty cell, chosen with probability proportional to its rate.
         idx, f = _pick_row(next_pick, n_act)
@@ -356,11 +365,7 @@ def _run_events(cell, celli, const, consti, act, acti, counters, scal, rng, t_en
         next_pick, s0, s1, s2, s3 = _xoshiro(s0, s1, s2, s3)
         next_route, s0, s1, s2, s3 = _xoshiro(s0, s1, s2, s3)
         prefetch(act, int(next_pick * n_act) * act.shape[1])
-        k = celli[_U(i), POT]
-        _touch(cell, i, t, k, n_hist)
-        celli[_U(i), POT] = k - 1
-        if k == 1:
-            n_act, a_rate = _deactivate(i, 0, acti, celli, const, n_act, a_rate, rate_max)
+        n_act, a_rate = _deplete(i, 0, t, cell, celli, const, acti, n_hist, n_act, a_rate, rate_max)
         if inhibited:
             continue
         cell[_U(i), FIRES] += 1.0
@@ -480,13 +485,8 @@ def _run_events_pipelined(cell, celli, const, consti, act, acti, counters, scal,
                 nxt = _alias_pick(ext_table, ext_tablei, ev_row[c], ev_frac[c])
                 next_ext[c] = nxt
                 _prefetch_cell(cell, const, off + nxt, nxt)
-                i = ev_cell[c]
-                k = celli[_U(off + i), POT]
-                _touch(cell, off + i, t[c], k, n_hist)
-                celli[_U(off + i), POT] = k + 1
-                if k == 0:
-                    n_act[c], a_rate[c] = _activate(i, off, act, acti, celli, const, consti, n_act[c], a_rate[c],
-                                                    rate_max)
+                n_act[c], a_rate[c] = _excite(ev_cell[c], off, t[c], cell, celli, const, consti, act, acti, n_hist,
+                                              n_act[c], a_rate[c], rate_max)
                 stage[c] = _DRAW
             elif st == _CHOOSE:
                 entry, f = _U(off + ev_row[c]), ev_frac[c]
@@ -507,11 +507,8 @@ def _run_events_pipelined(cell, celli, const, consti, act, acti, counters, scal,
             elif st == _FIRE:
                 code = _alias_pick(route, routei, ev_slot[c], ev_frac[c])
                 i = ev_cell[c]
-                k = celli[_U(off + i), POT]
-                _touch(cell, off + i, t[c], k, n_hist)
-                celli[_U(off + i), POT] = k - 1
-                if k == 1:
-                    n_act[c], a_rate[c] = _deactivate(i, off, acti, celli, const, n_act[c], a_rate[c], rate_max)
+                n_act[c], a_rate[c] = _deplete(i, off, t[c], cell, celli, const, acti, n_hist, n_act[c], a_rate[c],
+                                               rate_max)
                 stage[c] = _DRAW
                 if ev_inhibited[c]:
                     continue
