@@ -471,7 +471,8 @@ def _run_events_pipelined(cell, celli, const, consti, act, acti, counters, scal,
                 t[c], comp[c] = _kahan_step(t[c], comp[c], hold)
                 done[c] += 1
                 if _next_double_of(rng, c) * total < ext_rate:
-                    # The cell was drawn (and its row prefetched) an event ahead; draw the next one's now.
+                    # The cell was drawn (and its row prefetched) an arrival ahead; prefetch it again in case
+                    # it has been evicted since, and draw the next arrival's cell.
                     ev_cell[c] = next_ext[c]
                     ev_row[c], ev_frac[c] = _pick_row(_next_double_of(rng, c), n_ext)
                     prefetch(ext_table, ev_row[c] * ext_table.shape[1])
