@@ -23,6 +23,8 @@ _LAZY = {
     "validation": "gelsim.validation",
     "MLSRNNClassifier": "gelsim.mlsrnn",
     "MCSRNNClassifier": "gelsim.mlsrnn",
+    "RocketSRNNClassifier": "gelsim.convsrnn",
+    "ConvSRNNClassifier": "gelsim.convsrnn",
 }
 
 __all__ = ["Network", "SteadyState", "ConvergenceWarning", "solve", "cells", "generators", *_LAZY]

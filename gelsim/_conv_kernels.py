@@ -1,0 +1,174 @@
+"""Numba kernels of the convolutional single-cell classifiers: arrays in, arrays out, no validation.
+
+A kernel position is one RNN cell. Over its 9 taps (3 chosen, 6 others) of non-negative input ``u`` it
+receives excitation ``E = 3 * (sum of the 3 chosen taps)`` and inhibition ``I = sum of all 9 taps``, so the
+MiniRocket convolution is ``C = E - I``. With firing rate ``b > 0`` its excitation probability is
+``q = min(E / (b + I), 1)``, which is 1 exactly when ``C >= b``; for a bias ``b < 0`` excitation and
+inhibition swap roles (``q = min(I / (-b + E), 1)``, saturated exactly when ``C <= b``). A pooling cell
+that receives every position cell's spikes reads the mean of ``q`` over the positions: the *soft PPV*.
+``exact=True`` computes MiniRocket's hard PPV (the fraction of positions with ``C > b``) instead, an
+analytic reference that no spiking cell reads.
+
+Features are ordered (dilation, kernel, bias) for series and (dilation, kernel, bias, region row, region
+column) for images.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+#: The 84 ways of choosing the 3 taps of weight +2 among 9 (MiniRocket's kernels).
+TAPS = np.array([(a, b, c) for a in range(9) for b in range(a + 1, 9) for c in range(b + 1, 9)], dtype=np.int64)
+
+
+@njit(cache=True, inline="always")
+def _cell_q(e, i, b):
+    """Excitation probability of a position cell (``b`` is its signed bias; ``|b|`` its firing rate)."""
+    if b > 0.0:
+        q = e / (b + i)
+    else:
+        q = i / (e - b)
+    return q if q < 1.0 else 1.0
+
+
+@njit(cache=True, inline="always")
+def _pool(E, I, lo, hi, b, exact):
+    """Mean over positions ``lo..hi-1`` of the cells' q (or of ``[C > b]`` when ``exact``)."""
+    total = 0.0
+    if exact:
+        for t in range(lo, hi):
+            if E[t] - I[t] > b:
+                total += 1.0
+    else:
+        for t in range(lo, hi):
+            total += _cell_q(E[t], I[t], b)
+    return total / (hi - lo)
+
+
+@njit(cache=True)
+def _series_taps(u, d, pad):
+    """``G[j, c, t] = u[c, t + (j - 4) d]`` (``pad[c]`` outside the series) and ``S[c, t] = sum_j G[j, c, t]``."""
+    n_ch, n_t = u.shape
+    G = np.empty((9, n_ch, n_t))
+    S = np.zeros((n_ch, n_t))
+    for j in range(9):
+        shift = (j - 4) * d
+        for c in range(n_ch):
+            for t in range(n_t):
+                s = t + shift
+                G[j, c, t] = u[c, s] if 0 <= s < n_t else pad[c]
+                S[c, t] += G[j, c, t]
+    return G, S
+
+
+@njit(cache=True)
+def _series_cells(G, S, channels, a, b, c):
+    """``(E, I)`` along the series for the kernel with chosen taps ``a, b, c`` summed over ``channels``."""
+    n_t = S.shape[1]
+    E = np.zeros(n_t)
+    I = np.zeros(n_t)
+    for ch in channels:
+        for t in range(n_t):
+            E[t] += 3.0 * (G[a, ch, t] + G[b, ch, t] + G[c, ch, t])
+            I[t] += S[ch, t]
+    return E, I
+
+
+@njit(cache=True, parallel=True)
+def series_features(U, pad, dilations, n_biases, channel_start, channel_index, biases, exact):
+    """Pooled features of every series in ``U`` (n, channels, length); one row per series.
+
+    Combination ``k`` (dilation-major, 84 kernels per dilation) sums the channels
+    ``channel_index[channel_start[k]:channel_start[k + 1]]`` and owns ``n_biases[dilation]`` biases.
+    Channel ``c`` is padded with ``pad[c]`` (the shifted image of a raw 0). Padded (every position) when ``(dilation index + kernel) % 2 == 0``, else the positions whose 9 taps
+    all lie inside the series, as in MiniRocket.
+    """
+    n, _, n_t = U.shape
+    n_feat = biases.size
+    out = np.empty((n, n_feat))
+    for i in prange(n):
+        f = 0
+        for j in range(dilations.size):
+            d = dilations[j]
+            G, S = _series_taps(U[i], d, pad)
+            for k in range(84):
+                combo = j * 84 + k
+                E, I = _series_cells(G, S, channel_index[channel_start[combo]:channel_start[combo + 1]],
+                                     TAPS[k, 0], TAPS[k, 1], TAPS[k, 2])
+                lo, hi = (0, n_t) if (j + k) % 2 == 0 else (4 * d, n_t - 4 * d)
+                for _ in range(n_biases[j]):
+                    out[i, f] = _pool(E, I, lo, hi, biases[f], exact)
+                    f += 1
+    return out
+
+
+@njit(cache=True)
+def series_convolution(u, pad, d, channels, k):
+    """``C = E - I`` of one series for kernel ``k`` at dilation ``d`` (every position, padded with ``pad``)."""
+    G, S = _series_taps(u, d, pad)
+    E, I = _series_cells(G, S, channels, TAPS[k, 0], TAPS[k, 1], TAPS[k, 2])
+    return E - I
+
+
+# ---------------------------------------------------------------------------------------------- images
+@njit(cache=True)
+def _image_taps(img, d, stride):
+    """``G[j, m, n]``: the pixel under tap ``j`` of the kernel at position ``(stride m, stride n)`` (tap ``j``
+    at row offset ``(j // 3 - 1) d`` and column offset ``(j % 3 - 1) d``; 0 outside the image), and
+    ``I[m, n] = sum_j G[j, m, n]``."""
+    h, w = img.shape
+    hs, ws = (h + stride - 1) // stride, (w + stride - 1) // stride
+    G = np.zeros((9, hs, ws))
+    I = np.zeros((hs, ws))
+    for j in range(9):
+        dy, dx = (j // 3 - 1) * d, (j % 3 - 1) * d
+        for m in range(hs):
+            y = m * stride + dy
+            if 0 <= y < h:
+                for n in range(ws):
+                    x = n * stride + dx
+                    if 0 <= x < w:
+                        G[j, m, n] = img[y, x]
+                        I[m, n] += img[y, x]
+    return G, I
+
+
+@njit(cache=True, parallel=True)
+def image_features(imgs, stride, dilations, n_biases, biases, row_edges, col_edges, exact):
+    """Pooled features of every image in ``imgs`` (n, h, w): for each (dilation, kernel, bias), the mean
+    over each region of a grid of kernel positions (every ``stride``-th row and column) whose boundaries,
+    counted in positions, are ``row_edges`` and ``col_edges``."""
+    n = imgs.shape[0]
+    gy, gx = row_edges.size - 1, col_edges.size - 1
+    out = np.empty((n, biases.size * gy * gx))
+    for i in prange(n):
+        f = 0
+        fb = 0
+        for j in range(dilations.size):
+            G, I = _image_taps(imgs[i], dilations[j], stride)
+            for k in range(84):
+                E = 3.0 * (G[TAPS[k, 0]] + G[TAPS[k, 1]] + G[TAPS[k, 2]])
+                for _ in range(n_biases[j]):
+                    bias = biases[fb]
+                    fb += 1
+                    for ry in range(gy):
+                        for rx in range(gx):
+                            total = 0.0
+                            for y in range(row_edges[ry], row_edges[ry + 1]):
+                                for x in range(col_edges[rx], col_edges[rx + 1]):
+                                    if exact:
+                                        total += 1.0 if E[y, x] - I[y, x] > bias else 0.0
+                                    else:
+                                        total += _cell_q(E[y, x], I[y, x], bias)
+                            area = (row_edges[ry + 1] - row_edges[ry]) * (col_edges[rx + 1] - col_edges[rx])
+                            out[i, f] = total / area
+                            f += 1
+    return out
+
+
+@njit(cache=True)
+def image_convolution(img, stride, d, k):
+    """``C = E - I`` of one image for kernel ``k`` at dilation ``d`` (every ``stride``-th position, zero padding)."""
+    G, I = _image_taps(img, d, stride)
+    return 3.0 * (G[TAPS[k, 0]] + G[TAPS[k, 1]] + G[TAPS[k, 2]]) - I

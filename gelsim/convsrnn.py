@@ -1,0 +1,337 @@
+"""Convolutional single-cell RNN classifiers: every convolution position is one RNN cell.
+
+``RocketSRNNClassifier`` (series) and ``ConvSRNNClassifier`` (images) use MiniRocket's kernels (9 taps,
+weight -1 on each and +2 on three, so they sum to 0). At each position a cell receives the three chosen taps
+(x 3) as excitation and all nine as inhibition, and fires at rate ``|b|``, a bias drawn from quantiles of
+training convolutions: it is saturated exactly when the convolution exceeds ``b`` (roles swapped for
+``b < 0``). Pooling cells average their positions' excitation (a *soft PPV*), and a ridge readout, with
+its penalty chosen by exact leave-one-out error, becomes output cells with non-negative weights. The
+whole model is a feed-forward G-network (:meth:`to_network`), whose Eq. (1) solution reproduces
+:meth:`decision_outputs`.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from . import _conv_core as core
+from ._ridge import fit_ridge_loo
+from ._sklearn_compat import HAVE_SKLEARN, BaseEstimator, ClassifierMixin, NotFittedError, check_is_fitted
+from ._validation import as_generator
+
+__all__ = ["RocketSRNNClassifier", "ConvSRNNClassifier", "NotFittedError"]
+
+#: Ridge penalties searched by leave-one-out (relative to standardised features), as aeon's MiniRocket.
+ALPHAS = np.logspace(-3, 3, 10)
+
+
+class _ConvSRNNBase(ClassifierMixin, BaseEstimator):
+    """Shared fit / predict / network machinery; subclasses define the input kind and the bank."""
+
+    _input_ndim = 3
+    _shape_text = ""
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, X, y):
+        """Draw the convolution cells, pool the training data, fit the readout; returns ``self``."""
+        X = self._check_X(X, reset=True)
+        y = _check_y(y, X.shape[0], type(self).__name__)
+        self._check_params()
+        self.classes_, codes = np.unique(y, return_inverse=True)
+        if self.classes_.size < 2:
+            raise ValueError(f"{type(self).__name__} needs samples of at least 2 classes; got 1 class "
+                             f"({self.classes_[0]!r}).")
+        gen = as_generator(self.random_state)
+        U = self._fit_scaler(X)
+        self.bank_ = self._fit_bank(U, gen)
+        F = self.bank_.features(U, exact=self.pooling == "exact")
+        Y = np.where(np.eye(self.classes_.size)[codes] > 0, 1.0, -1.0)
+        fit = fit_ridge_loo(F, Y, ALPHAS)
+        self.alpha_ = fit.alpha
+        # Scores in raw feature units: F @ coef_ + intercept_ (the standardisation folded in).
+        self.coef_ = fit.coef / fit.scale[:, None]
+        self.intercept_ = fit.intercept - fit.mean @ self.coef_
+        self.readout_ = core.realise(self.coef_, self.intercept_)
+        scores = F @ self.coef_ + self.intercept_
+        self.score_scale_ = float(np.std(scores)) or 1.0
+        self.n_features_out_ = F.shape[1]
+        return self
+
+    def _check_params(self):
+        name = type(self).__name__
+        if not isinstance(self.n_kernels, numbers.Integral) or self.n_kernels < 84:
+            raise ValueError(f"The 'n_kernels' parameter of {name} must be an integer >= 84 (one per kernel at "
+                             f"least). Got {self.n_kernels!r} instead.")
+        if self.pooling not in ("soft", "exact"):
+            raise ValueError(f"The 'pooling' parameter of {name} must be 'soft' or 'exact'. "
+                             f"Got {self.pooling!r} instead.")
+        if self.bias_rule not in ("quantile", "zero"):
+            raise ValueError(f"The 'bias_rule' parameter of {name} must be 'quantile' or 'zero'. "
+                             f"Got {self.bias_rule!r} instead.")
+        if not isinstance(self.max_dilations, numbers.Integral) or self.max_dilations < 1:
+            raise ValueError(f"The 'max_dilations' parameter of {name} must be a positive integer. "
+                             f"Got {self.max_dilations!r} instead.")
+
+    # ------------------------------------------------------------------ prediction
+    def transform(self, X):
+        """Pooled features (n, n_features_out_): each pooling cell's excitation probability."""
+        check_is_fitted(self, "bank_")
+        return self.bank_.features(self._scale(self._check_X(X, reset=False)), exact=self.pooling == "exact")
+
+    def decision_function(self, X):
+        """Ridge scores (n, n_classes) of the pooled features; the largest is the prediction."""
+        return self.transform(X) @ self.coef_ + self.intercept_
+
+    def decision_outputs(self, X):
+        """Analytic output-cell excitations (n, n_classes): what :func:`gelsim.solve` gives on :meth:`to_network`.
+
+        They equal ``readout_.scale * (scores + c(x))`` with ``c(x)`` common to all classes, so they rank
+        the classes as :meth:`decision_function` does.
+        """
+        return self.readout_.outputs(self.transform(X))
+
+    def predict(self, X):
+        """Class labels (argmax of the scores)."""
+        return self.classes_[np.argmax(self.decision_function(X), axis=1)]
+
+    def predict_proba(self, X):
+        """Softmax of the scores divided by their spread on the training data.
+
+        Monotone in the scores (same argmax as :meth:`predict`); not calibrated probabilities.
+        """
+        z = self.decision_function(X) / self.score_scale_
+        z = np.exp(z - z.max(axis=1, keepdims=True))
+        return z / z.sum(axis=1, keepdims=True)
+
+    def to_network(self, x):
+        """The trained model for one instance ``x`` as a :class:`gelsim.Network`.
+
+        Cells in order: sources (one per input value, ``q`` = the scaled value), position cells (one per
+        feature and kernel position), pooling cells (one per feature), output cells (the last
+        ``n_classes``). Every cell's out-weights sum to at most its firing rate, and Eq. (1) on the network
+        gives :meth:`decision_outputs` for ``x``.
+        """
+        check_is_fitted(self, "bank_")
+        if self.pooling == "exact":
+            raise ValueError("pooling='exact' (MiniRocket's hard PPV) is an analytic reference that no spiking "
+                             "cell computes; fit with pooling='soft' to build the network.")
+        u = self._scale(self._check_X(np.asarray(x)[None], reset=False))[0]
+        return self._network(u)[0]
+
+    # ------------------------------------------------------------------ input checks
+    def _check_X(self, X, reset):
+        name = type(self).__name__
+        if hasattr(X, "toarray"):
+            raise TypeError(f"{name} does not accept sparse input; pass a dense array.")
+        try:
+            arr = np.asarray(X, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{name} needs numeric input. Got {type(X).__name__} that cannot be converted: "
+                             f"{exc}") from exc
+        arr = self._as_ndim(arr)
+        if arr.ndim != self._input_ndim:
+            raise ValueError(f"The 'X' parameter of {name} must be an array of shape {self._shape_text}. "
+                             f"Got an array of shape {arr.shape} instead.")
+        if arr.shape[0] == 0:
+            raise ValueError(f"{name} got 0 samples.")
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"The 'X' parameter of {name} contains NaN or infinity; it needs finite values.")
+        if reset:
+            self._check_size(arr.shape[1:])
+            self.input_shape_ = arr.shape[1:]
+            self.n_features_in_ = int(np.prod(arr.shape[1:]))
+        elif arr.shape[1:] != self.input_shape_:
+            raise ValueError(f"The 'X' parameter of {name} has instances of shape {arr.shape[1:]}, but the "
+                             f"model was fitted on instances of shape {self.input_shape_}.")
+        return arr
+
+    def _as_ndim(self, arr):
+        return arr
+
+
+class RocketSRNNClassifier(_ConvSRNNBase):
+    """Time-series classifier of MiniRocket kernels realised as RNN cells, pooled by spiking cells.
+
+    Parameters
+    ----------
+    n_kernels : int
+        Number of pooled features (kernel, dilation, bias), rounded down to a multiple of 84; at least 84.
+    max_dilations : int
+        Most dilations per kernel (exponentially spaced up to ``(length - 1) / 8``).
+    pooling : {"soft", "exact"}
+        ``"soft"``: mean excitation of the position cells, what a pooling cell reads (the model is a
+        network). ``"exact"``: MiniRocket's fraction of positions with convolution > bias, for comparison
+        (analytic only: :meth:`to_network` refuses it).
+    bias_rule : {"quantile", "zero"}
+        Biases from quantiles of training convolutions (default), or all 0 (for ablation).
+    random_state : None, int or numpy.random.Generator
+
+    Notes
+    -----
+    Input ``X`` has shape (n, channels, length) (a 2-D array is read as univariate series), with length
+    >= 9. Each channel is shifted by the smaller of 0 and its training minimum and all are divided by one
+    common range, so values lie in [0, 1] (test values beyond the training range are clipped); a padded tap
+    holds the scaled raw 0. Shifting changes no convolution (the kernels sum to 0) except at padded
+    positions, where it keeps MiniRocket's zero padding. A kernel sums 1 to 9 random channels.
+
+    Fitted attributes: ``classes_``, ``bank_`` (the convolution cells), ``coef_``, ``intercept_`` (scores
+    ``F @ coef_ + intercept_`` of pooled features ``F``), ``alpha_`` (ridge penalty chosen by
+    leave-one-out), ``readout_`` (the output cells), ``score_scale_``, ``n_features_out_``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gelsim import RocketSRNNClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> t = np.linspace(0, 1, 40)
+    >>> X = np.stack([[np.sin(2 * np.pi * f * t + rng.uniform(0, 6))] for f in np.repeat([2, 5], 20)])
+    >>> y = np.repeat(["slow", "fast"], 20)
+    >>> clf = RocketSRNNClassifier(n_kernels=168, random_state=0).fit(X, y)
+    >>> clf.predict(X[:2]).tolist(), float(clf.score(X, y))
+    (['slow', 'slow'], 1.0)
+    """
+
+    _shape_text = "(n_samples, n_channels, length)"
+
+    def __init__(self, n_kernels=10_000, *, max_dilations=32, pooling="soft", bias_rule="quantile",
+                 random_state=None):
+        self.n_kernels = n_kernels
+        self.max_dilations = max_dilations
+        self.pooling = pooling
+        self.bias_rule = bias_rule
+        self.random_state = random_state
+
+    def _as_ndim(self, arr):
+        return arr[:, None, :] if arr.ndim == 2 else arr
+
+    def _check_size(self, shape):
+        if shape[1] < 9:
+            raise ValueError(f"The 'X' parameter of {type(self).__name__} holds series of length {shape[1]}; "
+                             "a kernel spans 9 samples, so the length must be at least 9.")
+
+    def _fit_scaler(self, X):
+        self.shift_ = np.minimum(X.min(axis=(0, 2)), 0.0)
+        span = float((X - self.shift_[None, :, None]).max())
+        self.span_ = span if span > 0 else 1.0
+        return self._scale(X)
+
+    def _scale(self, X):
+        return np.clip((X - self.shift_[None, :, None]) / self.span_, 0.0, 1.0)
+
+    def _fit_bank(self, U, gen):
+        return core.fit_series_bank(U, -self.shift_ / self.span_, int(self.n_kernels), gen,
+                                    max_dilations=int(self.max_dilations), bias_rule=self.bias_rule)
+
+    def _network(self, u):
+        return core.series_network(self.bank_, self.readout_, u)
+
+
+class ConvSRNNClassifier(_ConvSRNNBase):
+    """Image classifier of 3x3 MiniRocket-style kernels realised as single RNN cells, pooled over regions.
+
+    Parameters
+    ----------
+    n_kernels : int
+        Number of (kernel, dilation, bias) cell kinds, rounded down to a multiple of 84; each is pooled over
+        every region, so there are ``n_kernels * regions[0] * regions[1]`` features.
+    regions : tuple of int
+        Grid of pooling regions (rows, columns).
+    stride : int
+        Kernel positions on every ``stride``-th row and column (fewer cells, faster).
+    max_dilations : int
+        Most dilations per kernel (up to ``(min(h, w) - 1) / 2``).
+    pooling, bias_rule, random_state
+        As :class:`RocketSRNNClassifier`.
+
+    Notes
+    -----
+    Input ``X`` has shape (n, height, width), non-negative; it is divided by its training maximum (test
+    values above are clipped), so a pixel is a source cell with ``q`` in [0, 1]. The kernel at each
+    position is the paper's single-cell convolution: its positive part excites and its negative part
+    inhibits one cell, whose firing rate is the bias.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gelsim import ConvSRNNClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> bars = np.zeros((40, 8, 8)); bars[:20, :, 3] = 1; bars[20:, 3, :] = 1
+    >>> X = np.clip(bars + rng.uniform(0, 0.3, bars.shape), 0, None)
+    >>> y = np.repeat(["vertical", "horizontal"], 20)
+    >>> clf = ConvSRNNClassifier(n_kernels=84, random_state=0).fit(X, y)
+    >>> float(clf.score(X, y))
+    1.0
+    """
+
+    _input_ndim = 3
+    _shape_text = "(n_samples, height, width)"
+
+    def __init__(self, n_kernels=672, *, regions=(2, 2), stride=1, max_dilations=4, pooling="soft",
+                 bias_rule="quantile", random_state=None):
+        self.n_kernels = n_kernels
+        self.regions = regions
+        self.stride = stride
+        self.max_dilations = max_dilations
+        self.pooling = pooling
+        self.bias_rule = bias_rule
+        self.random_state = random_state
+
+    def _check_params(self):
+        super()._check_params()
+        name = type(self).__name__
+        regions = self.regions
+        if not (isinstance(regions, (tuple, list)) and len(regions) == 2
+                and all(isinstance(r, numbers.Integral) and r >= 1 for r in regions)):
+            raise ValueError(f"The 'regions' parameter of {name} must be a pair of positive integers (rows, "
+                             f"columns). Got {regions!r} instead.")
+        if not isinstance(self.stride, numbers.Integral) or self.stride < 1:
+            raise ValueError(f"The 'stride' parameter of {name} must be a positive integer. "
+                             f"Got {self.stride!r} instead.")
+        grid = [-(-s // self.stride) for s in self.input_shape_]
+        if regions[0] > grid[0] or regions[1] > grid[1]:
+            raise ValueError(f"The 'regions' parameter of {name} asks for a {regions[0]} x {regions[1]} grid, "
+                             f"but images of shape {self.input_shape_} at stride {self.stride} have only "
+                             f"{grid[0]} x {grid[1]} kernel positions.")
+
+    def _check_size(self, shape):
+        if min(shape) < 3:
+            raise ValueError(f"The 'X' parameter of {type(self).__name__} holds images of shape {shape}; a "
+                             "kernel spans 3 x 3 pixels, so both sides must be at least 3.")
+
+    def _fit_scaler(self, X):
+        if X.min() < 0:
+            raise ValueError(f"The 'X' parameter of {type(self).__name__} must be non-negative (pixel "
+                             f"intensities). Got a minimum of {X.min():.4g}.")
+        peak = float(X.max())
+        self.span_ = peak if peak > 0 else 1.0
+        return self._scale(X)
+
+    def _scale(self, X):
+        return np.clip(X / self.span_, 0.0, 1.0)
+
+    def _fit_bank(self, U, gen):
+        return core.fit_image_bank(U, int(self.n_kernels), gen, stride=int(self.stride),
+                                   regions=tuple(int(r) for r in self.regions),
+                                   max_dilations=int(self.max_dilations), bias_rule=self.bias_rule)
+
+    def _network(self, u):
+        return core.image_network(self.bank_, self.readout_, u)
+
+
+def _check_y(y, n, name):
+    if y is None:
+        raise ValueError(f"{name} requires y to be passed, but the target y is None.")
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y.ravel()
+    if y.ndim != 1 or y.shape[0] != n:
+        raise ValueError(f"The 'y' parameter of {name} must be a 1-D array of {n} labels. Got shape {y.shape}.")
+    if HAVE_SKLEARN:
+        from sklearn.utils.multiclass import check_classification_targets
+
+        check_classification_targets(y)
+    elif y.dtype.kind == "f" and not np.all(np.isfinite(y)):
+        raise ValueError(f"The 'y' parameter of {name} contains NaN or infinity.")
+    return y
