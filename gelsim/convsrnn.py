@@ -82,6 +82,7 @@ class _ConvSRNNBase(ClassifierMixin, BaseEstimator):
 
     def decision_function(self, X):
         """Ridge scores (n, n_classes) of the pooled features; the largest is the prediction."""
+        check_is_fitted(self, "bank_")
         return self.transform(X) @ self.coef_ + self.intercept_
 
     def decision_outputs(self, X):
@@ -94,6 +95,7 @@ class _ConvSRNNBase(ClassifierMixin, BaseEstimator):
 
     def predict(self, X):
         """Class labels (argmax of the scores)."""
+        check_is_fitted(self, "bank_")
         return self.classes_[np.argmax(self.decision_function(X), axis=1)]
 
     def predict_proba(self, X):
@@ -238,8 +240,9 @@ class ConvSRNNClassifier(_ConvSRNNBase):
         every region, so there are ``n_kernels * regions[0] * regions[1]`` features.
     regions : tuple of int
         Grid of pooling regions (rows, columns).
-    stride : int
-        Kernel positions on every ``stride``-th row and column (fewer cells, faster).
+    stride : int or "auto"
+        Kernel positions on every ``stride``-th row and column (fewer cells, faster). ``"auto"``: 1 for
+        images up to 16 pixels on their shorter side, 2 above (MNIST's 28 x 28: 196 positions).
     max_dilations : int
         Most dilations per kernel (up to ``(min(h, w) - 1) / 2``).
     pooling, bias_rule, random_state
@@ -268,7 +271,7 @@ class ConvSRNNClassifier(_ConvSRNNBase):
     _input_ndim = 3
     _shape_text = "(n_samples, height, width)"
 
-    def __init__(self, n_kernels=672, *, regions=(2, 2), stride=1, max_dilations=4, pooling="soft",
+    def __init__(self, n_kernels=336, *, regions=(2, 2), stride="auto", max_dilations=4, pooling="soft",
                  bias_rule="quantile", random_state=None):
         self.n_kernels = n_kernels
         self.regions = regions
@@ -286,13 +289,14 @@ class ConvSRNNClassifier(_ConvSRNNBase):
                 and all(isinstance(r, numbers.Integral) and r >= 1 for r in regions)):
             raise ValueError(f"The 'regions' parameter of {name} must be a pair of positive integers (rows, "
                              f"columns). Got {regions!r} instead.")
-        if not isinstance(self.stride, numbers.Integral) or self.stride < 1:
-            raise ValueError(f"The 'stride' parameter of {name} must be a positive integer. "
+        if self.stride != "auto" and (not isinstance(self.stride, numbers.Integral) or self.stride < 1):
+            raise ValueError(f"The 'stride' parameter of {name} must be a positive integer or 'auto'. "
                              f"Got {self.stride!r} instead.")
-        grid = [-(-s // self.stride) for s in self.input_shape_]
+        self.stride_ = (1 if min(self.input_shape_) <= 16 else 2) if self.stride == "auto" else int(self.stride)
+        grid = [-(-s // self.stride_) for s in self.input_shape_]
         if regions[0] > grid[0] or regions[1] > grid[1]:
             raise ValueError(f"The 'regions' parameter of {name} asks for a {regions[0]} x {regions[1]} grid, "
-                             f"but images of shape {self.input_shape_} at stride {self.stride} have only "
+                             f"but images of shape {self.input_shape_} at stride {self.stride_} have only "
                              f"{grid[0]} x {grid[1]} kernel positions.")
 
     def _check_size(self, shape):
@@ -312,7 +316,7 @@ class ConvSRNNClassifier(_ConvSRNNBase):
         return np.clip(X / self.span_, 0.0, 1.0)
 
     def _fit_bank(self, U, gen):
-        return core.fit_image_bank(U, int(self.n_kernels), gen, stride=int(self.stride),
+        return core.fit_image_bank(U, int(self.n_kernels), gen, stride=self.stride_,
                                    regions=tuple(int(r) for r in self.regions),
                                    max_dilations=int(self.max_dilations), bias_rule=self.bias_rule)
 

