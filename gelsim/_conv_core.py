@@ -38,6 +38,22 @@ class SeriesBank:
         return kern.series_features(U, self.pad, self.dilations, self.n_biases, self.channel_start,
                                     self.channel_index, self.biases, exact)
 
+    def locate(self, feature):
+        """``(dilation index, kernel, bias)`` of a feature."""
+        per_dilation = 84 * self.n_biases
+        j = int(np.searchsorted(np.cumsum(per_dilation), feature, side="right"))
+        within = feature - int(per_dilation[:j].sum())
+        return j, within // int(self.n_biases[j]), float(self.biases[feature])
+
+    def position_q(self, u, feature):
+        """Excitation probability of each position cell of ``feature`` for one scaled series ``u``."""
+        j, k, b = self.locate(feature)
+        d = int(self.dilations[j])
+        combo = j * 84 + k
+        channels = self.channel_index[self.channel_start[combo]:self.channel_start[combo + 1]]
+        q = kern.cell_q(*kern.series_cells(u, self.pad, d, channels, k), b)
+        return q if (j + k) % 2 == 0 else q[4 * d:u.shape[1] - 4 * d]
+
 
 @dataclass(frozen=True)
 class ImageBank:
@@ -58,6 +74,14 @@ class ImageBank:
     def features(self, U, exact=False):
         return kern.image_features(U, self.stride, self.dilations, self.n_biases, self.biases, self.row_edges,
                                    self.col_edges, exact)
+
+    def position_q(self, u, feature):
+        """Excitation probability of each position cell of ``feature`` (a (kernel, dilation, bias) index,
+        before pooling over regions) for one scaled image ``u``: an array over kernel positions."""
+        per_dilation = 84 * self.n_biases
+        j = int(np.searchsorted(np.cumsum(per_dilation), feature, side="right"))
+        k = (feature - int(per_dilation[:j].sum())) // int(self.n_biases[j])
+        return kern.cell_q(*kern.image_cells(u, self.stride, int(self.dilations[j]), k), float(self.biases[feature]))
 
 
 def _dilations(n_per_kernel, max_dilation, max_dilations):

@@ -22,6 +22,11 @@ from numba import njit, prange
 TAPS = np.array([(a, b, c) for a in range(9) for b in range(a + 1, 9) for c in range(b + 1, 9)], dtype=np.int64)
 
 
+def cell_q(E, I, b):
+    """Vectorised :func:`_cell_q` (NumPy arrays ``E``, ``I``; one bias ``b``)."""
+    return np.minimum(E / (b + I), 1.0) if b > 0 else np.minimum(I / (E - b), 1.0)
+
+
 @njit(cache=True, inline="always")
 def _cell_q(e, i, b):
     """Excitation probability of a position cell (``b`` is its signed bias; ``|b|`` its firing rate)."""
@@ -104,10 +109,16 @@ def series_features(U, pad, dilations, n_biases, channel_start, channel_index, b
 
 
 @njit(cache=True)
+def series_cells(u, pad, d, channels, k):
+    """``(E, I)`` of one series for kernel ``k`` at dilation ``d`` (every position, padded with ``pad``)."""
+    G, S = _series_taps(u, d, pad)
+    return _series_cells(G, S, channels, TAPS[k, 0], TAPS[k, 1], TAPS[k, 2])
+
+
+@njit(cache=True)
 def series_convolution(u, pad, d, channels, k):
     """``C = E - I`` of one series for kernel ``k`` at dilation ``d`` (every position, padded with ``pad``)."""
-    G, S = _series_taps(u, d, pad)
-    E, I = _series_cells(G, S, channels, TAPS[k, 0], TAPS[k, 1], TAPS[k, 2])
+    E, I = series_cells(u, pad, d, channels, k)
     return E - I
 
 
@@ -168,7 +179,14 @@ def image_features(imgs, stride, dilations, n_biases, biases, row_edges, col_edg
 
 
 @njit(cache=True)
+def image_cells(img, stride, d, k):
+    """``(E, I)`` of one image for kernel ``k`` at dilation ``d`` (every ``stride``-th position, zero padding)."""
+    G, I = _image_taps(img, d, stride)
+    return 3.0 * (G[TAPS[k, 0]] + G[TAPS[k, 1]] + G[TAPS[k, 2]]), I
+
+
+@njit(cache=True)
 def image_convolution(img, stride, d, k):
     """``C = E - I`` of one image for kernel ``k`` at dilation ``d`` (every ``stride``-th position, zero padding)."""
-    G, I = _image_taps(img, d, stride)
-    return 3.0 * (G[TAPS[k, 0]] + G[TAPS[k, 1]] + G[TAPS[k, 2]]) - I
+    E, I = image_cells(img, stride, d, k)
+    return E - I

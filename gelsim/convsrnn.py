@@ -107,6 +107,31 @@ class _ConvSRNNBase(ClassifierMixin, BaseEstimator):
         z = np.exp(z - z.max(axis=1, keepdims=True))
         return z / z.sum(axis=1, keepdims=True)
 
+    def excitation_map(self, x, feature):
+        """Excitation probability of every position cell of one feature, for one instance ``x``.
+
+        For series, ``feature`` indexes :meth:`transform`'s columns and the map runs along time; for
+        images, ``feature`` indexes the (kernel, dilation, bias) cell kinds (``transform`` column
+        ``feature * n_regions + region``) and the map is over kernel positions. Its mean over a region is
+        the pooled feature.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gelsim import RocketSRNNClassifier
+        >>> X = np.random.default_rng(0).normal(size=(10, 1, 30)); y = np.arange(10) % 2
+        >>> clf = RocketSRNNClassifier(n_kernels=84, random_state=0).fit(X, y)
+        >>> q = clf.excitation_map(X[0], 5)
+        >>> bool(np.isclose(q.mean(), clf.transform(X[:1])[0, 5]))
+        True
+        """
+        check_is_fitted(self, "bank_")
+        u = self._scale(self._check_X(np.asarray(x)[None], reset=False))[0]
+        n_kinds = self.bank_.biases.size
+        if not (isinstance(feature, numbers.Integral) and 0 <= feature < n_kinds):
+            raise ValueError(f"The 'feature' parameter must be an integer in [0, {n_kinds}). Got {feature!r}.")
+        return self.bank_.position_q(u, int(feature))
+
     def to_network(self, x):
         """The trained model for one instance ``x`` as a :class:`gelsim.Network`.
 

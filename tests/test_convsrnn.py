@@ -259,3 +259,15 @@ def test_real_image_accuracy_and_mnist_loader():
     mnist = gelsim.datasets.load_mnist_sample()
     assert mnist.X_train.shape == (4000, 28, 28) and mnist.X_test.shape == (1000, 28, 28)
     assert np.unique(mnist.y_train).size == 10 and mnist.X_train.max() == 255
+
+
+def test_excitation_maps_pool_to_the_features(rocket, conv):
+    clf, X, _ = conv
+    F = clf.transform(X[:1])[0]
+    bank = clf.bank_
+    for feature in (0, 40, bank.biases.size - 1):
+        q = clf.excitation_map(X[0], feature)
+        (r0, r1), (c0, c1) = bank.row_edges[:2], bank.col_edges[1:3]   # region (0, 1)
+        assert q[r0:r1, c0:c1].mean() == pytest.approx(F[feature * bank.n_regions + 1], rel=1e-12)
+    with pytest.raises(ValueError, match="'feature'"):
+        clf.excitation_map(X[0], bank.biases.size)
