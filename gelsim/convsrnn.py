@@ -269,7 +269,8 @@ class ConvSRNNClassifier(_ConvSRNNBase):
         Kernel positions on every ``stride``-th row and column (fewer cells, faster). ``"auto"``: 1 for
         images up to 16 pixels on their shorter side, 2 above (MNIST's 28 x 28: 196 positions).
     max_dilations : int
-        Most dilations per kernel (up to ``(min(h, w) - 1) / 2``).
+        Most dilations per kernel (exponentially spaced up to ``(min(h, w) - 1) / 6``, so that a kernel
+        spans at most a third of the image).
     pooling, bias_rule, random_state
         As :class:`RocketSRNNClassifier`.
 
@@ -296,7 +297,7 @@ class ConvSRNNClassifier(_ConvSRNNBase):
     _input_ndim = 3
     _shape_text = "(n_samples, height, width)"
 
-    def __init__(self, n_kernels=336, *, regions=(2, 2), stride="auto", max_dilations=4, pooling="soft",
+    def __init__(self, n_kernels=168, *, regions=(2, 2), stride="auto", max_dilations=4, pooling="soft",
                  bias_rule="quantile", random_state=None):
         self.n_kernels = n_kernels
         self.regions = regions
