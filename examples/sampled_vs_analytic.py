@@ -33,7 +33,7 @@ def main():
         resolved.append(int(res.resolved.sum()))
         agree.append(float(np.mean(res.predictions == clf.predict(X_test[:args.instances]))))
         print(f"duration {T:9.0f}: max |sampled - analytic| {errors[-1]:.4f}, prediction agreement {agree[-1]:.2f}, "
-              f"{resolved[-1]} resolved instances, {res.events:.3g} events")
+              f"{resolved[-1]} resolved instances, {res.events.sum():.3g} events")
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
     a.loglog(durations, errors, "o-", label="max |sampled - analytic|")
     a.loglog(durations, errors[0] * (durations / durations[0]) ** -0.5, "k:", label="slope -1/2")

@@ -152,40 +152,6 @@ def fit_image_bank(U, n_kernel_features, gen, *, stride=1, regions=(2, 2), max_d
     return ImageBank((h, w), stride, dil, n_biases, biases, rows, cols)
 
 
-# ---------------------------------------------------------------------------------------------- readout
-@dataclass(frozen=True)
-class Readout:
-    """Output cells ``q_k = min(offset_k + Σ_j weights_jk f_j, 1)`` with non-negative weights.
-
-    ``q_k = scale * (score_k + Σ_j shift_j f_j + lift)``: the ridge scores plus a term common to every class
-    (so the argmax and the softmax of the scores are unchanged), scaled so that no output can reach 1 for
-    any features in [0, 1].
-    """
-
-    weights: np.ndarray   # (p, k) >= 0
-    offset: np.ndarray    # (k,) >= 0
-    scale: float
-
-    def outputs(self, F):
-        return np.minimum(self.offset + F @ self.weights, 1.0)
-
-
-def realise(coef, intercept):
-    """Readout cells for the linear scores ``F @ coef + intercept`` of features ``F`` in [0, 1].
-
-    A negative weight cannot be an excitatory flow, so each feature's weights are lifted by the same
-    ``shift_j = max(0, -min_k coef_jk)`` for every class (a common term, which no argmax or softmax sees)
-    and the intercepts by a common ``lift``; then everything is scaled so that the largest reachable
-    output is below 1.
-    """
-    shift = np.maximum(0.0, -coef.min(axis=1))
-    weights = coef + shift[:, None]
-    lifted = intercept - min(0.0, float(intercept.min()))
-    peak = float((lifted + weights.sum(axis=0)).max())
-    scale = 1.0 / (peak * (1.0 + 1e-6)) if peak > 0 else 1.0
-    return Readout(weights * scale, lifted * scale, scale)
-
-
 # ---------------------------------------------------------------------------------------------- network
 class _Builder:
     """Accumulates cells (rates) and COO edges, then makes one :class:`Network`."""
@@ -246,7 +212,8 @@ def _pool_and_output(builder, position_cells, position_rates, region_of, n_regio
 
 
 def series_network(bank, readout, u):
-    """The whole model for one scaled series ``u`` (channels, length) as a :class:`Network`.
+    """The whole model for one scaled series ``u`` (channels, length) as a :class:`Network`, with the
+    indices of its output and source cells and the sources' firing rate.
 
     Cells: sources (``q = u``), then position cells per feature, pooling cells, output cells. A position
     cell gets weight 3 from each of its chosen taps' sources and 1 (inhibitory) from all nine; taps in the
@@ -291,7 +258,7 @@ def series_network(bank, readout, u):
                 f += 1
     regions = [np.zeros(c.size, np.int64) for c in position_cells]
     outputs = _pool_and_output(b, position_cells, position_rates, regions, 1, readout)
-    return b.network(), outputs
+    return b.network(), outputs, sources, src_rate
 
 
 def _series_fan_out(bank):
@@ -315,7 +282,7 @@ def _series_fan_out(bank):
 
 def image_network(bank, readout, u):
     """The whole model for one scaled image ``u`` (h, w): sources, position cells per (feature, position),
-    pooling cells per (feature, region), output cells."""
+    pooling cells per (feature, region), output cells. Returns as :func:`series_network`."""
     b = _Builder()
     h, w = u.shape
     ys, xs = np.meshgrid(np.arange(0, h, bank.stride), np.arange(0, w, bank.stride), indexing="ij")
@@ -357,4 +324,4 @@ def image_network(bank, readout, u):
                 regions.append(region)
                 f += 1
     outputs = _pool_and_output(b, position_cells, position_rates, regions, bank.n_regions, readout)
-    return b.network(), outputs
+    return b.network(), outputs, sources, src_rate

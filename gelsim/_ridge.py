@@ -1,4 +1,5 @@
-"""Ridge readout with its penalty chosen by exact leave-one-out error, from one eigendecomposition.
+"""Linear readouts of the classifiers: ridge regression with its penalty chosen by exact leave-one-out
+error from one eigendecomposition, and its realisation as output cells with non-negative weights.
 
 For centred features ``Z`` (n, p) and targets ``Y`` (n, k), ridge's fitted values at penalty ``α`` are
 ``H(α) Y`` with ``H(α) = Z (ZᵀZ + α I)⁻¹ Zᵀ``. One eigendecomposition of the smaller Gram matrix
@@ -74,3 +75,36 @@ def fit_ridge_loo(F, Y, alphas):
     coef = V @ weights if primal else Z.T @ (B @ weights)
     return RidgeFit(coef=coef, intercept=y_mean, mean=mean, scale=scale, alpha=alpha,
                     alphas=np.asarray(alphas, float), loo_error=errors)
+
+
+@dataclass(frozen=True)
+class Readout:
+    """Output cells ``q_k = min(offset_k + Σ_j weights_jk f_j, 1)`` with non-negative weights.
+
+    ``q_k = scale * (score_k + Σ_j shift_j f_j + lift)``: the ridge scores plus a term common to every class
+    (so the argmax and the softmax of the scores are unchanged), scaled so that no output can reach 1 for
+    any features in [0, 1].
+    """
+
+    weights: np.ndarray   # (p, k) >= 0
+    offset: np.ndarray    # (k,) >= 0
+    scale: float
+
+    def outputs(self, F):
+        return np.minimum(self.offset + F @ self.weights, 1.0)
+
+
+def realise(coef, intercept):
+    """Readout cells for the linear scores ``F @ coef + intercept`` of features ``F`` in [0, 1].
+
+    A negative weight cannot be an excitatory flow, so each feature's weights are lifted by the same
+    ``shift_j = max(0, -min_k coef_jk)`` for every class (a common term, which no argmax or softmax sees)
+    and the intercepts by a common ``lift``; then everything is scaled so that the largest reachable
+    output is below 1.
+    """
+    shift = np.maximum(0.0, -coef.min(axis=1))
+    weights = coef + shift[:, None]
+    lifted = intercept - min(0.0, float(intercept.min()))
+    peak = float((lifted + weights.sum(axis=0)).max())
+    scale = 1.0 / (peak * (1.0 + 1e-6)) if peak > 0 else 1.0
+    return Readout(weights * scale, lifted * scale, scale)

@@ -17,11 +17,12 @@ import numbers
 import numpy as np
 
 from . import _conv_core as core
-from ._ridge import fit_ridge_loo
+from ._ridge import fit_ridge_loo, realise
 from ._sklearn_compat import HAVE_SKLEARN, BaseEstimator, ClassifierMixin, NotFittedError, check_is_fitted
 from ._validation import as_generator
+from .sampled import SampledOutputs
 
-__all__ = ["RocketSRNNClassifier", "ConvSRNNClassifier", "NotFittedError"]
+__all__ = ["RocketSRNNClassifier", "ConvSRNNClassifier", "SampledOutputs", "NotFittedError"]
 
 #: Ridge penalties searched by leave-one-out (relative to standardised features), as aeon's MiniRocket.
 ALPHAS = np.logspace(-3, 3, 10)
@@ -53,7 +54,7 @@ class _ConvSRNNBase(ClassifierMixin, BaseEstimator):
         # Scores in raw feature units: F @ coef_ + intercept_ (the standardisation folded in).
         self.coef_ = fit.coef / fit.scale[:, None]
         self.intercept_ = fit.intercept - fit.mean @ self.coef_
-        self.readout_ = core.realise(self.coef_, self.intercept_)
+        self.readout_ = realise(self.coef_, self.intercept_)
         scores = F @ self.coef_ + self.intercept_
         self.score_scale_ = float(np.std(scores)) or 1.0
         self.n_features_out_ = F.shape[1]
@@ -93,10 +94,79 @@ class _ConvSRNNBase(ClassifierMixin, BaseEstimator):
         """
         return self.readout_.outputs(self.transform(X))
 
-    def predict(self, X):
-        """Class labels (argmax of the scores)."""
+    def predict(self, X, mode="analytic", **sampling):
+        """Class labels: ``mode="analytic"`` (argmax of the scores) or ``"sampled"``.
+
+        ``"sampled"`` simulates each instance's spiking network until it decides (see
+        :meth:`sample_outputs`, which takes the keyword arguments ``sampling``).
+        """
         check_is_fitted(self, "bank_")
-        return self.classes_[np.argmax(self.decision_function(X), axis=1)]
+        if mode == "analytic":
+            return self.classes_[np.argmax(self.decision_function(X), axis=1)]
+        if mode == "sampled":
+            return self.sample_outputs(X, **sampling).predictions
+        raise ValueError(f"The 'mode' parameter of predict must be 'analytic' or 'sampled'. Got {mode!r} instead.")
+
+    def sample_outputs(self, X, *, confidence=0.99, max_events=10**7, replications=8, replication_events=20_000,
+                       duration=None, reading="spikes", rng=None, n_jobs=None, executor=None, progress=None):
+        """Simulate each instance's spiking network until its prediction is decided (:class:`SampledOutputs`).
+
+        Every instance runs independent replications, each started from the stationary law of the
+        instance's analytic solution, added in looks of doubling size until a paired t-test shows the
+        leading output above every other at ``confidence`` (valid under the repeated looks: the level is
+        spent over them), or ``max_events`` are spent (then ``decided`` is False and the best guess is
+        returned). The network is compiled once; instances run in parallel.
+
+        Parameters
+        ----------
+        confidence : float
+            Probability that a decided instance is decided for its analytic class (in [0.5, 1)).
+        max_events : float
+            Budget of simulated events per instance.
+        replications : int
+            Replications in the first look is twice this; also the group size of the simulator.
+        replication_events : float
+            Expected events per replication (its simulated duration follows from the instance's event rate).
+        duration : float, optional
+            Fixed simulated time per replication with exactly ``replications`` replications and one look,
+            instead of the sequential rule.
+        reading : {"spikes", "busy"}
+            How an output cell is read: its spike count over the run divided by ``r * duration`` (default;
+            free of the noise of the cell's own queue), or its time-averaged ``P(k > 0)``. Both estimate
+            its ``q`` without bias.
+        rng : None, int or numpy.random.Generator
+        n_jobs : int, optional
+            Instances simulated in parallel threads (default: all cores).
+        executor : concurrent.futures.Executor, optional
+            Where instances run instead (each instance is one task).
+        progress : bool, optional
+            Progress bar over instances (default: when stderr is a terminal).
+        """
+        from .sampled import sample_outputs
+        from .solver import solve
+
+        check_is_fitted(self, "bank_")
+        model = self._model_network()
+        X = self._check_X(X, reset=False)
+        inputs = self._scale(X).reshape(X.shape[0], -1)
+        return sample_outputs(model, inputs, lambda i: solve(model.network, ext_exc=model.ext_exc(inputs[i])).q,
+                              self.decision_outputs(X), self.classes_, confidence=confidence, max_events=max_events,
+                              replications=replications, replication_events=replication_events, duration=duration,
+                              reading=reading, rng=rng, n_jobs=n_jobs, executor=executor, progress=progress)
+
+    def _model_network(self):
+        """The model's network with silent sources, built once per fitted readout."""
+        from .sampled import ModelNetwork
+
+        cached = getattr(self, "_spiking_cache", None)
+        if cached is None or cached[0] is not self.readout_:
+            if self.pooling == "exact":
+                raise ValueError("pooling='exact' (MiniRocket's hard PPV) is an analytic reference that no "
+                                 "spiking cell computes; fit with pooling='soft' to run the network.")
+            net, outputs, sources, src_rate = self._network(np.zeros(self.input_shape_))
+            cached = (self.readout_, ModelNetwork(net, sources, np.full(sources.size, src_rate), outputs))
+            self._spiking_cache = cached
+        return cached[1]
 
     def predict_proba(self, X):
         """Softmax of the scores divided by their spread on the training data.

@@ -8,77 +8,16 @@ network with :func:`gelsim.simulate` and reads the output cells' time-averaged e
 from __future__ import annotations
 
 import numbers
-import os
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import _mlsrnn_core as core
-from ._progress import Progress
 from ._sklearn_compat import HAVE_SKLEARN, BaseEstimator, ClassifierMixin, NotFittedError, check_is_fitted
 from ._validation import as_generator
+from .sampled import ModelNetwork, SampledOutputs
+from .sampled import sample_outputs as _sample_outputs
 
 __all__ = ["MLSRNNClassifier", "MCSRNNClassifier", "SampledOutputs", "NotFittedError"]
-
-
-@dataclass(frozen=True, repr=False)
-class SampledOutputs:
-    """Output-cell excitation estimated by simulating each instance's spiking network.
-
-    Attributes
-    ----------
-    outputs, outputs_se : ndarray (n, n_classes)
-        Time-averaged ``P(k > 0)`` of the output cells and its standard error over replications.
-    analytic : ndarray (n, n_classes)
-        The analytic outputs of the same instances, for comparison.
-    predictions : ndarray (n,)
-        Class labels from the sampled outputs.
-    duration : float
-        Simulated time per replication.
-    events : int
-        Spiking events simulated in all.
-    """
-
-    outputs: np.ndarray
-    outputs_se: np.ndarray
-    analytic: np.ndarray
-    predictions: np.ndarray
-    duration: float
-    events: int = field(default=0)
-
-    @property
-    def resolved(self):
-        """Instances whose analytic top-two output gap exceeds 4 standard errors of the sampled outputs.
-
-        Only there can a simulation of this length be expected to reproduce the analytic prediction: the
-        paper's normalisation ``W̄2 / sum|W̄2|`` can leave class outputs differing by far less than any
-        affordable simulation resolves (use ``ridge`` to widen the gaps).
-        """
-        top = np.sort(self.analytic, axis=1)
-        gap = top[:, -1] - top[:, -2]
-        return gap > 4.0 * self.outputs_se.max(axis=1)
-
-    @property
-    def agreement(self):
-        """Fraction of resolved instances whose sampled prediction equals the analytic one (NaN if none)."""
-        same = np.argmax(self.outputs, axis=1) == np.argmax(self.analytic, axis=1)
-        return float(np.mean(same[self.resolved])) if self.resolved.any() else float("nan")
-
-    def __repr__(self):
-        err = np.abs(self.outputs - self.analytic).max()
-        return (f"SampledOutputs(n={self.outputs.shape[0]}, duration={self.duration:g}, max |sampled - analytic| "
-                f"{err:.3g}, resolved {int(self.resolved.sum())}, agreement {self.agreement:.3f}, "
-                f"events={self.events:.3g})")
-
-
-class _SerialExecutor:
-    """Runs submitted work at once in the calling thread (replications of one instance, serially)."""
-
-    def submit(self, fn, *args, **kwargs):
-        f = Future()
-        f.set_result(fn(*args, **kwargs))
-        return f
 
 
 class _BaseSRNN(ClassifierMixin, BaseEstimator):
@@ -156,8 +95,9 @@ class _BaseSRNN(ClassifierMixin, BaseEstimator):
         X = self._validate_predict(X)
         return core.forward(self.layers_, self._flat_scaled(X))
 
-    def predict(self, X, mode="analytic", *, duration=None, replications=2, rng=None):
-        """Class labels: ``mode="analytic"`` (default) or ``"sampled"`` (spiking simulation per instance).
+    def predict(self, X, mode="analytic", **sampling):
+        """Class labels: ``mode="analytic"`` (default) or ``"sampled"`` (spiking simulation per instance,
+        until decided; the keyword arguments ``sampling`` go to :meth:`sample_outputs`).
 
         Examples
         --------
@@ -172,7 +112,7 @@ class _BaseSRNN(ClassifierMixin, BaseEstimator):
         if mode == "analytic":
             return self.classes_[np.argmax(self.decision_outputs(X), axis=1)]
         if mode == "sampled":
-            return self.sample_outputs(X, duration=duration, replications=replications, rng=rng).predictions
+            return self.sample_outputs(X, **sampling).predictions
         raise ValueError(f"The 'mode' parameter of predict must be 'analytic' or 'sampled'. Got {mode!r} instead.")
 
     def predict_proba(self, X):
@@ -195,25 +135,39 @@ class _BaseSRNN(ClassifierMixin, BaseEstimator):
             x = self._flat_scaled(self._validate_predict(np.asarray(x)[None]))[0]
         return core.to_network(self.layers_, x)[0]
 
-    def sample_outputs(self, X, *, duration=None, replications=2, warmup=None, initial="stationary", rng=None,
-                       n_jobs=None, progress=None):
-        """Simulate each instance's spiking network and return its output excitations (:class:`SampledOutputs`).
+    def sample_outputs(self, X, *, confidence=0.99, max_events=10**7, replications=8, replication_events=20_000,
+                       duration=None, reading="spikes", rng=None, n_jobs=None, executor=None, progress=None):
+        """Simulate each instance's spiking network until its prediction is decided (:class:`SampledOutputs`).
+
+        Every instance runs independent replications, each started from the stationary (product-form) law
+        of the instance's analytic solution, so that each replication's time-averaged outputs are unbiased;
+        replications are added in looks of doubling size until a paired t-test shows the leading output
+        above every other at ``confidence`` (valid under the repeated looks: the level is spent over
+        them), or ``max_events`` are spent (then ``decided`` is False and the best guess is returned). The
+        network is compiled once; instances run in parallel.
 
         Parameters
         ----------
-        duration : float, optional
-            Simulated time per replication, in the network's time unit (sources fire at rate 1, layer ``l`` at
-            its ``r_l``, often far slower). Default: ``2e4 / r_min``, about 20,000 firings of the slowest cell.
+        confidence : float
+            Probability that a decided instance is decided for its analytic class (in [0.5, 1)).
+        max_events : float
+            Budget of simulated events per instance.
         replications : int
-            Independent replications per instance (>= 2 for standard errors).
-        warmup : float, optional
-            Discarded start (default 0 with ``initial="stationary"``, ``duration / 10`` otherwise).
-        initial : {"stationary", "empty"}
-            ``"stationary"`` starts each cell from the product-form law of the analytic solution (cells with
-            ``q = 1`` start with a potential large enough never to empty during the run, so they fire steadily);
-            the time averages then carry no start-up bias. ``"empty"`` starts from zero potentials.
+            The first look has twice this many replications; with ``duration``, the number of replications.
+        replication_events : float
+            Expected events per replication (its simulated duration follows from the instance's event rate).
+        duration : float, optional
+            Fixed simulated time per replication, one look with ``replications`` replications (for studying
+            convergence) instead of the sequential rule.
+        reading : {"spikes", "busy"}
+            How an output cell is read: its spike count over the run divided by ``r * duration`` (default;
+            free of the noise of the cell's own queue), or its time-averaged ``P(k > 0)``. Both estimate
+            its ``q`` without bias.
+        rng : None, int or numpy.random.Generator
         n_jobs : int, optional
-            Instances simulated in parallel (default: all cores).
+            Instances simulated in parallel threads (default: all cores).
+        executor : concurrent.futures.Executor, optional
+            Where instances run instead (each instance is one task).
         progress : bool, optional
             Progress bar over instances on stderr (default: when stderr is a terminal).
 
@@ -223,45 +177,29 @@ class _BaseSRNN(ClassifierMixin, BaseEstimator):
         >>> from sklearn.datasets import load_iris
         >>> X, y = load_iris(return_X_y=True)
         >>> clf = MLSRNNClassifier(hidden=(), elm_hidden=20, ridge=1e-3, random_state=0).fit(X, y)
-        >>> res = clf.sample_outputs(X[:2], duration=2e4, rng=0)
+        >>> res = clf.sample_outputs(X[:2], duration=2e4, replications=4, rng=0)
         >>> bool(abs(res.outputs - res.analytic).max() < 0.05)
         True
         """
-        from .simulation import simulate
-
         check_is_fitted(self)
-        if initial not in ("stationary", "empty"):
-            raise ValueError(f"The 'initial' parameter must be 'stationary' or 'empty'. Got {initial!r} instead.")
         X = self._validate_predict(X)
         Xs = self._flat_scaled(X)
-        analytic_all = core.forward(self.layers_, Xs, return_all=True)
-        if duration is None:
-            duration = 2e4 / min(float(layer.fire_rate.min()) for layer in self.layers_)
-        warmup = (0.0 if initial == "stationary" else duration / 10) if warmup is None else warmup
-        seeds = np.random.SeedSequence(as_generator(rng).integers(0, 2**63)).spawn(X.shape[0])
-        n_cls = self.classes_.size
+        layers = self.layers_
+        cached = getattr(self, "_spiking_cache", None)
+        if cached is None or cached[0] is not layers:
+            net, offsets = core.to_network(layers, None)
+            n_src = int(offsets[1])
+            cached = (layers, ModelNetwork(net, np.arange(n_src), np.ones(n_src), np.arange(net.n_cells)[-self.classes_.size:]))
+            self._spiking_cache = cached
+        model = cached[1]
 
-        def one(i):
-            net, _ = core.to_network(self.layers_, Xs[i])
-            gen = np.random.default_rng(seeds[i])
-            q = np.concatenate([a[i] for a in analytic_all])
-            k0 = _stationary_start(net, q, duration + warmup, gen) if initial == "stationary" else "empty"
-            res = simulate(net, duration=duration, warmup=warmup, replications=replications, initial=k0,
-                           rng=gen, executor=_SerialExecutor(), progress=False)
-            return res.q[-n_cls:], res.q_se[-n_cls:], res.events
+        def solution(i):
+            return np.concatenate(core.forward(layers, Xs[i:i + 1], return_all=True), axis=1)[0]
 
-        workers = n_jobs or os.cpu_count() or 1
-        bar = Progress(X.shape[0], "sampled inference", enabled=progress)
-        parts = []
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            for part in pool.map(one, range(X.shape[0])):
-                parts.append(part)
-                bar.update(len(parts), f"{len(parts)}/{X.shape[0]} instances")
-        bar.close()
-        outputs = np.array([p[0] for p in parts])
-        return SampledOutputs(outputs=outputs, outputs_se=np.array([p[1] for p in parts]),
-                              analytic=analytic_all[-1], predictions=self.classes_[np.argmax(outputs, axis=1)],
-                              duration=float(duration), events=int(sum(p[2] for p in parts)))
+        return _sample_outputs(model, Xs, solution, core.forward(layers, Xs), self.classes_, confidence=confidence,
+                               max_events=max_events, replications=replications,
+                               replication_events=replication_events, duration=duration, reading=reading, rng=rng,
+                               n_jobs=n_jobs, executor=executor, progress=progress)
 
     # ------------------------------------------------------------------ input validation
     def _validate_fit(self, X, y):
@@ -332,19 +270,6 @@ def _data_conversion_warning():
 
         return DataConversionWarning
     return UserWarning
-
-
-def _stationary_start(net, q, horizon, gen):
-    """Product-form draw for cells with q < 1; cells with q = 1 start high enough never to empty."""
-    q = np.asarray(q, float)
-    k0 = np.zeros(q.size, np.int64)
-    free = q < 1.0
-    k0[free] = gen.geometric(1.0 - q[free]) - 1
-    # A q = 1 cell's potential has non-negative drift; 8 standard deviations of its event count over the
-    # whole run keep it from emptying with overwhelming probability.
-    activity = (net.fire_rate + net.ext_exc + net.ext_inh)[~free] * horizon
-    k0[~free] = np.ceil(8.0 * np.sqrt(2.0 * activity + 1.0) + 10.0).astype(np.int64)
-    return k0
 
 
 class MLSRNNClassifier(_BaseSRNN):

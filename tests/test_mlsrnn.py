@@ -94,15 +94,17 @@ def test_sampled_outputs_converge_to_analytic(resolvable, blobs):
         assert np.abs(z).max() < stats.t(3).isf(1e-3 / (2 * z.size))
         errors.append(np.abs(res.outputs - res.analytic).max())
     assert errors[1] < errors[0] / 3  # error falls like duration^(-1/2): 10x expected here
-    assert res.resolved.all() and res.agreement == 1.0
-    np.testing.assert_array_equal(resolvable.predict(pick, mode="sampled", duration=2e5, rng=2), res.predictions)
+    assert res.resolved.all() and res.resolved_agreement == 1.0 and res.agreement == 1.0
+    np.testing.assert_array_equal(resolvable.predict(pick, mode="sampled", duration=2e5, replications=4, rng=2),
+                                  res.predictions)
     # A wrong analytic answer (outputs shifted by 0.02) is rejected by the same errors.
     assert np.abs((res.outputs - (res.analytic + 0.02)) / res.outputs_se).max() > 10
 
 
-def test_sampled_from_empty_start(resolvable, blobs):
+def test_sampled_busy_fractions(resolvable, blobs):
+    """Reading the output cells' time-averaged P(k > 0) instead of their spike counts also converges."""
     X, _ = blobs
-    res = resolvable.sample_outputs(X[:2], duration=5e4, replications=4, initial="empty", rng=3)
+    res = resolvable.sample_outputs(X[:2], duration=5e4, replications=4, reading="busy", rng=3)
     z = (res.outputs - res.analytic) / res.outputs_se
     assert np.abs(z).max() < stats.t(3).isf(1e-3 / (2 * z.size))
 
@@ -110,7 +112,7 @@ def test_sampled_from_empty_start(resolvable, blobs):
 def test_unresolvable_gaps_are_reported(fitted, blobs):
     """With the paper's pinv the class outputs differ by far less than a short simulation resolves."""
     res = fitted.sample_outputs(blobs[0][:2], duration=2e3, replications=2, rng=0)
-    assert not res.resolved.any() and np.isnan(res.agreement)
+    assert not res.resolved.any() and np.isnan(res.resolved_agreement) and not res.decided.any()
 
 
 def test_mcsrnn_on_multichannel_series():

@@ -1,0 +1,122 @@
+"""Sequential sampled decisions: compiled once, unbiased readings, and valid under repeated looks."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy import stats
+
+import gelsim
+from gelsim.sampled import ModelNetwork, SampledOutputs, _decide, _plan, sample_instance, sample_outputs
+from gelsim.simulation import CompiledNetwork
+
+
+def _two_outputs(gap):
+    """Sources 0 and 1 (r = 1, q = u) excite output cells 2 and 3 (r = 1): q_2 = u_0 / 2, q_3 = u_1 / 2 + gap."""
+    w = sp.lil_matrix((4, 4))
+    w[0, 2] = 0.5
+    w[1, 3] = 0.5
+    net = gelsim.Network(fire_rate=np.ones(4), w_exc=w.tocsr(), ext_exc=[0, 0, 0, gap])
+    return ModelNetwork(net, np.array([0, 1]), np.ones(2), np.array([2, 3]))
+
+
+def _run(model, u, n, confidence, spending, seed, **kw):
+    compiled = CompiledNetwork(model.network)
+    q = gelsim.solve(model.network, ext_exc=model.ext_exc(u)).q
+    seeds = np.random.SeedSequence(seed).spawn(n)
+    return [sample_instance(compiled, model, u, q, s, confidence=confidence, max_events=kw.get("max_events", 4e4),
+                            replications=4, replication_events=500, spending=spending) for s in seeds]
+
+
+def test_readings_are_unbiased():
+    model = _two_outputs(0.1)
+    res = sample_outputs(model, np.array([[0.6, 0.6]]), lambda i: gelsim.solve(model.network,
+                         ext_exc=model.ext_exc([0.6, 0.6])).q, np.array([[0.3, 0.4]]), np.array(["a", "b"]),
+                         duration=200.0, replications=16, rng=1)
+    for reading in ("spikes", "busy"):
+        r = sample_outputs(model, np.array([[0.6, 0.6]]), lambda i: gelsim.solve(
+            model.network, ext_exc=model.ext_exc([0.6, 0.6])).q, np.array([[0.3, 0.4]]), np.array(["a", "b"]),
+            duration=3000.0, replications=16, reading=reading, rng=2)
+        z = (r.outputs - r.analytic) / r.outputs_se
+        assert np.abs(z).max() < stats.t(15).isf(1e-3 / 4)
+        # A wrong answer (outputs 0.03 off) is far outside the same error bars.
+        assert np.abs((r.outputs - r.analytic - 0.03) / r.outputs_se).min() > 4
+    assert isinstance(res, SampledOutputs) and res.events[0] > 0
+
+
+def test_confident_wrong_calls_stay_below_the_error_rate():
+    """Output 3 leads output 2 by 1e-6, far below what the budget resolves, so the hardest case: every
+    decision for output 2 is a confident wrong call, and their rate must stay below 1 - confidence.
+
+    The naive rule (a t-test at the full level at every look) makes far more of them: the check can fail.
+    """
+    model = _two_outputs(1e-6)
+    u = np.array([0.5, 0.5])
+    n, confidence = 400, 0.9
+
+    def wrong_rate(spending):
+        runs = _run(model, u, n, confidence, spending, 0)
+        return np.mean([r["decided"] and np.argmax(r["outputs"]) == 0 for r in runs])
+
+    limit = stats.binom.ppf(0.999, n, 1 - confidence) / n
+    assert wrong_rate(True) <= limit
+    assert wrong_rate(False) > limit
+
+
+def test_clear_margins_are_decided_correctly_and_cheaply():
+    model = _two_outputs(0.15)
+    runs = _run(model, np.array([0.5, 0.5]), 40, 0.99, True, 1, max_events=1e6)
+    assert all(r["decided"] for r in runs)
+    assert all(np.argmax(r["outputs"]) == 1 for r in runs)
+    assert np.median([r["events"] for r in runs]) < 2e4
+
+
+def test_undecided_when_the_budget_is_spent():
+    model = _two_outputs(1e-4)
+    r = _run(model, np.array([0.5, 0.5]), 1, 0.99, True, 2, max_events=5e3)[0]
+    assert not r["decided"] and 0.8 * 5e3 <= r["events"] < 1.5 * 5e3   # the budget is planned in expected events
+
+
+def test_decide_and_plan():
+    obs = np.array([[0.5, 0.4, 0.1], [0.52, 0.41, 0.1], [0.49, 0.38, 0.12], [0.51, 0.4, 0.11]])
+    assert _decide(obs, 0.01) == (0, True)
+    assert _decide(obs[:, [1, 0, 2]], 0.01) == (1, True)
+    assert not _decide(obs[:1], 0.01)[1]
+    assert _plan(16, 100) == [16, 32, 64, 100]
+
+
+def test_results_reproducible_and_parallel_independent():
+    model = _two_outputs(0.05)
+    X = np.array([[0.5, 0.5], [0.3, 0.7], [0.8, 0.2]])
+    sol = lambda i: gelsim.solve(model.network, ext_exc=model.ext_exc(X[i])).q  # noqa: E731
+    an = np.array([sol(i)[2:] for i in range(3)])
+    a = sample_outputs(model, X, sol, an, np.array([0, 1]), rng=5, max_events=2e5, n_jobs=1)
+    b = sample_outputs(model, X, sol, an, np.array([0, 1]), rng=5, max_events=2e5, n_jobs=3)
+    np.testing.assert_array_equal(a.outputs, b.outputs)
+    np.testing.assert_array_equal(a.events, b.events)
+
+
+@pytest.mark.parametrize("kwargs, fragment", [
+    (dict(confidence=1.0), "'confidence'"), (dict(replications=1), "'replications'"),
+    (dict(max_events=0), "'max_events'"), (dict(reading="count"), "'reading'"),
+])
+def test_bad_arguments(kwargs, fragment):
+    model = _two_outputs(0.1)
+    with pytest.raises(ValueError, match=fragment):
+        sample_outputs(model, np.zeros((1, 2)), lambda i: None, np.zeros((1, 2)), np.array([0, 1]), **kwargs)
+
+
+def test_classifiers_decide_on_an_easy_problem():
+    """Every classifier's predict(mode='sampled') runs its network and agrees where outputs are clear."""
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(0, 1, (30, 4)), rng.normal(4, 1, (30, 4))])
+    y = np.repeat([0, 1], 30)
+    clf = gelsim.MLSRNNClassifier(hidden=(), elm_hidden=10, ridge=1e-2, random_state=0).fit(X, y)
+    so = clf.sample_outputs(X[::10], max_events=2e6, rng=0)
+    assert so.agreement >= 5 / 6 and so.decided.sum() >= 3
+    assert np.array_equal(clf.predict(X[::10], mode="sampled", max_events=2e6, rng=0), so.predictions)
+    images = np.zeros((20, 6, 6))
+    images[:10, :, 2] = 1
+    images[10:, 2, :] = 1
+    conv = gelsim.ConvSRNNClassifier(n_kernels=84, regions=(1, 1), random_state=0).fit(images, np.repeat([0, 1], 10))
+    so = conv.sample_outputs(images[[0, 15]], duration=50.0, replications=4, rng=0)
+    assert so.outputs.shape == (2, 2) and np.all(so.events > 0)
