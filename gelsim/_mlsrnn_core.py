@@ -129,14 +129,19 @@ def train_elm(X, Y, n_hidden, send_rate, gen, *, ridge=None):
 
 def make_realisable(layers):
     """Scale each weight layer (and its receiving cells' λ+ and r) so that every cell's out-weights sum to
-    at most its firing rate (SPEC §4). Outputs are unchanged: (sλ + s x+) / (s r + s x-) = (λ + x+) / (r + x-)."""
+    at most its firing rate (SPEC §4). Outputs are unchanged: (sλ + s x+) / (s r + s x-) = (λ + x+) / (r + x-).
+
+    The last layer is also scaled *up* until its busiest sender uses its whole rate: the output cells then
+    receive as many spikes per unit time as the hidden cells allow, so a simulation reads them with the
+    fewest events (outputs unchanged, for the same reason)."""
     out, rates = [], np.ones(layers[0].w_exc.shape[0])
-    for layer in layers:
+    for i, layer in enumerate(layers):
         sums = _row_sums(layer.w_exc) + _row_sums(layer.w_inh)
         with np.errstate(divide="ignore", invalid="ignore"):
             need = np.where(sums > 0, sums / rates, 0.0)
         worst = float(need.max()) if need.size else 0.0
-        layer = layer.scaled(1.0 / worst) if worst > 1.0 else layer
+        last = i == len(layers) - 1
+        layer = layer.scaled(1.0 / worst) if worst > 1.0 or (last and worst > 0) else layer
         out.append(layer)
         rates = layer.fire_rate
     return out

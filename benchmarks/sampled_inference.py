@@ -1,0 +1,90 @@
+"""Sampled (spiking) inference against analytic inference, per data set and default classifier.
+
+For each data set, the paper's classifier (MLSRNN on digits and MNIST, MCSRNN on the series) and the
+convolutional one (ConvSRNN / RocketSRNN), all with default settings, predict the first ``--instances``
+test instances by ``sample_outputs(confidence=0.99, max_events=1e7)``. Printed per row: analytic and
+sampled accuracy, agreement of sampled with analytic predictions, decided instances, median and 95th
+percentile of events per instance, and the events per second of the whole sampled call (network build,
+compilation and per-instance solves included) as a ratio to ``gelsim.simulate`` on one instance's
+network for a similar number of events (same run).
+Targets (issue #11): agreement >= 99 %, median <= 1e6 and 95th percentile <= 1e7 events per instance,
+sampled accuracy within 0.5 points of analytic, events/s >= 50 % of simulate's.
+
+Run:  pip install ".[bench]" && python benchmarks/sampled_inference.py [--instances 100] [--datasets digits]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+import gelsim
+from gelsim import datasets
+
+IMAGES = {"digits": gelsim.datasets.load_digit_images, "MNIST-5k": gelsim.datasets.load_mnist_sample}
+
+
+def models(name):
+    """(row name, fitted-model factory, data set) for the paper's and the convolutional classifier."""
+    if name in IMAGES:
+        images = IMAGES[name]()
+        flat = datasets.Dataset.from_arrays(name, images.X_train.reshape(len(images.X_train), -1), images.y_train,
+                                            images.X_test.reshape(len(images.X_test), -1), images.y_test)
+        return [("MLSRNN", lambda: gelsim.MLSRNNClassifier(random_state=0), flat),
+                ("ConvSRNN", lambda: gelsim.ConvSRNNClassifier(random_state=0), images)]
+    ds = datasets.LOADERS[name]()
+    return [("MCSRNN", lambda: gelsim.MCSRNNClassifier(random_state=0), ds),
+            ("RocketSRNN", lambda: gelsim.RocketSRNNClassifier(random_state=0), ds)]
+
+
+def simulate_rate(clf, x, events):
+    """Events per second of gelsim.simulate on one instance's network, for about ``events`` events."""
+    net = clf.to_network(x)
+    q = gelsim.solve(net).q
+    rate = float(net.ext_exc.sum() + net.ext_inh.sum() + net.fire_rate @ q)
+    gelsim.simulate(net, duration=1e3 / rate, replications=2, rng=0, progress=False)   # compile
+    res = gelsim.simulate(net, duration=events / 8 / rate, replications=8, rng=1, progress=False)
+    return res.events / res.wall_time, net.n_cells
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--instances", type=int, default=100)
+    p.add_argument("--max-events", type=float, default=1e7)
+    p.add_argument("--datasets", nargs="+", default=["digits", "MNIST-5k", "JapaneseVowels", "Watch"])
+    args = p.parse_args(argv)
+    rows = []
+    for name in args.datasets:
+        for label, make, ds in models(name):
+            clf = make().fit(ds.X_train, ds.y_train)
+            X, y = ds.X_test[:args.instances], ds.y_test[:args.instances]
+            start = time.perf_counter()
+            so = clf.sample_outputs(X, confidence=0.99, max_events=args.max_events, rng=0)
+            seconds = time.perf_counter() - start
+            sim_rate, n_cells = simulate_rate(clf, X[0], min(float(np.median(so.events)), 2e7))
+            row = dict(data=name, model=label, cells=n_cells, analytic=100 * np.mean(clf.predict(X) == y),
+                       sampled=100 * np.mean(so.predictions == y), agreement=100 * so.agreement,
+                       decided=100 * so.decided.mean(), median=np.median(so.events),
+                       p95=np.quantile(so.events, 0.95), rate_ratio=so.events.sum() / seconds / sim_rate)
+            rows.append(row)
+            print(f"{name:<15}{label:<11}{n_cells:>9} cells  analytic {row['analytic']:6.2f}  sampled "
+                  f"{row['sampled']:6.2f}  agree {row['agreement']:6.2f}  decided {row['decided']:6.2f}  "
+                  f"events median {row['median']:.3g} p95 {row['p95']:.3g}  rate {row['rate_ratio']:.2f}x simulate "
+                  f"({seconds:.0f} s)", flush=True)
+    print(f"\n{'data set':<15}{'model':<11}{'cells':>9}{'analytic %':>11}{'sampled %':>10}{'agree %':>9}"
+          f"{'decided %':>10}{'median ev':>11}{'p95 ev':>10}{'rate/sim':>9}")
+    for r in rows:
+        print(f"{r['data']:<15}{r['model']:<11}{r['cells']:>9}{r['analytic']:>11.2f}{r['sampled']:>10.2f}"
+              f"{r['agreement']:>9.2f}{r['decided']:>10.2f}{r['median']:>11.3g}{r['p95']:>10.3g}{r['rate_ratio']:>9.2f}")
+    print("\ntargets: agreement >= 99 %, median <= 1e6 and p95 <= 1e7 events, |sampled - analytic| <= 0.5 points, "
+          "rate >= 0.5x simulate")
+    for r in rows:
+        met = [r["agreement"] >= 99, r["median"] <= 1e6, r["p95"] <= 1e7, abs(r["sampled"] - r["analytic"]) <= 0.5,
+               r["rate_ratio"] >= 0.5]
+        print(f"{r['data']:<15}{r['model']:<11}" + "  ".join("yes" if m else "NO " for m in met))
+
+
+if __name__ == "__main__":
+    main()
