@@ -100,15 +100,6 @@ def _quantiles(n):
     return (np.arange(1, n + 1) * _GOLDEN) % 1.0
 
 
-def _bias_values(convolution, quantiles, rule):
-    if rule == "zero":
-        b = np.zeros(quantiles.size)
-    else:
-        b = np.quantile(convolution, quantiles)
-    # A bias is a firing rate: never exactly 0 (a cell of rate 0 would hold every spike it gets).
-    return np.where(np.abs(b) < MIN_BIAS, MIN_BIAS, b)
-
-
 def fit_series_bank(U, pad, n_features, gen, *, max_dilations=32, bias_rule="quantile"):
     """Draw a bank for scaled series ``U`` (n, channels, length) with about ``n_features`` features.
 
@@ -120,15 +111,17 @@ def fit_series_bank(U, pad, n_features, gen, *, max_dilations=32, bias_rule="qua
     n_comb = 84 * dil.size
     n_used = (2 ** gen.uniform(0, np.log2(min(n_ch, 9) + 1), n_comb)).astype(np.int64)
     start = np.concatenate([[0], np.cumsum(n_used)]).astype(np.int64)
-    index = np.concatenate([gen.choice(n_ch, k, replace=False) for k in n_used]).astype(np.int64)
+    # Each combination's channels: the first n_used of a random permutation of the channels.
+    perms = np.argsort(gen.random((n_comb, n_ch)), axis=1)
+    index = perms[np.arange(n_ch)[None, :] < n_used[:, None]].astype(np.int64)
     quant = _quantiles(84 * int(n_biases.sum()))
-    biases, f = np.empty(quant.size), 0
-    for j, d in enumerate(dil):
-        for k in range(84):
-            combo = j * 84 + k
-            conv = kern.series_convolution(U[gen.integers(n)], pad, int(d), index[start[combo]:start[combo + 1]], k)
-            biases[f:f + n_biases[j]] = _bias_values(conv, quant[f:f + n_biases[j]], bias_rule)
-            f += n_biases[j]
+    picks = gen.integers(n, size=n_comb)
+    if bias_rule == "zero":
+        biases = np.zeros(quant.size)
+    else:
+        biases = kern.series_biases(U, np.asarray(pad, float), dil, n_biases, start, index, quant, picks)
+    # A bias is a firing rate: never exactly 0 (a cell of rate 0 would hold every spike it gets).
+    biases = np.where(np.abs(biases) < MIN_BIAS, MIN_BIAS, biases)
     return SeriesBank(length, n_ch, np.asarray(pad, float), dil, n_biases, start, index, biases)
 
 
@@ -140,12 +133,12 @@ def fit_image_bank(U, n_kernel_features, gen, *, stride=1, regions=(2, 2), max_d
     # this beat spans up to the whole image at half the features: benchmarks/conv_ablation.py).
     dil, n_biases = _dilations(max(n_kernel_features // 84, 1), (min(h, w) - 1) / 6, max_dilations)
     quant = _quantiles(84 * int(n_biases.sum()))
-    biases, f = np.empty(quant.size), 0
-    for j, d in enumerate(dil):
-        for k in range(84):
-            conv = kern.image_convolution(U[gen.integers(n)], stride, int(d), k)
-            biases[f:f + n_biases[j]] = _bias_values(conv.ravel(), quant[f:f + n_biases[j]], bias_rule)
-            f += n_biases[j]
+    picks = gen.integers(n, size=84 * dil.size)
+    if bias_rule == "zero":
+        biases = np.zeros(quant.size)
+    else:
+        biases = kern.image_biases(U, stride, dil, n_biases, quant, picks)
+    biases = np.where(np.abs(biases) < MIN_BIAS, MIN_BIAS, biases)
     hs, ws = -(-h // stride), -(-w // stride)
     rows = np.round(np.linspace(0, hs, regions[0] + 1)).astype(np.int64)
     cols = np.round(np.linspace(0, ws, regions[1] + 1)).astype(np.int64)
@@ -247,18 +240,24 @@ def series_network(bank, readout, u):
                 # b > 0: excitation E, inhibition I; b < 0: the roles swap. Firing rate |b|.
                 e_ext, i_ext = (ext_e, ext_i) if bias > 0 else (ext_i, ext_e)
                 cells = b.add_cells(np.full(t.size, abs(bias)), ext_exc=e_ext, ext_inh=i_ext)
-                for src, pos, factor in links:
-                    exc_w, inh_w = (factor, 1.0) if bias > 0 else (1.0, factor)
-                    if exc_w:
-                        b.connect("exc", sources[src], cells[pos], exc_w)
-                    if inh_w:
-                        b.connect("inh", sources[src], cells[pos], inh_w)
+                _connect_taps(b, sources, cells, links, bias)
                 position_cells.append(cells)
                 position_rates.append(abs(bias))
                 f += 1
     regions = [np.zeros(c.size, np.int64) for c in position_cells]
     outputs = _pool_and_output(b, position_cells, position_rates, regions, 1, readout)
     return b.network(), outputs, sources, src_rate
+
+
+def _connect_taps(builder, sources, cells, links, bias):
+    """Source-to-position edges: each link ``(source indices, position indices, factor)`` is a tap, with
+    excitatory weight ``factor`` (3 on a chosen tap, else 0) and inhibitory weight 1; swapped for ``bias < 0``."""
+    for src, pos, factor in links:
+        exc_w, inh_w = (factor, 1.0) if bias > 0 else (1.0, factor)
+        if exc_w:
+            builder.connect("exc", sources[src], cells[pos], exc_w)
+        if inh_w:
+            builder.connect("inh", sources[src], cells[pos], inh_w)
 
 
 def _series_fan_out(bank):
@@ -308,17 +307,11 @@ def image_network(bank, readout, u):
             inside = (y >= 0) & (y < h) & (x >= 0) & (x < w)
             taps.append(((y * w + x)[inside], np.flatnonzero(inside)))
         for k in range(84):
-            chosen = set(kern.TAPS[k].tolist())
+            links = [(src, pos, 3.0 if tap in kern.TAPS[k] else 0.0) for tap, (src, pos) in enumerate(taps)]
             for _ in range(bank.n_biases[j]):
                 bias = bank.biases[f]
                 cells = b.add_cells(np.full(ys.size, abs(bias)))
-                for tap, (src, pos) in enumerate(taps):
-                    factor = 3.0 if tap in chosen else 0.0
-                    exc_w, inh_w = (factor, 1.0) if bias > 0 else (1.0, factor)
-                    if exc_w:
-                        b.connect("exc", sources[src], cells[pos], exc_w)
-                    if inh_w:
-                        b.connect("inh", sources[src], cells[pos], inh_w)
+                _connect_taps(b, sources, cells, links, bias)
                 position_cells.append(cells)
                 position_rates.append(abs(bias))
                 regions.append(region)

@@ -122,6 +122,21 @@ def series_convolution(u, pad, d, channels, k):
     return E - I
 
 
+@njit(cache=True)
+def series_biases(U, pad, dilations, n_biases, channel_start, channel_index, quantiles, picks):
+    """MiniRocket's biases: for combination ``k``, quantiles of the convolution of series ``picks[k]``."""
+    biases = np.empty(quantiles.size)
+    f = 0
+    for j in range(dilations.size):
+        for k in range(84):
+            combo = j * 84 + k
+            channels = channel_index[channel_start[combo]:channel_start[combo + 1]]
+            conv = series_convolution(U[picks[combo]], pad, dilations[j], channels, k)
+            biases[f:f + n_biases[j]] = np.quantile(conv, quantiles[f:f + n_biases[j]])
+            f += n_biases[j]
+    return biases
+
+
 # ---------------------------------------------------------------------------------------------- images
 @njit(cache=True)
 def _image_taps(img, d, stride):
@@ -192,3 +207,16 @@ def image_convolution(img, stride, d, k):
     """``C = E - I`` of one image for kernel ``k`` at dilation ``d`` (every ``stride``-th position, zero padding)."""
     E, I = image_cells(img, stride, d, k)
     return E - I
+
+
+@njit(cache=True)
+def image_biases(imgs, stride, dilations, n_biases, quantiles, picks):
+    """Biases of the image cells: for (dilation, kernel) ``k``, quantiles of image ``picks[k]``'s convolution."""
+    biases = np.empty(quantiles.size)
+    f = 0
+    for j in range(dilations.size):
+        for k in range(84):
+            conv = image_convolution(imgs[picks[j * 84 + k]], stride, dilations[j], k).ravel()
+            biases[f:f + n_biases[j]] = np.quantile(conv, quantiles[f:f + n_biases[j]])
+            f += n_biases[j]
+    return biases

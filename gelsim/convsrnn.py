@@ -20,7 +20,7 @@ from . import _conv_core as core
 from ._ridge import fit_ridge_loo, realise
 from ._sklearn_compat import HAVE_SKLEARN, BaseEstimator, ClassifierMixin, NotFittedError, check_is_fitted
 from ._validation import as_generator
-from .sampled import SampledOutputs
+from .sampled import ModelNetwork, SampledOutputs, SpikingClassifierMixin
 
 __all__ = ["RocketSRNNClassifier", "ConvSRNNClassifier", "SampledOutputs", "NotFittedError"]
 
@@ -28,7 +28,7 @@ __all__ = ["RocketSRNNClassifier", "ConvSRNNClassifier", "SampledOutputs", "NotF
 ALPHAS = np.logspace(-3, 3, 10)
 
 
-class _ConvSRNNBase(ClassifierMixin, BaseEstimator):
+class _ConvSRNNBase(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
     """Shared fit / predict / network machinery; subclasses define the input kind and the bank."""
 
     _input_ndim = 3
@@ -101,63 +101,20 @@ class _ConvSRNNBase(ClassifierMixin, BaseEstimator):
         :meth:`sample_outputs`, which takes the keyword arguments ``sampling``).
         """
         check_is_fitted(self, "bank_")
-        if mode == "analytic":
-            return self.classes_[np.argmax(self.decision_function(X), axis=1)]
-        if mode == "sampled":
-            return self.sample_outputs(X, **sampling).predictions
-        raise ValueError(f"The 'mode' parameter of predict must be 'analytic' or 'sampled'. Got {mode!r} instead.")
+        return self._predict_mode(X, mode, sampling,
+                                  lambda X: self.classes_[np.argmax(self.decision_function(X), axis=1)])
 
-    def sample_outputs(self, X, *, confidence=0.99, max_events=10**7, replications=8, replication_events=20_000,
-                       duration=None, reading="spikes", rng=None, n_jobs=None, executor=None, progress=None):
-        """Simulate each instance's spiking network until its prediction is decided (:class:`SampledOutputs`).
-
-        Every instance runs independent replications, each started from the stationary law of the
-        instance's analytic solution, added in looks of doubling size until a paired t-test shows the
-        leading output above every other at ``confidence`` (valid under the repeated looks: the level is
-        spent over them), or ``max_events`` are spent (then ``decided`` is False and the best guess is
-        returned). The network is compiled once; instances run in parallel.
-
-        Parameters
-        ----------
-        confidence : float
-            Probability that a decided instance is decided for its analytic class (in [0.5, 1)).
-        max_events : float
-            Budget of simulated events per instance.
-        replications : int
-            Replications in the first look is twice this; also the group size of the simulator.
-        replication_events : float
-            Expected events per replication (its simulated duration follows from the instance's event rate).
-        duration : float, optional
-            Fixed simulated time per replication with exactly ``replications`` replications and one look,
-            instead of the sequential rule.
-        reading : {"spikes", "busy"}
-            How an output cell is read: its spike count over the run divided by ``r * duration`` (default;
-            free of the noise of the cell's own queue), or its time-averaged ``P(k > 0)``. Both estimate
-            its ``q`` without bias.
-        rng : None, int or numpy.random.Generator
-        n_jobs : int, optional
-            Instances simulated in parallel threads (default: all cores).
-        executor : concurrent.futures.Executor, optional
-            Where instances run instead (each instance is one task).
-        progress : bool, optional
-            Progress bar over instances (default: when stderr is a terminal).
-        """
-        from .sampled import sample_outputs
+    def _sampling_inputs(self, X, model):
         from .solver import solve
 
         check_is_fitted(self, "bank_")
-        model = self._model_network()
         X = self._check_X(X, reset=False)
         inputs = self._scale(X).reshape(X.shape[0], -1)
-        return sample_outputs(model, inputs, lambda i: solve(model.network, ext_exc=model.ext_exc(inputs[i])).q,
-                              self.decision_outputs(X), self.classes_, confidence=confidence, max_events=max_events,
-                              replications=replications, replication_events=replication_events, duration=duration,
-                              reading=reading, rng=rng, n_jobs=n_jobs, executor=executor, progress=progress)
+        return inputs, lambda i: solve(model.network, ext_exc=model.ext_exc(inputs[i])).q, self.decision_outputs(X)
 
     def _model_network(self):
         """The model's network with silent sources, built once per fitted readout."""
-        from .sampled import ModelNetwork
-
+        check_is_fitted(self, "bank_")
         cached = getattr(self, "_spiking_cache", None)
         if cached is None or cached[0] is not self.readout_:
             if self.pooling == "exact":

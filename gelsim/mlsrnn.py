@@ -14,13 +14,12 @@ import numpy as np
 from . import _mlsrnn_core as core
 from ._sklearn_compat import HAVE_SKLEARN, BaseEstimator, ClassifierMixin, NotFittedError, check_is_fitted
 from ._validation import as_generator
-from .sampled import ModelNetwork, SampledOutputs
-from .sampled import sample_outputs as _sample_outputs
+from .sampled import ModelNetwork, SampledOutputs, SpikingClassifierMixin
 
 __all__ = ["MLSRNNClassifier", "MCSRNNClassifier", "SampledOutputs", "NotFittedError"]
 
 
-class _BaseSRNN(ClassifierMixin, BaseEstimator):
+class _BaseSRNN(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
     """Shared fit / predict machinery; subclasses say how input becomes channels."""
 
     _input_ndim = 2
@@ -109,11 +108,8 @@ class _BaseSRNN(ClassifierMixin, BaseEstimator):
         True
         """
         check_is_fitted(self)
-        if mode == "analytic":
-            return self.classes_[np.argmax(self.decision_outputs(X), axis=1)]
-        if mode == "sampled":
-            return self.sample_outputs(X, **sampling).predictions
-        raise ValueError(f"The 'mode' parameter of predict must be 'analytic' or 'sampled'. Got {mode!r} instead.")
+        return self._predict_mode(X, mode, sampling,
+                                  lambda X: self.classes_[np.argmax(self.decision_outputs(X), axis=1)])
 
     def predict_proba(self, X):
         """Class scores from the analytic outputs: softmax of the ELM outputs scaled by their training spread.
@@ -135,71 +131,26 @@ class _BaseSRNN(ClassifierMixin, BaseEstimator):
             x = self._flat_scaled(self._validate_predict(np.asarray(x)[None]))[0]
         return core.to_network(self.layers_, x)[0]
 
-    def sample_outputs(self, X, *, confidence=0.99, max_events=10**7, replications=8, replication_events=20_000,
-                       duration=None, reading="spikes", rng=None, n_jobs=None, executor=None, progress=None):
-        """Simulate each instance's spiking network until its prediction is decided (:class:`SampledOutputs`).
-
-        Every instance runs independent replications, each started from the stationary (product-form) law
-        of the instance's analytic solution, so that each replication's time-averaged outputs are unbiased;
-        replications are added in looks of doubling size until a paired t-test shows the leading output
-        above every other at ``confidence`` (valid under the repeated looks: the level is spent over
-        them), or ``max_events`` are spent (then ``decided`` is False and the best guess is returned). The
-        network is compiled once; instances run in parallel.
-
-        Parameters
-        ----------
-        confidence : float
-            Probability that a decided instance is decided for its analytic class (in [0.5, 1)).
-        max_events : float
-            Budget of simulated events per instance.
-        replications : int
-            The first look has twice this many replications; with ``duration``, the number of replications.
-        replication_events : float
-            Expected events per replication (its simulated duration follows from the instance's event rate).
-        duration : float, optional
-            Fixed simulated time per replication, one look with ``replications`` replications (for studying
-            convergence) instead of the sequential rule.
-        reading : {"spikes", "busy"}
-            How an output cell is read: its spike count over the run divided by ``r * duration`` (default;
-            free of the noise of the cell's own queue), or its time-averaged ``P(k > 0)``. Both estimate
-            its ``q`` without bias.
-        rng : None, int or numpy.random.Generator
-        n_jobs : int, optional
-            Instances simulated in parallel threads (default: all cores).
-        executor : concurrent.futures.Executor, optional
-            Where instances run instead (each instance is one task).
-        progress : bool, optional
-            Progress bar over instances on stderr (default: when stderr is a terminal).
-
-        Examples
-        --------
-        >>> from gelsim import MLSRNNClassifier
-        >>> from sklearn.datasets import load_iris
-        >>> X, y = load_iris(return_X_y=True)
-        >>> clf = MLSRNNClassifier(hidden=(), elm_hidden=20, ridge=1e-3, random_state=0).fit(X, y)
-        >>> res = clf.sample_outputs(X[:2], duration=2e4, replications=4, rng=0)
-        >>> bool(abs(res.outputs - res.analytic).max() < 0.05)
-        True
-        """
+    def _model_network(self):
+        """The model's network with silent sources (``Λ = x``, ``r = 1``), built once per fit."""
         check_is_fitted(self)
-        X = self._validate_predict(X)
-        Xs = self._flat_scaled(X)
-        layers = self.layers_
         cached = getattr(self, "_spiking_cache", None)
-        if cached is None or cached[0] is not layers:
-            net, offsets = core.to_network(layers, None)
+        if cached is None or cached[0] is not self.layers_:
+            net, offsets = core.to_network(self.layers_, None)
             n_src = int(offsets[1])
-            cached = (layers, ModelNetwork(net, np.arange(n_src), np.ones(n_src), np.arange(net.n_cells)[-self.classes_.size:]))
+            outputs = np.arange(net.n_cells - self.classes_.size, net.n_cells)
+            cached = (self.layers_, ModelNetwork(net, np.arange(n_src), np.ones(n_src), outputs))
             self._spiking_cache = cached
-        model = cached[1]
+        return cached[1]
+
+    def _sampling_inputs(self, X, model):
+        Xs = self._flat_scaled(self._validate_predict(X))
+        layers = self.layers_
 
         def solution(i):
             return np.concatenate(core.forward(layers, Xs[i:i + 1], return_all=True), axis=1)[0]
 
-        return _sample_outputs(model, Xs, solution, core.forward(layers, Xs), self.classes_, confidence=confidence,
-                               max_events=max_events, replications=replications,
-                               replication_events=replication_events, duration=duration, reading=reading, rng=rng,
-                               n_jobs=n_jobs, executor=executor, progress=progress)
+        return Xs, solution, core.forward(layers, Xs)
 
     # ------------------------------------------------------------------ input validation
     def _validate_fit(self, X, y):

@@ -247,3 +247,70 @@ def sample_outputs(model_network, inputs, solution, analytic, classes, *, confid
                           events=np.array([p["events"] for p in parts], np.int64),
                           replications=np.array([p["replications"] for p in parts], np.int64),
                           duration=np.array([p["duration"] for p in parts]), confidence=float(confidence))
+
+
+class SpikingClassifierMixin:
+    """``sample_outputs`` and ``predict(mode="sampled")`` for a classifier that provides
+    ``_model_network()`` (a :class:`ModelNetwork`, built once) and ``_sampling_inputs(X, model)``
+    (scaled source values (n, n_sources), each instance's Eq. (1) solution as a function of its index,
+    and the analytic outputs (n, n_classes))."""
+
+    def _predict_mode(self, X, mode, sampling, analytic):
+        if mode == "analytic":
+            return analytic(X)
+        if mode == "sampled":
+            return self.sample_outputs(X, **sampling).predictions
+        raise ValueError(f"The 'mode' parameter of predict must be 'analytic' or 'sampled'. Got {mode!r} instead.")
+
+    def sample_outputs(self, X, *, confidence=0.99, max_events=10**7, replications=8, replication_events=20_000,
+                       duration=None, reading="spikes", rng=None, n_jobs=None, executor=None, progress=None):
+        """Simulate each instance's spiking network until its prediction is decided (:class:`SampledOutputs`).
+
+        Every instance runs independent replications, each started from the stationary (product-form) law
+        of the instance's analytic solution, so that each replication's time-averaged outputs are unbiased;
+        replications are added in looks of doubling size until a paired t-test shows the leading output
+        above every other at ``confidence`` (valid under the repeated looks: the level is spent over
+        them), or ``max_events`` are spent (then ``decided`` is False and the best guess is returned). The
+        network is compiled once; instances run in parallel.
+
+        Parameters
+        ----------
+        confidence : float
+            Probability that a decided instance is decided for its analytic class (in [0.5, 1)).
+        max_events : float
+            Budget of simulated events per instance.
+        replications : int
+            The first look has twice this many replications; with ``duration``, the number of replications.
+        replication_events : float
+            Expected events per replication (its simulated duration follows from the instance's event rate).
+        duration : float, optional
+            Fixed simulated time per replication, one look with ``replications`` replications (for studying
+            convergence) instead of the sequential rule.
+        reading : {"spikes", "busy"}
+            How an output cell is read: its spike count over the run divided by ``r * duration`` (default;
+            free of the noise of the cell's own queue), or its time-averaged ``P(k > 0)``. Both estimate
+            its ``q`` without bias.
+        rng : None, int or numpy.random.Generator
+        n_jobs : int, optional
+            Instances simulated in parallel threads (default: all cores).
+        executor : concurrent.futures.Executor, optional
+            Where instances run instead (each instance is one task).
+        progress : bool, optional
+            Progress bar over instances on stderr (default: when stderr is a terminal).
+
+        Examples
+        --------
+        >>> from gelsim import MLSRNNClassifier
+        >>> from sklearn.datasets import load_iris
+        >>> X, y = load_iris(return_X_y=True)
+        >>> clf = MLSRNNClassifier(hidden=(), elm_hidden=20, ridge=1e-3, random_state=0).fit(X, y)
+        >>> res = clf.sample_outputs(X[:2], duration=2e4, replications=4, rng=0)
+        >>> bool(abs(res.outputs - res.analytic).max() < 0.05)
+        True
+        """
+        model = self._model_network()
+        inputs, solution, analytic = self._sampling_inputs(X, model)
+        return sample_outputs(model, inputs, solution, analytic, self.classes_, confidence=confidence,
+                              max_events=max_events, replications=replications,
+                              replication_events=replication_events, duration=duration, reading=reading, rng=rng,
+                              n_jobs=n_jobs, executor=executor, progress=progress)
