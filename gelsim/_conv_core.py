@@ -17,8 +17,10 @@ from . import _conv_kernels as kern
 from .network import Network
 
 _GOLDEN = (np.sqrt(5.0) + 1.0) / 2.0
-#: Smallest |bias| (a firing rate must be positive); in units of the scaled input.
-MIN_BIAS = 1e-9
+#: Smallest |bias|, in units of the scaled input (one tap spans [0, 1]). A bias is a firing rate, so it
+#: must be positive; a quantile that is exactly 0 (flat or blank stretches) becomes this. Far smaller
+#: values change no feature measurably but make cells so slow that a simulation of the network stalls.
+MIN_BIAS = 1e-3
 
 
 @dataclass(frozen=True)

@@ -197,7 +197,7 @@ def sample_instance(compiled, model, u, q, seed, *, confidence, max_events, repl
 
 
 def sample_outputs(model_network, inputs, solution, analytic, classes, *, confidence=0.99, max_events=10**7,
-                   replications=8, replication_events=20_000, duration=None, reading="spikes", rng=None, n_jobs=None,
+                   replications=8, replication_events=None, duration=None, reading="spikes", rng=None, n_jobs=None,
                    executor=None, progress=None):
     """Simulate every instance and return :class:`SampledOutputs`.
 
@@ -213,6 +213,9 @@ def sample_outputs(model_network, inputs, solution, analytic, classes, *, confid
         raise ValueError(f"The 'confidence' parameter of {owner} must be in [0.5, 1). Got {confidence!r}.")
     replications = check_int(replications, "replications", owner, minimum=2)
     max_events = check_positive_number(max_events, "max_events", owner)
+    if replication_events is None:
+        # Each replication sets up every cell once, so it should run many events per cell.
+        replication_events = max(20_000.0, 10.0 * model_network.network.n_cells)
     replication_events = check_positive_number(replication_events, "replication_events", owner)
     if duration is not None:
         duration = check_positive_number(duration, "duration", owner)
@@ -262,7 +265,7 @@ class SpikingClassifierMixin:
             return self.sample_outputs(X, **sampling).predictions
         raise ValueError(f"The 'mode' parameter of predict must be 'analytic' or 'sampled'. Got {mode!r} instead.")
 
-    def sample_outputs(self, X, *, confidence=0.99, max_events=10**7, replications=8, replication_events=20_000,
+    def sample_outputs(self, X, *, confidence=0.99, max_events=10**7, replications=8, replication_events=None,
                        duration=None, reading="spikes", rng=None, n_jobs=None, executor=None, progress=None):
         """Simulate each instance's spiking network until its prediction is decided (:class:`SampledOutputs`).
 
@@ -281,8 +284,9 @@ class SpikingClassifierMixin:
             Budget of simulated events per instance.
         replications : int
             The first look has twice this many replications; with ``duration``, the number of replications.
-        replication_events : float
+        replication_events : float, optional
             Expected events per replication (its simulated duration follows from the instance's event rate).
+            Default: 10 per cell of the network, at least 20,000 (a replication sets up every cell once).
         duration : float, optional
             Fixed simulated time per replication, one look with ``replications`` replications (for studying
             convergence) instead of the sequential rule.
