@@ -220,32 +220,27 @@ def series_network(bank, readout, u):
     sources = b.add_cells(np.full(n_ch * length, src_rate), ext_exc=u.ravel() * src_rate)
     position_cells, position_rates = [], []
     f = 0
-    for j, d in enumerate(bank.dilations):
-        for k in range(84):
-            combo = j * 84 + k
-            channels = bank.channel_index[bank.channel_start[combo]:bank.channel_start[combo + 1]]
-            lo, hi = (0, length) if (j + k) % 2 == 0 else (4 * d, length - 4 * d)
-            t = np.arange(lo, hi)
-            ext_e = np.zeros(t.size)
-            ext_i = np.zeros(t.size)
-            links = []
-            for tap in range(9):
-                s = t + (tap - 4) * d
-                inside = (s >= 0) & (s < length)
-                factor = 3.0 if tap in kern.TAPS[k] else 0.0
-                for c in channels:
-                    links.append((c * length + s[inside], np.flatnonzero(inside), factor))
-                    ext_e[~inside] += factor * bank.pad[c]
-                    ext_i[~inside] += bank.pad[c]
-            for _ in range(bank.n_biases[j]):
-                bias = bank.biases[f]
-                # b > 0: excitation E, inhibition I; b < 0: the roles swap. Firing rate |b|.
-                e_ext, i_ext = (ext_e, ext_i) if bias > 0 else (ext_i, ext_e)
-                cells = b.add_cells(np.full(t.size, abs(bias)), ext_exc=e_ext, ext_inh=i_ext)
-                _connect_taps(b, sources, cells, links, bias)
-                position_cells.append(cells)
-                position_rates.append(abs(bias))
-                f += 1
+    for j, d, k, channels, t in _series_combos(bank):
+        ext_e = np.zeros(t.size)
+        ext_i = np.zeros(t.size)
+        links = []
+        for tap in range(9):
+            s = t + (tap - 4) * d
+            inside = (s >= 0) & (s < length)
+            factor = 3.0 if tap in kern.TAPS[k] else 0.0
+            for c in channels:
+                links.append((c * length + s[inside], np.flatnonzero(inside), factor))
+                ext_e[~inside] += factor * bank.pad[c]
+                ext_i[~inside] += bank.pad[c]
+        for _ in range(bank.n_biases[j]):
+            bias = bank.biases[f]
+            # b > 0: excitation E, inhibition I; b < 0: the roles swap. Firing rate |b|.
+            e_ext, i_ext = (ext_e, ext_i) if bias > 0 else (ext_i, ext_e)
+            cells = b.add_cells(np.full(t.size, abs(bias)), ext_exc=e_ext, ext_inh=i_ext)
+            _connect_taps(b, sources, cells, links, bias)
+            position_cells.append(cells)
+            position_rates.append(abs(bias))
+            f += 1
     regions = [np.zeros(c.size, np.int64) for c in position_cells]
     outputs = _pool_and_output(b, position_cells, position_rates, regions, 1, readout)
     return b.network(), outputs, sources, src_rate
@@ -262,22 +257,29 @@ def _connect_taps(builder, sources, cells, links, bias):
             builder.connect("inh", sources[src], cells[pos], inh_w)
 
 
-def _series_fan_out(bank):
-    """Largest total out-weight of any source (weights 3 + 1 per chosen tap, 1 per other tap): its rate."""
+def _series_combos(bank):
+    """Each kernel combination of a series bank: ``(dilation index, dilation, kernel, channels, positions)``
+    (every position when padded, else those whose taps all lie inside the series)."""
     length = bank.length
-    out = np.zeros(bank.n_channels * length)
     for j, d in enumerate(bank.dilations):
         for k in range(84):
             combo = j * 84 + k
             channels = bank.channel_index[bank.channel_start[combo]:bank.channel_start[combo + 1]]
             lo, hi = (0, length) if (j + k) % 2 == 0 else (4 * d, length - 4 * d)
-            t = np.arange(lo, hi)
-            for tap in range(9):
-                s = t + (tap - 4) * d
-                s = s[(s >= 0) & (s < length)]
-                w = (4.0 if tap in kern.TAPS[k] else 1.0) * bank.n_biases[j]
-                for c in channels:
-                    np.add.at(out, c * length + s, w)
+            yield j, d, k, channels, np.arange(lo, hi)
+
+
+def _series_fan_out(bank):
+    """Largest total out-weight of any source (weights 3 + 1 per chosen tap, 1 per other tap): its rate."""
+    length = bank.length
+    out = np.zeros(bank.n_channels * length)
+    for j, d, k, channels, t in _series_combos(bank):
+        for tap in range(9):
+            s = t + (tap - 4) * d
+            s = s[(s >= 0) & (s < length)]
+            w = (4.0 if tap in kern.TAPS[k] else 1.0) * bank.n_biases[j]
+            for c in channels:
+                np.add.at(out, c * length + s, w)
     return float(max(out.max(), 1.0))
 
 

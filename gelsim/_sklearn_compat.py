@@ -55,3 +55,31 @@ def check_is_fitted(estimator, attribute="layers_"):
     if not hasattr(estimator, attribute):
         raise NotFittedError(f"This {type(estimator).__name__} instance is not fitted yet. Call 'fit' with "
                              "appropriate arguments before using this estimator.")
+
+
+def as_labels(y, n):
+    """Check classification labels ``y`` for ``n`` samples (a column vector is flattened, with sklearn's warning)."""
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        import warnings
+
+        warnings.warn("A column-vector y was passed when a 1d array was expected; it was flattened.",
+                      _data_conversion_warning(), stacklevel=3)
+        y = y.ravel()
+    if y.ndim != 1 or y.shape[0] != n:
+        raise ValueError(f"y must be a 1-D array of {n} labels. Got shape {y.shape}.")
+    if HAVE_SKLEARN:
+        from sklearn.utils.multiclass import check_classification_targets
+
+        check_classification_targets(y)
+    elif y.dtype.kind == "f" and not np.all(np.isfinite(y)):
+        raise ValueError("y contains NaN or infinity.")
+    return y
+
+
+def _data_conversion_warning():
+    if HAVE_SKLEARN:
+        from sklearn.exceptions import DataConversionWarning
+
+        return DataConversionWarning
+    return UserWarning

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import _conv_core as core
 from ._ridge import fit_ridge_loo, realise
-from ._sklearn_compat import HAVE_SKLEARN, BaseEstimator, ClassifierMixin, NotFittedError, check_is_fitted
+from ._sklearn_compat import BaseEstimator, ClassifierMixin, NotFittedError, as_labels, check_is_fitted
 from ._validation import as_generator
 from .sampled import ModelNetwork, SampledOutputs, SpikingClassifierMixin
 
@@ -38,7 +38,9 @@ class _ConvSRNNBase(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
     def fit(self, X, y):
         """Draw the convolution cells, pool the training data, fit the readout; returns ``self``."""
         X = self._check_X(X, reset=True)
-        y = _check_y(y, X.shape[0], type(self).__name__)
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None.")
+        y = as_labels(y, X.shape[0])
         self._check_params()
         self.classes_, codes = np.unique(y, return_inverse=True)
         if self.classes_.size < 2:
@@ -375,20 +377,3 @@ class ConvSRNNClassifier(_ConvSRNNBase):
 
     def _network(self, u):
         return core.image_network(self.bank_, self.readout_, u)
-
-
-def _check_y(y, n, name):
-    if y is None:
-        raise ValueError(f"{name} requires y to be passed, but the target y is None.")
-    y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y.ravel()
-    if y.ndim != 1 or y.shape[0] != n:
-        raise ValueError(f"The 'y' parameter of {name} must be a 1-D array of {n} labels. Got shape {y.shape}.")
-    if HAVE_SKLEARN:
-        from sklearn.utils.multiclass import check_classification_targets
-
-        check_classification_targets(y)
-    elif y.dtype.kind == "f" and not np.all(np.isfinite(y)):
-        raise ValueError(f"The 'y' parameter of {name} contains NaN or infinity.")
-    return y

@@ -12,7 +12,7 @@ import numbers
 import numpy as np
 
 from . import _mlsrnn_core as core
-from ._sklearn_compat import HAVE_SKLEARN, BaseEstimator, ClassifierMixin, NotFittedError, check_is_fitted
+from ._sklearn_compat import HAVE_SKLEARN, BaseEstimator, ClassifierMixin, NotFittedError, as_labels, check_is_fitted
 from ._validation import as_generator
 from .sampled import ModelNetwork, SampledOutputs, SpikingClassifierMixin
 
@@ -160,9 +160,9 @@ class _BaseSRNN(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
             from sklearn.utils.validation import validate_data
 
             X, y = validate_data(self, X, y, dtype=np.float64, ensure_all_finite=True)
-            return X, _as_labels(y, X.shape[0])
+            return X, as_labels(y, X.shape[0])
         X = self._as_array(X, reset=True)
-        return X, _as_labels(y, X.shape[0])
+        return X, as_labels(y, X.shape[0])
 
     def _validate_predict(self, X):
         return self._as_array(X, reset=False)
@@ -194,33 +194,6 @@ class _BaseSRNN(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
             raise ValueError(f"X has shape {arr.shape[1:]} per sample, but {name} was fitted with "
                              f"{self.input_shape_}.")
         return arr
-
-
-def _as_labels(y, n):
-    y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] == 1:
-        import warnings
-
-        warnings.warn("A column-vector y was passed when a 1d array was expected; it was flattened.",
-                      _data_conversion_warning(), stacklevel=3)
-        y = y.ravel()
-    if y.ndim != 1 or y.shape[0] != n:
-        raise ValueError(f"y must be a 1-D array of {n} labels. Got shape {y.shape}.")
-    if HAVE_SKLEARN:
-        from sklearn.utils.multiclass import check_classification_targets
-
-        check_classification_targets(y)
-    elif y.dtype.kind == "f" and not np.all(np.isfinite(y)):
-        raise ValueError("y contains NaN or infinity.")
-    return y
-
-
-def _data_conversion_warning():
-    if HAVE_SKLEARN:
-        from sklearn.exceptions import DataConversionWarning
-
-        return DataConversionWarning
-    return UserWarning
 
 
 class MLSRNNClassifier(_BaseSRNN):
