@@ -139,8 +139,9 @@ def _decide(obs, alpha):
     d_mean = diff.mean(axis=0)
     d_se = diff.std(axis=0, ddof=1) / np.sqrt(n)
     crit = stats.t.ppf(1.0 - alpha / (k - 1), df=n - 1)
+    # A difference without spread across replications (identical readings) is no evidence either way.
     with np.errstate(divide="ignore", invalid="ignore"):
-        t = np.where(d_se > 0, d_mean / d_se, np.where(d_mean > 0, np.inf, 0.0))
+        t = np.where(d_se > 0, d_mean / d_se, 0.0)
     return lead, bool(np.all(t > crit))
 
 
@@ -281,7 +282,8 @@ class SpikingClassifierMixin:
         confidence : float
             Probability that a decided instance is decided for its analytic class (in [0.5, 1)).
         max_events : float
-            Budget of simulated events per instance.
+            Budget of simulated events per instance (planned from the expected event rate, so the count
+            can differ from it by a few percent).
         replications : int
             The first look has twice this many replications; with ``duration``, the number of replications.
         replication_events : float, optional
