@@ -1,4 +1,8 @@
-"""scikit-learn conventions without a hard dependency: use sklearn's base classes when installed."""
+"""scikit-learn conventions without a hard dependency: use sklearn's base classes when installed.
+
+scikit-learn counts as installed from version 1.6 on (``validate_data`` is needed); an older one is
+ignored, and the minimal fallback below is used instead.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import numpy as np
 try:  # pragma: no cover - exercised in both environments
     from sklearn.base import BaseEstimator, ClassifierMixin
     from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import validate_data  # noqa: F401  (scikit-learn >= 1.6)
     HAVE_SKLEARN = True
 except ImportError:  # pragma: no cover
     HAVE_SKLEARN = False

@@ -96,7 +96,7 @@ def _cmd_simulate(args):
 
     net = Network.load(args.network)
     res = simulate(net, duration=args.duration, warmup=args.warmup, replications=args.replications,
-                   rng=args.seed, progress=not args.no_progress)
+                   rng=args.seed, progress=False if args.no_progress else None)  # None: a bar on a terminal only
     columns = {"q": res.q, "q_se": res.q_se, "saturated": res.saturated, "mean_potential": res.mean_potential,
                "firing_rate": res.firing_rate}
     summary = dict(events=res.events, duration=res.duration, replications=res.replications,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zipfile
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -206,7 +208,15 @@ class Network:
 
         Raises ``ValueError`` when the file is not a gelsim network.
         """
-        with np.load(path, allow_pickle=False) as f:
+        try:
+            archive = np.load(path, allow_pickle=False)
+        except (ValueError, OSError, zipfile.BadZipFile) as exc:
+            raise ValueError(f"{path!s} is not a gelsim network file (it cannot be read as an .npz archive: "
+                             f"{exc}).") from exc
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise ValueError(f"{path!s} is not a gelsim network file (it holds a single array, not an .npz "
+                             "archive written by Network.save).")
+        with archive as f:
             if "format" not in f or str(f["format"]) != "gelsim-network-1":
                 raise ValueError(f"{path!s} is not a gelsim network file (missing 'format' = 'gelsim-network-1').")
             n = f["fire_rate"].size
@@ -231,6 +241,7 @@ def _as_weights(w, name, n, owner="Network"):
     if sp.issparse(w):
         w = sp.csr_matrix(w, dtype=float, copy=True)
         w.sum_duplicates()
+        w.eliminate_zeros()  # stored zeros would cost every mat-vec and every routing table for nothing
     else:
         try:
             w = np.array(w, dtype=float)

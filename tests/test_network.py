@@ -117,3 +117,25 @@ def test_inputs_are_copied_not_frozen():
     rates[0] = 5.0  # the caller's arrays stay writable and the network does not change
     w[0, 1] = 0.5
     assert net.fire_rate[0] == 1.0 and net.ext_exc[0] == 1.0 and net.w_exc[0, 1] == 0.0
+
+
+def test_stored_zeros_are_dropped():
+    """Explicit zeros in sparse weights would double every mat-vec on such input; they are removed."""
+    import scipy.sparse as sp
+
+    w = sp.csr_matrix((np.array([0.5, 0.0, 0.0]), np.array([1, 0, 2]), np.array([0, 1, 3, 3])), shape=(3, 3))
+    assert w.nnz == 3
+    net = gelsim.Network(fire_rate=np.ones(3), w_exc=w, ext_exc=[1.0, 0, 0])
+    assert net.w_exc.nnz == 1 and net.w_exc[0, 1] == 0.5
+
+
+@pytest.mark.parametrize("content", ["text", "npy"])
+def test_load_rejects_files_that_are_not_networks(tmp_path, content):
+    path = tmp_path / "not_a_network.bin"
+    if content == "text":
+        path.write_text("hello, this is not an archive\n")
+    else:
+        with open(path, "wb") as fh:
+            np.save(fh, np.arange(3))
+    with pytest.raises(ValueError, match="is not a gelsim network file"):
+        gelsim.Network.load(path)
