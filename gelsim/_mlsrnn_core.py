@@ -1,4 +1,4 @@
-"""The mathematics of MLSRNN / MCSRNN (SPEC §4, paper Section VI): training, forward pass, spiking network.
+"""The mathematics of MLSRNN / MCSRNN (Yin & Gelenbe, Section VI): training, forward pass, spiking network.
 
 A model is a list of :class:`Layer` objects. Layer ``l`` holds the weights from the cells of layer ``l`` to
 those of layer ``l + 1`` and the receiving cells' own rates, so every layer, hidden or output, computes
@@ -129,7 +129,7 @@ def train_elm(X, Y, n_hidden, send_rate, gen, *, ridge=None):
 
 def make_realisable(layers):
     """Scale each weight layer (and its receiving cells' λ+ and r) so that every cell's out-weights sum to
-    at most its firing rate (SPEC §4). Outputs are unchanged: (sλ + s x+) / (s r + s x-) = (λ + x+) / (r + x-).
+    at most its firing rate. Outputs are unchanged: (sλ + s x+) / (s r + s x-) = (λ + x+) / (r + x-).
 
     The last layer is also scaled *up* until its busiest sender uses its whole rate: the output cells then
     receive as many spikes per unit time as the hidden cells allow, so a simulation reads them with the

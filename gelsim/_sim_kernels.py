@@ -1,6 +1,6 @@
 """Numba kernels of the spike simulator: arrays in, arrays out, no validation.
 
-``run_events`` simulates the jump chain of the G-network's continuous-time Markov chain (SPEC §1)
+``run_events`` simulates the jump chain of the G-network's continuous-time Markov chain (see :class:`gelsim.Network`)
 with O(1) work per event and no wasted steps; long-run time averages use the expected holding
 time of each state rather than a sampled one (Fox & Glynn), which is exact for long-run averages and
 has lower variance. ``run_events_pipelined`` runs the same chain for several replications at once,

@@ -1,4 +1,4 @@
-"""Cell activation functions of the paper (SPEC §3), vectorised over NumPy arrays.
+"""Cell activation functions of Yin & Gelenbe's Section III (Eqs. (2)–(8)), vectorised over NumPy arrays.
 
 Every function broadcasts its arguments, so it applies term by term to vectors and matrices.
 """

@@ -1,4 +1,4 @@
-"""RNN convolutions of Sections III–IV (SPEC §3): single-cell (3)/(4), twin-cell (5), cluster (9)/(10).
+"""RNN convolutions of Yin & Gelenbe's Sections III–IV: single-cell (3)/(4), twin-cell (5), cluster (9)/(10).
 
 Every function takes a 2-D image with values in [0, 1] and a bank of kernels of shape (K, h, w) (or one
 (h, w) kernel) and returns the valid-mode outputs, shape (K, H - h + 1, W - w + 1). "Convolution" is

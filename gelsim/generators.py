@@ -23,7 +23,7 @@ def mm1(arrival=1.0, service=2.0, inhibition=0.0):
 
 
 def line_tandem():
-    """Two cells in tandem, Q1 -> Q2 -> out (LINE's RcatGnetworkTest, SPEC §2).
+    """Two cells in tandem, Q1 -> Q2 -> out (the known case of the LINE solver's RcatGnetworkTest).
 
     ``Λ_1 = 1, λ_1 = 0.3, r_1 = 2, r_2 = 3, p+_12 = 1``; mean potentials 0.769231 and 0.408163.
 

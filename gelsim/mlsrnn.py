@@ -1,4 +1,4 @@
-"""MLSRNN and MCSRNN classifiers (paper Section VI, SPEC §4–§5), scikit-learn style.
+"""MLSRNN and MCSRNN classifiers (Yin & Gelenbe, Section VI), scikit-learn style.
 
 Both train without back-propagation (Algorithms 1 and 2) and are real G-networks: ``predict`` evaluates them
 analytically (a vectorised feed-forward pass) or, with ``mode="sampled"``, simulates each instance's spiking
@@ -216,7 +216,7 @@ class MLSRNNClassifier(_BaseSRNN):
 
     Notes
     -----
-    Choices where the paper is vague (SPEC §4): ``W̄`` rows are uniform and sum to the sending rate; ``adj``
+    Choices where the paper is vague: ``W̄`` rows are uniform and sum to the sending rate; ``adj``
     is per-unit min-max, per-unit z-score, then one global shift to non-negative; ``φ(0, ·)`` in ``H`` uses
     ``λ+ = r = 1``; ``W̄1`` rows are scaled so that ``2 W̄1`` sums to the sending cell's rate. Features are
     scaled into [0, 1] with the training minimum and maximum (test data are clipped). After training, layers

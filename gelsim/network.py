@@ -14,7 +14,7 @@ ROW_SUM_RTOL = 1e-9
 
 
 class Network:
-    """A random neural network of ``N`` spiking cells (SPEC §1).
+    """A random neural network of ``N`` spiking cells (Gelenbe 1989).
 
     Parameters
     ----------

@@ -22,7 +22,7 @@ class ConvergenceWarning(UserWarning):
 
 @dataclass(frozen=True, repr=False)
 class SteadyState:
-    """Solution of Eq. (1) with its product-form quantities (SPEC §2).
+    """Solution of Eq. (1) with its product-form quantities (Gelenbe 1989, 1993).
 
     Attributes
     ----------
