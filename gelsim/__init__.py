@@ -18,6 +18,8 @@ _LAZY = {
     "simulate_transient": "gelsim.transient",
     "SimulationResult": "gelsim.simulation",
     "TransientResult": "gelsim.transient",
+    "steady_state_vjp": "gelsim.gradients",
+    "SteadyStateGradient": "gelsim.gradients",
     "conv": "gelsim.conv",
     "datasets": "gelsim.datasets",
     "validation": "gelsim.validation",
