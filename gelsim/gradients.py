@@ -80,7 +80,7 @@ def steady_state_vjp(net, cotangent, *, ext_exc=None, ext_inh=None, steady_state
     steady_state : SteadyState, optional
         The solution of Eq. (1) for these inputs, if already computed.
     tol : float
-        Relative tolerance of the iterative adjoint solve on sparse networks.
+        Tolerance of the adjoint solve: the fixed-point residual of ``v = c + Jᵀ v`` relative to ``max |c|``.
 
     Returns
     -------
@@ -116,12 +116,9 @@ def steady_state_vjp(net, cotangent, *, ext_exc=None, ext_inh=None, steady_state
     Q = np.asarray(ss.q, float)
     if Q.shape != c.shape:
         raise ValueError(f"The 'steady_state' parameter has q of shape {Q.shape}, but the cotangent has shape {c.shape}.")
-    rows = [_adjoint(net, Q[d] if batch else Q, c[d] if batch else c,
-                     lam[d] if batch else lam, lam_inh[d] if batch else lam_inh, tol) for d in range(c.shape[0] if batch else 1)]
-    U = np.array([r[0] for r in rows])                 # (D, N)
-    sat = np.array([r[1] for r in rows])
-    Qb = Q.reshape(U.shape)
-    if np.any([r[2] for r in rows]):
+    Qb, Cb = Q.reshape(-1, n), c.reshape(-1, n)
+    U, sat, near = _adjoint_batch(net, Qb, Cb, lam.reshape(-1, n), lam_inh.reshape(-1, n), tol)
+    if near:
         warnings.warn("Some cells are at the edge of saturation (Eq. (1)'s ratio within "
                       f"{NEAR_SATURATION:g} of 1): q has a kink there and the gradient is one-sided.",
                       SaturationWarning, stacklevel=2)
@@ -134,29 +131,57 @@ def steady_state_vjp(net, cotangent, *, ext_exc=None, ext_inh=None, steady_state
                                q=Q, saturated=sat if batch else sat[0])
 
 
-def _adjoint(net, q, c, lam, lam_inh, tol):
-    """``u = v / D`` (zero on saturated cells) for one pattern, the saturated mask, and a near-edge flag."""
-    w_exc, w_inh, r = net.w_exc, net.w_inh, net.fire_rate
-    num = lam + np.asarray(w_exc.T @ q).ravel()
-    den = r + lam_inh + np.asarray(w_inh.T @ q).ravel()
+def _adjoint_batch(net, Q, C, lam, lam_inh, tol):
+    """``U = V / D`` (zero on saturated cells) for every pattern (rows), the saturated mask, a near-edge flag.
+
+    All patterns iterate ``V = C + Jᵀ V`` together by Anderson acceleration, two matrix products per step
+    for the whole batch (``Jᵀ v = W+ (s v) - W- (q s v)`` with ``s = 1 / D``, zero on pinned cells); a
+    pattern that has not converged (``J`` near a spectral radius of 1) is solved directly instead.
+    """
+    from ._anderson import anderson
+
+    w_exc, w_inh = net.w_exc, net.w_inh
+    num = lam + _rows_times(Q, w_exc)
+    den = net.fire_rate + lam_inh + _rows_times(Q, w_inh)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(den > 0, num / den, np.where(num > 0, np.inf, 0.0))
     saturated = ratio >= 1.0
     near = bool(np.any(np.abs(ratio - 1.0) < NEAR_SATURATION))
-    free = ~saturated & (den > 0)
-    s = np.where(free, 1.0 / np.where(den > 0, den, 1.0), 0.0)
-    # (I - J)ᵀ v = c with Jᵀ = (W+ - W- diag(q)) diag(s): column i of Jᵀ is zero for a pinned cell.
+    S = np.where(~saturated & (den > 0), 1.0 / np.where(den > 0, den, 1.0), 0.0)
+
+    def step(V, rows):
+        X = S[rows] * V
+        return C[rows] + _rows_times_t(X, w_exc) - _rows_times_t(Q[rows] * X, w_inh)
+
+    scale = max(1.0, float(np.abs(C).max()))
+    V, residual, _, _ = anderson(step, C.copy(), tol=tol * scale, max_iter=500, memory=8, lower=-np.inf,
+                                 upper=np.inf)
+    for d in np.flatnonzero(~(residual <= tol * scale)):
+        V[d] = _direct_adjoint(net, Q[d], C[d], S[d], tol)
+    return V * S, saturated, near
+
+
+def _rows_times(Q, w):
+    """Row ``d`` of the result is ``wᵀ q_d``: ``Q @ w`` for patterns in rows."""
+    return np.asarray(Q @ w) if not sp.issparse(w) else np.asarray((w.T @ Q.T).T)
+
+
+def _rows_times_t(X, w):
+    """Row ``d`` of the result is ``w x_d``: ``X @ wᵀ`` for patterns in rows."""
+    return np.asarray(X @ w.T) if not sp.issparse(w) else np.asarray((w @ X.T).T)
+
+
+def _direct_adjoint(net, q, c, s, tol):
+    """Solve ``(I - Jᵀ) v = c`` for one pattern: LU on dense networks, GMRES on sparse ones."""
+    w_exc, w_inh = net.w_exc, net.w_inh
     if net.is_sparse:
-        Jt = (w_exc - w_inh @ sp.diags(q)) @ sp.diags(s)
-        A = sp.identity(q.size, format="csr") - Jt.tocsr()
+        A = sp.identity(q.size, format="csr") - ((w_exc - w_inh @ sp.diags(q)) @ sp.diags(s)).tocsr()
         v, info = spla.gmres(A, c, rtol=tol, atol=0.0, restart=50, maxiter=2000)
         if info != 0:
             warnings.warn(f"The adjoint solve did not reach rtol={tol} (gmres info {info}).", RuntimeWarning,
-                          stacklevel=3)
-    else:
-        Jt = (w_exc - w_inh * q[None, :]) * s[None, :]
-        v = np.linalg.solve(np.eye(q.size) - Jt, c)
-    return v * s, saturated, near
+                          stacklevel=4)
+        return v
+    return np.linalg.solve(np.eye(q.size) - (w_exc - w_inh * q[None, :]) * s[None, :], c)
 
 
 def _pattern_outer(w, Q, U):
