@@ -86,7 +86,8 @@ def series_features(U, pad, dilations, n_biases, channel_start, channel_index, b
 
     Combination ``k`` (dilation-major, 84 kernels per dilation) sums the channels
     ``channel_index[channel_start[k]:channel_start[k + 1]]`` and owns ``n_biases[dilation]`` biases.
-    Channel ``c`` is padded with ``pad[c]`` (the shifted image of a raw 0). Padded (every position) when ``(dilation index + kernel) % 2 == 0``, else the positions whose 9 taps
+    Channel ``c`` is padded with ``pad[c]`` (the shifted image of a raw 0). Padded (every position)
+    when ``(dilation index + kernel) % 2 == 0``, else the positions whose 9 taps
     all lie inside the series, as in MiniRocket.
     """
     n, _, n_t = U.shape

@@ -5,7 +5,7 @@ Write ``q = F(q)`` with ``N_i = Λ_i + Σ_j q_j w+_ji``, ``D_i = r_i + λ_i + Σ
 saturated cell (``N_i >= D_i``) is pinned at ``q_i = 1`` and has a zero row. For a loss with gradient
 ``c = ∂L/∂q``, the adjoint ``v`` solves ``(I - J)ᵀ v = c`` and, with ``u_i = v_i / D_i``,
 
-    ∂L/∂w+_ji = q_j u_i,   ∂L/∂w-_ji = -q_j q_i u_i,   ∂L/∂Λ_i = u_i,   ∂L/∂λ_i = -q_i u_i,   ∂L/∂r_i = -q_i u_i,
+    ∂L/∂w+_ji = q_j u_i,  ∂L/∂w-_ji = -q_j q_i u_i,  ∂L/∂Λ_i = u_i,  ∂L/∂λ_i = -q_i u_i,  ∂L/∂r_i = -q_i u_i
 
 (``r_i`` held apart from the weights it scales). This is Gelenbe's (1993) learning result, which inverts
 ``I - W`` once per weight update and pattern, computed instead with one solve for all parameters.
@@ -115,7 +115,8 @@ def steady_state_vjp(net, cotangent, *, ext_exc=None, ext_inh=None, steady_state
     ss = steady_state if steady_state is not None else solve(net, ext_exc=lam, ext_inh=lam_inh)
     Q = np.asarray(ss.q, float)
     if Q.shape != c.shape:
-        raise ValueError(f"The 'steady_state' parameter has q of shape {Q.shape}, but the cotangent has shape {c.shape}.")
+        raise ValueError(f"The 'steady_state' parameter has q of shape {Q.shape}, but the cotangent has shape "
+                         f"{c.shape}.")
     Qb, Cb = Q.reshape(-1, n), c.reshape(-1, n)
     U, sat, near = _adjoint_batch(net, Qb, Cb, lam.reshape(-1, n), lam_inh.reshape(-1, n), tol)
     if near:
