@@ -42,10 +42,7 @@ class SeriesBank:
 
     def locate(self, feature):
         """``(dilation index, kernel, bias)`` of a feature."""
-        per_dilation = 84 * self.n_biases
-        j = int(np.searchsorted(np.cumsum(per_dilation), feature, side="right"))
-        within = feature - int(per_dilation[:j].sum())
-        return j, within // int(self.n_biases[j]), float(self.biases[feature])
+        return _locate(self.n_biases, feature) + (float(self.biases[feature]),)
 
     def position_q(self, u, feature):
         """Excitation probability of each position cell of ``feature`` for one scaled series ``u``."""
@@ -80,10 +77,15 @@ class ImageBank:
     def position_q(self, u, feature):
         """Excitation probability of each position cell of ``feature`` (a (kernel, dilation, bias) index,
         before pooling over regions) for one scaled image ``u``: an array over kernel positions."""
-        per_dilation = 84 * self.n_biases
-        j = int(np.searchsorted(np.cumsum(per_dilation), feature, side="right"))
-        k = (feature - int(per_dilation[:j].sum())) // int(self.n_biases[j])
+        j, k = _locate(self.n_biases, feature)
         return kern.cell_q(*kern.image_cells(u, self.stride, int(self.dilations[j]), k), float(self.biases[feature]))
+
+
+def _locate(n_biases, feature):
+    """``(dilation index, kernel)`` of a (kernel, dilation, bias) index, ordered dilation, kernel, bias."""
+    per_dilation = 84 * n_biases
+    j = int(np.searchsorted(np.cumsum(per_dilation), feature, side="right"))
+    return j, (feature - int(per_dilation[:j].sum())) // int(n_biases[j])
 
 
 def _dilations(n_per_kernel, max_dilation, max_dilations):

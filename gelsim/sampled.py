@@ -176,7 +176,7 @@ def sample_instance(compiled, model, u, q, seed, *, confidence, max_events, repl
     gen = np.random.default_rng(start_seq)
     out = model.output_cells
     obs = np.empty((0, out.size))
-    events, decided, lead = 0, False, int(np.argmax(q[out]))
+    events, decided = 0, False
     for target in looks:
         new = target - obs.shape[0]
         for first in range(0, new, 8):            # groups of at most 8, interleaved on large networks
@@ -188,7 +188,7 @@ def sample_instance(compiled, model, u, q, seed, *, confidence, max_events, repl
             reading_q = fires[:, out] / net.fire_rate[out] if reading == "spikes" else busy[:, out]
             obs = np.vstack([obs, reading_q])
             events += int(ev.sum())
-        lead, decided = _decide(obs, alpha)
+        decided = _decide(obs, alpha)[1]
         if decided:
             break
     n = obs.shape[0]
