@@ -42,7 +42,7 @@ def fit_ridge_loo(F, Y, alphas):
     >>> rng = np.random.default_rng(0)
     >>> F = rng.normal(size=(50, 3)); Y = F @ [[1.0], [2.0], [0.0]] + 0.01 * rng.normal(size=(50, 1))
     >>> fit = fit_ridge_loo(F, Y, alphas=np.logspace(-3, 3, 7))
-    >>> np.round(fit.coef.ravel() * 1 / fit.scale, 1).tolist(), float(fit.alpha)
+    >>> np.round(fit.coef.ravel() / fit.scale, 1).tolist(), float(fit.alpha)
     ([1.0, 2.0, 0.0], 0.001)
     """
     mean = F.mean(axis=0)

@@ -114,18 +114,16 @@ class _ConvSRNNBase(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
         inputs = self._scale(X).reshape(X.shape[0], -1)
         return inputs, lambda i: solve(model.network, ext_exc=model.ext_exc(inputs[i])).q, self.decision_outputs(X)
 
-    def _model_network(self):
-        """The model's network with silent sources, built once per fitted readout."""
+    def _fitted_model(self):
         check_is_fitted(self, "bank_")
-        cached = getattr(self, "_spiking_cache", None)
-        if cached is None or cached[0] is not self.readout_:
-            if self.pooling == "exact":
-                raise ValueError("pooling='exact' (MiniRocket's hard PPV) is an analytic reference that no "
-                                 "spiking cell computes; fit with pooling='soft' to run the network.")
-            net, outputs, sources, src_rate = self._network(np.zeros(self.input_shape_))
-            cached = (self.readout_, ModelNetwork(net, sources, np.full(sources.size, src_rate), outputs))
-            self._spiking_cache = cached
-        return cached[1]
+        return self.readout_
+
+    def _build_model_network(self):
+        if self.pooling == "exact":
+            raise ValueError("pooling='exact' (MiniRocket's hard PPV) is an analytic reference that no "
+                             "spiking cell computes; fit with pooling='soft' to run the network.")
+        net, outputs, sources, src_rate = self._network(np.zeros(self.input_shape_))
+        return ModelNetwork(net, sources, np.full(sources.size, src_rate), outputs)
 
     def predict_proba(self, X):
         """Softmax of the scores divided by their spread on the training data.

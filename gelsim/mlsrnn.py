@@ -2,7 +2,7 @@
 
 Both train without back-propagation (Algorithms 1 and 2) and are real G-networks: ``predict`` evaluates them
 analytically (a vectorised feed-forward pass) or, with ``mode="sampled"``, simulates each instance's spiking
-network with :func:`gelsim.simulate` and reads the output cells' time-averaged excitation.
+network until its class is decided (:mod:`gelsim.sampled`).
 """
 
 from __future__ import annotations
@@ -131,26 +131,22 @@ class _BaseSRNN(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
             x = self._flat_scaled(self._validate_predict(np.asarray(x)[None]))[0]
         return core.to_network(self.layers_, x)[0]
 
-    def _model_network(self):
-        """The model's network with silent sources (``Λ = x``, ``r = 1``), built once per fit."""
+    def _fitted_model(self):
         check_is_fitted(self)
-        cached = getattr(self, "_spiking_cache", None)
-        if cached is None or cached[0] is not self.layers_:
-            net, offsets = core.to_network(self.layers_, None)
-            n_src = int(offsets[1])
-            outputs = np.arange(net.n_cells - self.classes_.size, net.n_cells)
-            cached = (self.layers_, ModelNetwork(net, np.arange(n_src), np.ones(n_src), outputs))
-            self._spiking_cache = cached
-        return cached[1]
+        return self.layers_
+
+    def _build_model_network(self):
+        """Sources with ``Λ = x``, ``r = 1`` (so ``q = x``), then the layers; the outputs come last."""
+        net, offsets = core.to_network(self.layers_, None)
+        n_src = int(offsets[1])
+        outputs = np.arange(net.n_cells - self.classes_.size, net.n_cells)
+        return ModelNetwork(net, np.arange(n_src), np.ones(n_src), outputs)
 
     def _sampling_inputs(self, X, model):
         Xs = self._flat_scaled(self._validate_predict(X))
-        layers = self.layers_
-
-        def solution(i):
-            return np.concatenate(core.forward(layers, Xs[i:i + 1], return_all=True), axis=1)[0]
-
-        return Xs, solution, core.forward(layers, Xs)
+        # Every layer's q for every instance, in the network's cell order, from one forward pass.
+        q_all = np.concatenate(core.forward(self.layers_, Xs, return_all=True), axis=1)
+        return Xs, q_all.__getitem__, q_all[:, model.output_cells]
 
     # ------------------------------------------------------------------ input validation
     def _validate_fit(self, X, y):

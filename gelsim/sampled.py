@@ -255,9 +255,19 @@ def sample_outputs(model_network, inputs, solution, analytic, classes, *, confid
 
 class SpikingClassifierMixin:
     """``sample_outputs`` and ``predict(mode="sampled")`` for a classifier that provides
-    ``_model_network()`` (a :class:`ModelNetwork`, built once) and ``_sampling_inputs(X, model)``
-    (scaled source values (n, n_sources), each instance's Eq. (1) solution as a function of its index,
-    and the analytic outputs (n, n_classes))."""
+    ``_fitted_model()`` (the fitted object its network depends on; checks the fit),
+    ``_build_model_network()`` (a :class:`ModelNetwork`) and ``_sampling_inputs(X, model)`` (scaled source
+    values (n, n_sources), each instance's Eq. (1) solution as a function of its index, and the analytic
+    outputs (n, n_classes))."""
+
+    def _model_network(self):
+        """The model's network with silent sources, built once per fit (rebuilt after a refit)."""
+        fitted = self._fitted_model()
+        cached = getattr(self, "_spiking_cache", None)
+        if cached is None or cached[0] is not fitted:
+            cached = (fitted, self._build_model_network())
+            self._spiking_cache = cached
+        return cached[1]
 
     def _predict_mode(self, X, mode, sampling, analytic):
         if mode == "analytic":
