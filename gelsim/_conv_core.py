@@ -150,6 +150,17 @@ def fit_image_bank(U, n_kernel_features, gen, *, stride=1, regions=(2, 2), max_d
 
 
 # ---------------------------------------------------------------------------------------------- network
+# The spiking network of a fitted model. Each kernel feature is a set of position cells (one per kernel
+# position) driven directly by the input: a tap carries the scaled input value as Poisson arrivals, of
+# rate 3 g u (excitatory, chosen taps) and g u (inhibitory, all nine), and the cell fires at rate g |b|;
+# for b < 0 the two roles swap. Its q does not depend on the gain g, which sets only its speed: each
+# feature gets the gain that lets its pooling cells (one per region, firing at the sum of their
+# positions' rates, so their q is the positions' mean) send exactly the flow its readout weights ask of
+# them, ``w_jk`` to output cell k of rate 1. So no feature runs faster than its weights need (global
+# scaling would run every feature at the pace of the most demanding one), and a feature with no weight
+# has no cells at all.
+
+
 class _Builder:
     """Accumulates cells (rates) and COO edges, then makes one :class:`Network`."""
 
@@ -183,82 +194,6 @@ class _Builder:
                        w_inh=matrix(self.edges["inh"]), ext_exc=ext_exc, ext_inh=ext_inh)
 
 
-def _pool_and_output(builder, position_cells, position_rates, region_of, n_regions, readout):
-    """Pooling cells (one per feature) fed by their position cells, then the readout's output cells.
-
-    ``position_cells[f]`` are the cells of kernel feature ``f`` (rate ``position_rates[f]`` each) and
-    ``region_of[f]`` their region; feature ``f`` in region ``g`` is readout row ``f * n_regions + g``.
-    A position cell sends its whole rate to its pooling cell, which fires at the sum of what it receives
-    (so its q is the mean of its positions' q).
-    """
-    pool_rates = np.zeros(len(position_cells) * n_regions)
-    for f, (cells, rate, region) in enumerate(zip(position_cells, position_rates, region_of)):
-        np.add.at(pool_rates, f * n_regions + region, rate)
-    pools = builder.add_cells(pool_rates)
-    for f, (cells, rate, region) in enumerate(zip(position_cells, position_rates, region_of)):
-        builder.connect("exc", cells, pools[f * n_regions + region], rate)
-    w = readout.weights
-    out_sum = w.sum(axis=1)
-    used = out_sum > 0
-    # Output cells fire at rate_out; a pooling cell sends rate_out * w_jk to output k, within its own rate.
-    rate_out = float(np.min(pool_rates[used] / out_sum[used])) if used.any() else 1.0
-    outputs = builder.add_cells(np.full(w.shape[1], rate_out), ext_exc=readout.offset * rate_out)
-    rows, cols = np.nonzero(w)
-    builder.connect("exc", pools[rows], outputs[cols], w[rows, cols] * rate_out)
-    return outputs
-
-
-def series_network(bank, readout, u):
-    """The whole model for one scaled series ``u`` (channels, length) as a :class:`Network`, with the
-    indices of its output and source cells and the sources' firing rate.
-
-    Cells: sources (``q = u``), then position cells per feature, pooling cells, output cells. A position
-    cell gets weight 3 from each of its chosen taps' sources and 1 (inhibitory) from all nine; taps in the
-    padding add the same amounts of the constant ``pad`` as external excitation and inhibition.
-    """
-    b = _Builder()
-    n_ch, length = u.shape
-    src_rate = _series_fan_out(bank)
-    sources = b.add_cells(np.full(n_ch * length, src_rate), ext_exc=u.ravel() * src_rate)
-    position_cells, position_rates = [], []
-    f = 0
-    for j, d, k, channels, t in _series_combos(bank):
-        ext_e = np.zeros(t.size)
-        ext_i = np.zeros(t.size)
-        links = []
-        for tap in range(9):
-            s = t + (tap - 4) * d
-            inside = (s >= 0) & (s < length)
-            factor = 3.0 if tap in kern.TAPS[k] else 0.0
-            for c in channels:
-                links.append((c * length + s[inside], np.flatnonzero(inside), factor))
-                ext_e[~inside] += factor * bank.pad[c]
-                ext_i[~inside] += bank.pad[c]
-        for _ in range(bank.n_biases[j]):
-            bias = bank.biases[f]
-            # b > 0: excitation E, inhibition I; b < 0: the roles swap. Firing rate |b|.
-            e_ext, i_ext = (ext_e, ext_i) if bias > 0 else (ext_i, ext_e)
-            cells = b.add_cells(np.full(t.size, abs(bias)), ext_exc=e_ext, ext_inh=i_ext)
-            _connect_taps(b, sources, cells, links, bias)
-            position_cells.append(cells)
-            position_rates.append(abs(bias))
-            f += 1
-    regions = [np.zeros(c.size, np.int64) for c in position_cells]
-    outputs = _pool_and_output(b, position_cells, position_rates, regions, 1, readout)
-    return b.network(), outputs, sources, src_rate
-
-
-def _connect_taps(builder, sources, cells, links, bias):
-    """Source-to-position edges: each link ``(source indices, position indices, factor)`` is a tap, with
-    excitatory weight ``factor`` (3 on a chosen tap, else 0) and inhibitory weight 1; swapped for ``bias < 0``."""
-    for src, pos, factor in links:
-        exc_w, inh_w = (factor, 1.0) if bias > 0 else (1.0, factor)
-        if exc_w:
-            builder.connect("exc", sources[src], cells[pos], exc_w)
-        if inh_w:
-            builder.connect("inh", sources[src], cells[pos], inh_w)
-
-
 def _series_combos(bank):
     """Each kernel combination of a series bank: ``(dilation index, dilation, kernel, channels, positions)``
     (every position when padded, else those whose taps all lie inside the series)."""
@@ -271,56 +206,159 @@ def _series_combos(bank):
             yield j, d, k, channels, np.arange(lo, hi)
 
 
-def _series_fan_out(bank):
-    """Largest total out-weight of any source (weights 3 + 1 per chosen tap, 1 per other tap): its rate."""
+def _series_features(bank):
+    """Per kernel feature of a series bank: ``(bias, region of each position, taps, pad_exc, pad_inh)``.
+
+    ``taps`` is a list of ``(input indices, position indices, factor)``: input ``c * length + s`` drives
+    those positions, factor 3 on a chosen tap, else 0; ``pad_exc``/``pad_inh`` are the constant drive of
+    taps in the padding (which hold the scaled raw 0, ``bank.pad``), per position, at gain 1.
+    """
     length = bank.length
-    out = np.zeros(bank.n_channels * length)
+    f = 0
     for j, d, k, channels, t in _series_combos(bank):
+        pad_exc, pad_inh = np.zeros(t.size), np.zeros(t.size)
+        taps = []
         for tap in range(9):
             s = t + (tap - 4) * d
-            s = s[(s >= 0) & (s < length)]
-            w = (4.0 if tap in kern.TAPS[k] else 1.0) * bank.n_biases[j]
+            inside = (s >= 0) & (s < length)
+            factor = 3.0 if tap in kern.TAPS[k] else 0.0
             for c in channels:
-                np.add.at(out, c * length + s, w)
-    return float(max(out.max(), 1.0))
+                taps.append((c * length + s[inside], np.flatnonzero(inside), factor))
+                pad_exc[~inside] += factor * bank.pad[c]
+                pad_inh[~inside] += bank.pad[c]
+        region = np.zeros(t.size, np.int64)
+        for _ in range(bank.n_biases[j]):
+            yield float(bank.biases[f]), region, taps, pad_exc, pad_inh
+            f += 1
 
 
-def image_network(bank, readout, u):
-    """The whole model for one scaled image ``u`` (h, w): sources, position cells per (feature, position),
-    pooling cells per (feature, region), output cells. Returns as :func:`series_network`."""
-    b = _Builder()
-    h, w = u.shape
+def _image_features(bank):
+    """As :func:`_series_features` for an image bank (input ``y * width + x``, no padding)."""
+    h, w = bank.shape
     ys, xs = np.meshgrid(np.arange(0, h, bank.stride), np.arange(0, w, bank.stride), indexing="ij")
     ys, xs = ys.ravel(), xs.ravel()
     m, n = ys // bank.stride, xs // bank.stride
     region = (np.searchsorted(bank.row_edges, m, side="right") - 1) * (bank.col_edges.size - 1) + \
         (np.searchsorted(bank.col_edges, n, side="right") - 1)
-    fan = np.zeros(h * w)
-    for j, d in enumerate(bank.dilations):
-        for tap in range(9):
-            y, x = ys + (tap // 3 - 1) * d, xs + (tap % 3 - 1) * d
-            inside = (y >= 0) & (y < h) & (x >= 0) & (x < w)
-            # Per kernel: weight 3 + 1 on a chosen tap, 1 otherwise; 28 of the 84 kernels choose each tap.
-            np.add.at(fan, (y * w + x)[inside], (84 + 3 * 28) * bank.n_biases[j])
-    src_rate = float(max(fan.max(), 1.0))
-    sources = b.add_cells(np.full(h * w, src_rate), ext_exc=u.ravel() * src_rate)
-    position_cells, position_rates, regions = [], [], []
+    no_pad = np.zeros(ys.size)
     f = 0
     for j, d in enumerate(bank.dilations):
-        taps = []
+        inside_taps = []
         for tap in range(9):
             y, x = ys + (tap // 3 - 1) * d, xs + (tap % 3 - 1) * d
             inside = (y >= 0) & (y < h) & (x >= 0) & (x < w)
-            taps.append(((y * w + x)[inside], np.flatnonzero(inside)))
+            inside_taps.append(((y * w + x)[inside], np.flatnonzero(inside)))
         for k in range(84):
-            links = [(src, pos, 3.0 if tap in kern.TAPS[k] else 0.0) for tap, (src, pos) in enumerate(taps)]
+            taps = [(src, pos, 3.0 if tap in kern.TAPS[k] else 0.0) for tap, (src, pos) in enumerate(inside_taps)]
             for _ in range(bank.n_biases[j]):
-                bias = bank.biases[f]
-                cells = b.add_cells(np.full(ys.size, abs(bias)))
-                _connect_taps(b, sources, cells, links, bias)
-                position_cells.append(cells)
-                position_rates.append(abs(bias))
-                regions.append(region)
+                yield float(bank.biases[f]), region, taps, no_pad, no_pad
                 f += 1
-    outputs = _pool_and_output(b, position_cells, position_rates, regions, bank.n_regions, readout)
-    return b.network(), outputs, sources, src_rate
+
+
+def _features(bank):
+    return _image_features(bank) if isinstance(bank, ImageBank) else _series_features(bank)
+
+
+def _n_regions(bank):
+    return bank.n_regions if isinstance(bank, ImageBank) else 1
+
+
+def _capacities(bank):
+    """(n_kinds, n_regions): each pooling cell's firing rate at gain 1 (|b| times its positions)."""
+    n_regions = _n_regions(bank)
+    return np.array([abs(b) * np.bincount(region, minlength=n_regions)
+                     for b, region, *_ in _features(bank)])
+
+
+def feature_gains(bank, weights):
+    """Each kernel feature's gain: the smallest that lets every one of its pooling cells send its readout
+    row's total weight (``weights`` (n_features_out, n_classes), output cells of rate 1); 0 if unused."""
+    capacity = _capacities(bank)
+    need = weights.sum(axis=1).reshape(capacity.shape)
+    ratio = np.divide(need, capacity, out=np.zeros_like(need), where=capacity > 0)
+    return ratio.max(axis=1) * (1.0 + 1e-9)   # a hair of headroom against rounding in the rate sums
+
+
+def event_costs(bank, u_mean, f_mean):
+    """Expected events per unit of readout weight, per pooled feature (n_features_out,).
+
+    A row of total weight ``s`` costs its feature ``s / capacity`` of gain, and so ``s / capacity`` times
+    the feature's events at gain 1 in that region: input arrivals at the mean scaled input ``u_mean``
+    (arrivals are linear in the input, so this is their mean over the inputs), the position cells'
+    firings and the pooling cell's (each about ``f_mean`` of its rate).
+    """
+    n_regions = _n_regions(bank)
+    u = np.asarray(u_mean, float).ravel()
+    costs = []
+    for b, region, taps, pad_exc, pad_inh in _features(bank):
+        arrivals = pad_exc + pad_inh
+        for src, pos, factor in taps:
+            np.add.at(arrivals, pos, (factor + 1.0) * u[src])
+        per_region = np.bincount(region, arrivals, minlength=n_regions)
+        capacity = abs(b) * np.bincount(region, minlength=n_regions)
+        costs.append(np.divide(per_region, capacity, out=np.full(n_regions, np.inf), where=capacity > 0))
+    return np.concatenate(costs) + 2.0 * np.asarray(f_mean, float)
+
+
+def model_network(bank, readout):
+    """The fitted model as a :class:`gelsim.sampled.ModelNetwork`: position cells (driven by the inputs),
+    pooling cells, then the readout's output cells (rate 1, external excitation ``readout.offset``)."""
+    from .sampled import ModelNetwork
+
+    n_regions = _n_regions(bank)
+    gains = feature_gains(bank, readout.weights)
+    n_inputs = int(np.prod(bank.shape)) if isinstance(bank, ImageBank) else bank.n_channels * bank.length
+    b = _Builder()
+    drive = {"exc": [], "inh": []}
+    position_cells, position_rates, regions, rows = [], [], [], []
+    for f, (bias, region, taps, pad_exc, pad_inh) in enumerate(_features(bank)):
+        g = gains[f]
+        if g == 0.0:
+            continue
+        # b > 0: excitation E, inhibition I; b < 0: the roles swap.
+        exc, inh = ("exc", "inh") if bias > 0 else ("inh", "exc")
+        pads = {exc: pad_exc * g, inh: pad_inh * g}
+        cells = b.add_cells(np.full(region.size, g * abs(bias)), ext_exc=pads["exc"], ext_inh=pads["inh"])
+        for src, pos, factor in taps:
+            if factor:
+                drive[exc].append((cells[pos], src, np.full(src.size, factor * g)))
+            drive[inh].append((cells[pos], src, np.full(src.size, g)))
+        position_cells.append(cells)
+        position_rates.append(g * abs(bias))
+        regions.append(region)
+        rows.append(f * n_regions + np.arange(n_regions))
+    outputs = _pool_and_output(b, position_cells, position_rates, regions, n_regions, readout,
+                               np.concatenate(rows) if rows else np.zeros(0, np.int64))
+    net = b.network()
+
+    def matrix(parts):
+        if not parts:
+            return sp.csr_matrix((net.n_cells, n_inputs))
+        rows_, cols, vals = (np.concatenate(x) for x in zip(*parts))
+        return sp.csr_matrix((vals, (rows_, cols)), shape=(net.n_cells, n_inputs))
+
+    return ModelNetwork(net, matrix(drive["exc"]), matrix(drive["inh"]), outputs)
+
+
+def _pool_and_output(builder, position_cells, position_rates, region_of, n_regions, readout, rows):
+    """Pooling cells for the readout ``rows`` (feature ``f`` in region ``g`` is row ``f * n_regions + g``)
+    fed by their position cells (``position_cells[i]`` of rate ``position_rates[i]``, in regions
+    ``region_of[i]``), then the readout's output cells of rate 1.
+
+    A position cell sends its whole rate to its pooling cell, which fires at the sum of what it receives
+    (so its q is the mean of its positions' q) and sends ``weights_jk`` to output ``k``.
+    """
+    pool_rates = np.zeros(rows.size)
+    for i, (rate, region) in enumerate(zip(position_rates, region_of)):
+        np.add.at(pool_rates, i * n_regions + region, rate)
+    live = pool_rates > 0
+    pools = np.full(rows.size, -1)
+    pools[live] = builder.add_cells(pool_rates[live])
+    for i, (cells, rate, region) in enumerate(zip(position_cells, position_rates, region_of)):
+        builder.connect("exc", cells, pools[i * n_regions + region], rate)
+    w = readout.weights[rows] * live[:, None]
+    outputs = builder.add_cells(np.ones(w.shape[1]), ext_exc=readout.offset)
+    src, dst = np.nonzero(w)
+    # Output rates are 1, so weight w_jk is the flow; the gains made every pooling cell's rate >= its row sum.
+    builder.connect("exc", pools[src], outputs[dst], w[src, dst])
+    return outputs

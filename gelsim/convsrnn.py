@@ -18,9 +18,10 @@ import numpy as np
 
 from . import _conv_core as core
 from ._ridge import fit_ridge_loo, realise
+from ._spiking_readout import fit_spiking_readout
 from ._sklearn_compat import BaseEstimator, ClassifierMixin, NotFittedError, as_labels, check_is_fitted
 from ._validation import as_generator
-from .sampled import ModelNetwork, SampledOutputs, SpikingClassifierMixin
+from .sampled import SampledOutputs, SpikingClassifierMixin
 
 __all__ = ["RocketSRNNClassifier", "ConvSRNNClassifier", "SampledOutputs", "NotFittedError"]
 
@@ -50,12 +51,18 @@ class _ConvSRNNBase(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
         U = self._fit_scaler(X)
         self.bank_ = self._fit_bank(U, gen)
         F = self.bank_.features(U, exact=self.pooling == "exact")
-        Y = np.where(np.eye(self.classes_.size)[codes] > 0, 1.0, -1.0)
-        fit = fit_ridge_loo(F, Y, ALPHAS)
-        self.alpha_ = fit.alpha
-        # Scores in raw feature units: F @ coef_ + intercept_ (the standardisation folded in).
-        self.coef_ = fit.coef / fit.scale[:, None]
-        self.intercept_ = fit.intercept - fit.mean @ self.coef_
+        if self.readout == "spiking":
+            cost = core.event_costs(self.bank_, U.mean(axis=0), F.mean(axis=0))
+            self.coef_, self.intercept_ = fit_spiking_readout(F, codes, self.classes_.size, cost,
+                                                              float(self.spiking_penalty))
+            self.alpha_ = None
+        else:
+            Y = np.where(np.eye(self.classes_.size)[codes] > 0, 1.0, -1.0)
+            fit = fit_ridge_loo(F, Y, ALPHAS)
+            self.alpha_ = fit.alpha
+            # Scores in raw feature units: F @ coef_ + intercept_ (the standardisation folded in).
+            self.coef_ = fit.coef / fit.scale[:, None]
+            self.intercept_ = fit.intercept - fit.mean @ self.coef_
         self.readout_ = realise(self.coef_, self.intercept_)
         scores = F @ self.coef_ + self.intercept_
         self.score_scale_ = float(np.std(scores)) or 1.0
@@ -70,6 +77,12 @@ class _ConvSRNNBase(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
         if self.pooling not in ("soft", "exact"):
             raise ValueError(f"The 'pooling' parameter of {name} must be 'soft' or 'exact'. "
                              f"Got {self.pooling!r} instead.")
+        if self.readout not in ("ridge", "spiking"):
+            raise ValueError(f"The 'readout' parameter of {name} must be 'ridge' or 'spiking'. "
+                             f"Got {self.readout!r} instead.")
+        if not (isinstance(self.spiking_penalty, numbers.Real) and self.spiking_penalty >= 0):
+            raise ValueError(f"The 'spiking_penalty' parameter of {name} must be a non-negative number. "
+                             f"Got {self.spiking_penalty!r} instead.")
         if self.bias_rule not in ("quantile", "zero"):
             raise ValueError(f"The 'bias_rule' parameter of {name} must be 'quantile' or 'zero'. "
                              f"Got {self.bias_rule!r} instead.")
@@ -107,12 +120,10 @@ class _ConvSRNNBase(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
                                   lambda X: self.classes_[np.argmax(self.decision_function(X), axis=1)])
 
     def _sampling_inputs(self, X, model):
-        from .solver import solve
-
         check_is_fitted(self, "bank_")
         X = self._check_X(X, reset=False)
         inputs = self._scale(X).reshape(X.shape[0], -1)
-        return inputs, lambda i: solve(model.network, ext_exc=model.ext_exc(inputs[i])).q, self.decision_outputs(X)
+        return inputs, lambda i: model.solve(inputs[i]), self.decision_outputs(X)
 
     def _fitted_model(self):
         check_is_fitted(self, "bank_")
@@ -122,8 +133,7 @@ class _ConvSRNNBase(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
         if self.pooling == "exact":
             raise ValueError("pooling='exact' (MiniRocket's hard PPV) is an analytic reference that no "
                              "spiking cell computes; fit with pooling='soft' to run the network.")
-        net, outputs, sources, src_rate = self._network(np.zeros(self.input_shape_))
-        return ModelNetwork(net, sources, np.full(sources.size, src_rate), outputs)
+        return core.model_network(self.bank_, self.readout_)
 
     def predict_proba(self, X):
         """Softmax of the scores divided by their spread on the training data.
@@ -162,17 +172,27 @@ class _ConvSRNNBase(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
     def to_network(self, x):
         """The trained model for one instance ``x`` as a :class:`gelsim.Network`.
 
-        Cells in order: sources (one per input value, ``q`` = the scaled value), position cells (one per
-        feature and kernel position), pooling cells (one per feature), output cells (the last
-        ``n_classes``). Every cell's out-weights sum to at most its firing rate, and Eq. (1) on the network
-        gives :meth:`decision_outputs` for ``x``.
+        Cells in order: position cells (one per used feature and kernel position; the scaled input
+        arrives at them as Poisson spikes, so they are the network's only externally driven cells),
+        pooling cells (one per used feature and region), output cells (the last ``n_classes``, rate 1).
+        Features whose readout weights are all zero have no cells. Every cell's out-weights sum to at
+        most its firing rate, and Eq. (1) on the network gives :meth:`decision_outputs` for ``x``.
+
+        Examples
+        --------
+        >>> import numpy as np, gelsim
+        >>> X = np.random.default_rng(0).normal(size=(20, 1, 30)); y = np.arange(20) % 2
+        >>> clf = gelsim.RocketSRNNClassifier(n_kernels=84, random_state=0).fit(X, y)
+        >>> q = gelsim.solve(clf.to_network(X[0])).q
+        >>> bool(np.allclose(q[-2:], clf.decision_outputs(X[:1])[0]))
+        True
         """
         check_is_fitted(self, "bank_")
         if self.pooling == "exact":
             raise ValueError("pooling='exact' (MiniRocket's hard PPV) is an analytic reference that no spiking "
                              "cell computes; fit with pooling='soft' to build the network.")
         u = self._scale(self._check_X(np.asarray(x)[None], reset=False))[0]
-        return self._network(u)[0]
+        return self._model_network().network_at(u)
 
     # ------------------------------------------------------------------ input checks
     def _check_X(self, X, reset):
@@ -220,6 +240,14 @@ class RocketSRNNClassifier(_ConvSRNNBase):
         (analytic only: :meth:`to_network` refuses it).
     bias_rule : {"quantile", "zero"}
         Biases from quantiles of training convolutions (default), or all 0 (for ablation).
+    readout : {"ridge", "spiking"}
+        ``"ridge"``: ridge regression with the penalty of least leave-one-out error; the most accurate,
+        but its class margins are a tiny part of the output flows, so a sampled decision needs 1e9 events
+        or more. ``"spiking"``: a non-negative logistic readout that pays for each weight with the events
+        its feature costs in the network (wide margins, few and cheap features; sampled decisions in
+        about 1e6 events, at some analytic accuracy: see the README's table).
+    spiking_penalty : float
+        Strength of that price for ``readout="spiking"`` (larger: cheaper decisions, less accuracy).
     random_state : None, int or numpy.random.Generator
 
     Notes
@@ -232,7 +260,8 @@ class RocketSRNNClassifier(_ConvSRNNBase):
 
     Fitted attributes: ``classes_``, ``bank_`` (the convolution cells), ``coef_``, ``intercept_`` (scores
     ``F @ coef_ + intercept_`` of pooled features ``F``), ``alpha_`` (ridge penalty chosen by
-    leave-one-out), ``readout_`` (the output cells), ``score_scale_``, ``n_features_out_``.
+    leave-one-out; None for the spiking readout), ``readout_`` (the output cells), ``score_scale_``,
+    ``n_features_out_``.
 
     Examples
     --------
@@ -250,11 +279,13 @@ class RocketSRNNClassifier(_ConvSRNNBase):
     _shape_text = "(n_samples, n_channels, length)"
 
     def __init__(self, n_kernels=10_000, *, max_dilations=32, pooling="soft", bias_rule="quantile",
-                 random_state=None):
+                 readout="ridge", spiking_penalty=1e-5, random_state=None):
         self.n_kernels = n_kernels
         self.max_dilations = max_dilations
         self.pooling = pooling
         self.bias_rule = bias_rule
+        self.readout = readout
+        self.spiking_penalty = spiking_penalty
         self.random_state = random_state
 
     def _as_ndim(self, arr):
@@ -278,8 +309,6 @@ class RocketSRNNClassifier(_ConvSRNNBase):
         return core.fit_series_bank(U, -self.shift_ / self.span_, int(self.n_kernels), gen,
                                     max_dilations=int(self.max_dilations), bias_rule=self.bias_rule)
 
-    def _network(self, u):
-        return core.series_network(self.bank_, self.readout_, u)
 
 
 class ConvSRNNClassifier(_ConvSRNNBase):
@@ -298,7 +327,7 @@ class ConvSRNNClassifier(_ConvSRNNBase):
     max_dilations : int
         Most dilations per kernel (exponentially spaced up to ``(min(h, w) - 1) / 6``, so that a kernel
         spans at most a third of the image).
-    pooling, bias_rule, random_state
+    pooling, bias_rule, readout, spiking_penalty, random_state
         As :class:`RocketSRNNClassifier`.
 
     Notes
@@ -325,13 +354,15 @@ class ConvSRNNClassifier(_ConvSRNNBase):
     _shape_text = "(n_samples, height, width)"
 
     def __init__(self, n_kernels=168, *, regions=(2, 2), stride="auto", max_dilations=4, pooling="soft",
-                 bias_rule="quantile", random_state=None):
+                 bias_rule="quantile", readout="ridge", spiking_penalty=1e-5, random_state=None):
         self.n_kernels = n_kernels
         self.regions = regions
         self.stride = stride
         self.max_dilations = max_dilations
         self.pooling = pooling
         self.bias_rule = bias_rule
+        self.readout = readout
+        self.spiking_penalty = spiking_penalty
         self.random_state = random_state
 
     def _check_params(self):
@@ -373,5 +404,3 @@ class ConvSRNNClassifier(_ConvSRNNBase):
                                    regions=tuple(int(r) for r in self.regions),
                                    max_dilations=int(self.max_dilations), bias_rule=self.bias_rule)
 
-    def _network(self, u):
-        return core.image_network(self.bank_, self.readout_, u)

@@ -140,7 +140,7 @@ class _BaseSRNN(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
         net, offsets = core.to_network(self.layers_, None)
         n_src = int(offsets[1])
         outputs = np.arange(net.n_cells - self.classes_.size, net.n_cells)
-        return ModelNetwork(net, np.arange(n_src), np.ones(n_src), outputs)
+        return ModelNetwork.from_sources(net, np.arange(n_src), np.ones(n_src), outputs)
 
     def _sampling_inputs(self, X, model):
         Xs = self._flat_scaled(self._validate_predict(X))

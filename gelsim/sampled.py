@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.sparse as sp
 from scipy import stats
 
 from ._progress import Progress
@@ -93,39 +94,63 @@ class SampledOutputs:
 
 @dataclass(frozen=True)
 class ModelNetwork:
-    """A model's spiking network with silent sources: what :func:`sample_outputs` needs from a classifier.
+    """A model's spiking network without its input: what :func:`sample_outputs` needs from a classifier.
 
-    ``network`` is the model with zero excitation at ``source_cells``; an instance whose scaled inputs are
-    ``u`` sets ``ext_exc[source_cells] = u * source_rates``. ``output_cells`` are the class outputs in the
-    order of ``classes_``.
+    An instance whose scaled inputs are ``u`` (a vector) runs ``network`` with external excitation
+    ``network.ext_exc + input_exc @ u`` and external inhibition ``network.ext_inh + input_inh @ u``: the
+    inputs are Poisson arrivals at the cells they drive (source cells whose ``q`` is the input, or the
+    first computing cells directly). ``output_cells`` are the class outputs in the order of ``classes_``.
     """
 
     network: object
-    source_cells: np.ndarray
-    source_rates: np.ndarray
+    input_exc: sp.csr_matrix          # (n_cells, n_inputs)
+    input_inh: sp.csr_matrix          # (n_cells, n_inputs)
     output_cells: np.ndarray
 
+    @classmethod
+    def from_sources(cls, network, source_cells, source_rates, output_cells):
+        """Inputs as source cells: input ``i`` excites ``source_cells[i]`` at ``u_i * source_rates[i]``."""
+        n, m = network.n_cells, len(source_cells)
+        input_exc = sp.csr_matrix((np.asarray(source_rates, float), (np.asarray(source_cells), np.arange(m))),
+                                  shape=(n, m))
+        return cls(network, input_exc, sp.csr_matrix((n, m)), np.asarray(output_cells))
+
     def ext_exc(self, u):
-        ext = np.array(self.network.ext_exc, dtype=float)
-        ext[self.source_cells] = np.asarray(u, float).ravel() * self.source_rates
-        return ext
+        return np.asarray(self.network.ext_exc, float) + self.input_exc @ np.asarray(u, float).ravel()
+
+    def ext_inh(self, u):
+        return np.asarray(self.network.ext_inh, float) + self.input_inh @ np.asarray(u, float).ravel()
+
+    def solve(self, u):
+        """Eq. (1)'s solution ``q`` over all cells for the inputs ``u``."""
+        from .solver import solve
+
+        return solve(self.network, ext_exc=self.ext_exc(u), ext_inh=self.ext_inh(u)).q
+
+    def network_at(self, u):
+        """The network of one instance: ``network`` with the inputs ``u`` as its external rates."""
+        from .network import Network
+
+        net = self.network
+        return Network(fire_rate=net.fire_rate, w_exc=net.w_exc, w_inh=net.w_inh, ext_exc=self.ext_exc(u),
+                       ext_inh=self.ext_inh(u))
 
 
-def stationary_start(net, q, ext_exc, horizon, gen, size):
+def stationary_start(net, q, ext_exc, ext_inh, horizon, gen, size):
     """``size`` product-form draws of starting potentials; cells with ``q = 1`` start high enough never to
     empty during ``horizon`` (8 standard deviations of their event count), so they fire steadily."""
     q = np.asarray(q, float)
     free = q < 1.0
     k0 = np.zeros((size, q.size), np.int64)
     k0[:, free] = gen.geometric(1.0 - q[free], size=(size, int(free.sum()))) - 1
-    activity = (net.fire_rate + ext_exc + net.ext_inh)[~free] * horizon
+    activity = (net.fire_rate + ext_exc + ext_inh)[~free] * horizon
     k0[:, ~free] = np.ceil(8.0 * np.sqrt(2.0 * activity + 1.0) + 10.0).astype(np.int64)
     return k0
 
 
-def _event_rate(net, q, ext_exc):
+def _event_rate(net, q, ext_exc, ext_inh):
     """Expected events per unit time: external arrivals and firings."""
-    return float(ext_exc.sum() + net.ext_inh.sum() + np.dot(net.fire_rate, q))
+    return float(ext_exc.sum() + ext_inh.sum() + np.dot(net.fire_rate, q))
 
 
 def _decide(obs, alpha):
@@ -161,8 +186,8 @@ def sample_instance(compiled, model, u, q, seed, *, confidence, max_events, repl
     rate grows with the number of looks (kept for the tests that show the difference).
     """
     net = compiled.net
-    ext = model.ext_exc(u)
-    rate = _event_rate(net, q, ext)
+    ext, ext_inh = model.ext_exc(u), model.ext_inh(u)
+    rate = _event_rate(net, q, ext, ext_inh)
     fixed = duration is not None
     tau = float(duration) if fixed else replication_events / rate
     per_rep = max(rate * tau, 1.0)
@@ -181,8 +206,8 @@ def sample_instance(compiled, model, u, q, seed, *, confidence, max_events, repl
         new = target - obs.shape[0]
         for first in range(0, new, 8):            # groups of at most 8, interleaved on large networks
             size = min(8, new - first)
-            starts = stationary_start(net, q, ext, tau, gen, size)
-            busy, fires, ev = compiled.run(ext, starts, event_seq.spawn(size), tau)
+            starts = stationary_start(net, q, ext, ext_inh, tau, gen, size)
+            busy, fires, ev = compiled.run(ext, starts, event_seq.spawn(size), tau, ext_inh=ext_inh)
             # An output cell's spike count over the run, divided by what it would be if always excited,
             # estimates its q without the noise of its own queue (its departures are Poisson when stable).
             reading_q = fires[:, out] / net.fire_rate[out] if reading == "spikes" else busy[:, out]

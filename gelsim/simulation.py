@@ -154,17 +154,26 @@ def _compile(net):
     route_w[dep_pos] = np.where(dep[has_dep] > 0, dep[has_dep], 1.0)
     route_code[dep_pos] = -1
     route = _alias_pack(route_w, route_ptr, route_code)
+    cell_const = np.empty((n, 4))
+    kern.ints(cell_const)[:, kern.C_START] = route_ptr[:-1]
+    kern.ints(cell_const)[:, kern.C_COUNT] = counts
+    base = _Tables(None, 0.0, cell_const, 0.0, route, None, None, 0.0, n)
+    base = _with_inhibition(base, lam_inh, r)
+    return _with_external(base, lam, lam_inh, r)
+
+
+def _with_inhibition(tables, lam_inh, r):
+    """``tables`` with the external inhibition ``lam_inh``: it sets each excited cell's event rate
+    ``lam_inh + r``, hence the acceptance constants (a new ``cell_const``; the routing is shared)."""
+    n = tables.n_cells
     cell_rate = lam_inh + r
     rate_max = float(cell_rate.max())
     accept = cell_rate / rate_max if rate_max > 0 else np.zeros(n)
     inhib_share = np.divide(lam_inh, cell_rate, out=np.zeros(n), where=cell_rate > 0)
-    cell_const = np.empty((n, 4))
+    cell_const = tables.cell_const.copy()
     cell_const[:, kern.C_ACCEPT] = accept
     cell_const[:, kern.C_INHIB] = accept * inhib_share
-    kern.ints(cell_const)[:, kern.C_START] = route_ptr[:-1]
-    kern.ints(cell_const)[:, kern.C_COUNT] = counts
-    base = _Tables(None, 0.0, cell_const, rate_max, route, None, None, 0.0, n)
-    return _with_external(base, lam, lam_inh, r)
+    return dataclasses.replace(tables, cell_const=cell_const, rate_max=rate_max)
 
 
 def _with_external(tables, lam, lam_inh, r):
@@ -188,9 +197,9 @@ def _with_external(tables, lam, lam_inh, r):
 class CompiledNetwork:
     """A network compiled once into the simulator's tables, run for many external excitations.
 
-    Everything but the external excitation ``Λ`` (routing, firing rates, external inhibition) is compiled
-    once; :meth:`run` takes this run's ``Λ`` (the only thing that differs between a model's instances,
-    whose sources carry the input) and simulates independent replications from given starting potentials.
+    The routing is compiled once; :meth:`run` takes this run's external rates (what differs between a
+    model's instances, whose inputs arrive as Poisson spikes) and simulates independent replications from
+    given starting potentials.
 
     Examples
     --------
@@ -207,16 +216,23 @@ class CompiledNetwork:
         self.net = net
         self.tables = _compile(net)
 
-    def run(self, ext_exc, starts, seed_seqs, duration):
+    def run(self, ext_exc, starts, seed_seqs, duration, ext_inh=None):
         """Busy fractions and firing rates (spikes per unit time), each (replications, N), over
         ``[0, duration]``, and the events of each replication.
 
         Replications start from the rows of ``starts`` (integer potentials) with event streams from
         ``seed_seqs``; they run in the calling thread (interleaved on large networks), so callers run
-        instances in parallel. External excitation ``ext_exc`` replaces the network's ``Λ``.
+        instances in parallel. External excitation ``ext_exc`` replaces the network's ``Λ`` (and
+        ``ext_inh``, if given, its ``λ``).
         """
         net = self.net
-        tables = _with_external(self.tables, np.asarray(ext_exc, float), net.ext_inh, net.fire_rate)
+        tables = self.tables
+        if ext_inh is None:
+            ext_inh = net.ext_inh
+        else:
+            ext_inh = np.asarray(ext_inh, float)
+            tables = _with_inhibition(tables, ext_inh, net.fire_rate)
+        tables = _with_external(tables, np.asarray(ext_exc, float), ext_inh, net.fire_rate)
         group = _new_group(tables, np.asarray(starts, np.int64), list(seed_seqs), 2, np.full(net.n_cells, -1), 0)
         group = _start_measuring(tables, group, 0.0)
         group = _advance(tables, group, duration)

@@ -16,7 +16,7 @@ def _two_outputs(gap):
     w[0, 2] = 0.5
     w[1, 3] = 0.5
     net = gelsim.Network(fire_rate=np.ones(4), w_exc=w.tocsr(), ext_exc=[0, 0, 0, gap])
-    return ModelNetwork(net, np.array([0, 1]), np.ones(2), np.array([2, 3]))
+    return ModelNetwork.from_sources(net, np.array([0, 1]), np.ones(2), np.array([2, 3]))
 
 
 def _run(model, u, n, confidence, spending, seed, **kw):
