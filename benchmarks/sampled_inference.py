@@ -1,7 +1,9 @@
 """Sampled (spiking) inference against analytic inference, per data set and default classifier.
 
 For each data set, the paper's classifier (MLSRNN on digits and MNIST, MCSRNN on the series) and the
-convolutional one (ConvSRNN / RocketSRNN), all with default settings, predict the first ``--instances``
+convolutional one (ConvSRNN / RocketSRNN), with default settings and with ``readout="spiking"``
+(rows ``Conv-spk`` / ``Rocket-spk``; their unconstrained counterpart is the default row above), predict the
+first ``--instances``
 test instances by ``sample_outputs(confidence=0.99, max_events=1e7)``. Printed per row: analytic and
 sampled accuracy, agreement of sampled with analytic predictions, decided instances, median and 95th
 percentile of events per instance, and the events per second of the whole sampled call (network build,
@@ -33,10 +35,12 @@ def models(name):
         flat = datasets.Dataset.from_arrays(name, images.X_train.reshape(len(images.X_train), -1), images.y_train,
                                             images.X_test.reshape(len(images.X_test), -1), images.y_test)
         return [("MLSRNN", lambda: gelsim.MLSRNNClassifier(random_state=0), flat),
-                ("ConvSRNN", lambda: gelsim.ConvSRNNClassifier(random_state=0), images)]
+                ("ConvSRNN", lambda: gelsim.ConvSRNNClassifier(random_state=0), images),
+                ("Conv-spk", lambda: gelsim.ConvSRNNClassifier(readout="spiking", random_state=0), images)]
     ds = datasets.LOADERS[name]()
     return [("MCSRNN", lambda: gelsim.MCSRNNClassifier(random_state=0), ds),
-            ("RocketSRNN", lambda: gelsim.RocketSRNNClassifier(random_state=0), ds)]
+            ("RocketSRNN", lambda: gelsim.RocketSRNNClassifier(random_state=0), ds),
+            ("Rocket-spk", lambda: gelsim.RocketSRNNClassifier(readout="spiking", random_state=0), ds)]
 
 
 def simulate_rate(clf, x, events):
@@ -51,15 +55,18 @@ def simulate_rate(clf, x, events):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--instances", type=int, default=100)
+    p.add_argument("--instances", type=int, default=500)
     p.add_argument("--max-events", type=float, default=1e7)
     p.add_argument("--datasets", nargs="+", default=["digits", "MNIST-5k", "JapaneseVowels", "Watch"])
-    p.add_argument("--max-cells", type=int, default=100_000,
+    p.add_argument("--max-cells", type=int, default=300_000,
                    help="skip models whose network is larger (the time-series RocketSRNN has 2e5 to 1e6 cells)")
+    p.add_argument("--models", nargs="+", default=None, help="only these rows (e.g. Conv-spk Rocket-spk)")
     args = p.parse_args(argv)
     rows = []
     for name in args.datasets:
         for label, make, ds in models(name):
+            if args.models and label not in args.models:
+                continue
             clf = make().fit(ds.X_train, ds.y_train)
             X, y = ds.X_test[:args.instances], ds.y_test[:args.instances]
             n_cells = clf._model_network().network.n_cells

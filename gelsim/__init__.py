@@ -27,6 +27,7 @@ _LAZY = {
     "MCSRNNClassifier": "gelsim.mlsrnn",
     "RocketSRNNClassifier": "gelsim.convsrnn",
     "ConvSRNNClassifier": "gelsim.convsrnn",
+    "RecurrentRNNClassifier": "gelsim.recurrent",
 }
 
 __all__ = ["Network", "SteadyState", "ConvergenceWarning", "solve", "cells", "generators", *_LAZY]

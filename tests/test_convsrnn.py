@@ -129,8 +129,32 @@ def test_network_solved_by_eq1_reproduces_the_outputs(which, request):
         # Every cell within its rate (the Network constructor checks it; say so explicitly).
         sent = np.asarray(net.w_exc.sum(axis=1)).ravel() + np.asarray(net.w_inh.sum(axis=1)).ravel()
         assert np.all(sent <= net.fire_rate * (1 + 1e-9))
-    # A different instance gives a different network: the sources carry the input.
+    # A different instance gives a different network: the input arrives as external spikes.
     assert not np.allclose(clf.to_network(X[0]).ext_exc, clf.to_network(X[-1]).ext_exc)
+
+
+@pytest.fixture(scope="module")
+def conv_spiking():
+    X, y = _images()
+    return ConvSRNNClassifier(n_kernels=168, readout="spiking", spiking_penalty=1e-3, random_state=0).fit(X, y), X, y
+
+
+def test_spiking_readout_network_keeps_only_what_it_uses(conv, conv_spiking):
+    """Weights are non-negative, unused features get no cells, each feature runs at the gain its weights
+    need (one of its pooling cells sends its whole rate), and Eq. (1) still gives the outputs."""
+    clf, X, y = conv_spiking
+    assert clf.score(X, y) == 1.0 and clf.alpha_ is None
+    w = clf.readout_.weights
+    assert np.all(w >= 0) and np.any(w.sum(axis=1) == 0)
+    net = clf.to_network(X[0])
+    assert net.n_cells < conv[0].to_network(X[0]).n_cells
+    assert np.abs(gelsim.solve(net).q[-2:] - clf.decision_outputs(X[:1])[0]).max() < 1e-9
+    n_regions = 4
+    used = (w.sum(axis=1).reshape(-1, n_regions) > 0).any(axis=1)
+    # The pooling cells precede the 2 outputs, feature by feature, one per region.
+    pools = np.arange(net.n_cells - 2 - n_regions * used.sum(), net.n_cells - 2)
+    share = np.asarray(net.w_exc[pools].sum(axis=1)).ravel() / net.fire_rate[pools]
+    assert np.allclose(share.reshape(-1, n_regions).max(axis=1), 1.0, atol=1e-6)
 
 
 def test_network_of_a_perturbed_model_does_not_match(rocket):
@@ -239,7 +263,8 @@ def test_images_bad_input(conv):
 
 @pytest.mark.parametrize("kwargs, fragment", [
     (dict(n_kernels=10), "'n_kernels'"), (dict(pooling="max"), "'pooling'"), (dict(bias_rule="median"), "'bias_rule'"),
-    (dict(max_dilations=0), "'max_dilations'"),
+    (dict(max_dilations=0), "'max_dilations'"), (dict(readout="lasso"), "'readout'"),
+    (dict(spiking_penalty=-1.0), "'spiking_penalty'"),
 ])
 def test_bad_params(kwargs, fragment):
     X, y = _series()

@@ -1,0 +1,243 @@
+"""The mathematics of :class:`gelsim.RecurrentRNNClassifier`: a valid G-network by construction, its
+outputs at the steady state or after K steps of Eq. (1)'s map, and their gradients.
+
+Cells: ``d`` sources (``q = x``: external excitation ``x_i ρ_i`` at firing rate ``ρ_i``), ``H`` hidden cells
+(recurrent), ``K`` output cells (fed by the hidden cells, sending nothing). Every sending cell ``j``
+spends its firing rate ``r_j = exp(φ_j)`` over its slots by a softmax of logits ``θ_j``: one excitatory
+and one inhibitory slot per target, plus a departure slot (spikes that leave the network), so
+``w±_jk = r_j p±_jk`` with ``Σ_k (p+_jk + p-_jk) <= 1``. Any parameter values give a network that
+:func:`gelsim.simulate` can run; no projection is ever needed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .gradients import steady_state_vjp
+from .network import Network
+from .solver import solve
+
+
+@dataclass
+class Params:
+    """Free parameters. ``hidden`` has one set per step when the steps do not share weights."""
+
+    src_logits: np.ndarray     # (d, 2H + 1): exc to each hidden, inh to each hidden, departure
+    src_log_rate: np.ndarray   # (d,)
+    hid_logits: list           # [(H, 2H + 2K + 1)]: exc/inh to hidden, exc/inh to outputs, departure
+    hid_log_rate: np.ndarray   # (H,)
+    out_log_rate: np.ndarray   # (K,)
+
+    def arrays(self):
+        return [self.src_logits, self.src_log_rate, *self.hid_logits, self.hid_log_rate, self.out_log_rate]
+
+
+def init_params(d, H, K, steps, gen, *, scale=0.1):
+    """Small random logits, all rates 1 (sources at ``H / d`` so that each hidden cell gets O(1) input)."""
+    return Params(src_logits=scale * gen.standard_normal((d, 2 * H + 1)),
+                  src_log_rate=np.full(d, np.log(max(H / d, 1.0))),
+                  hid_logits=[scale * gen.standard_normal((H, 2 * H + 2 * K + 1)) for _ in range(steps)],
+                  hid_log_rate=np.zeros(H), out_log_rate=np.zeros(K))
+
+
+def _softmax(theta):
+    z = np.exp(theta - theta.max(axis=1, keepdims=True))
+    return z / z.sum(axis=1, keepdims=True)
+
+
+def _softmax_vjp(P, g):
+    """``dL/dθ`` from ``dL/dP`` for row-wise ``P = softmax(θ)``."""
+    return P * (g - np.sum(P * g, axis=1, keepdims=True))
+
+
+@dataclass
+class Weights:
+    """The rates and weight blocks of one step's map."""
+
+    rho: np.ndarray
+    src_exc: np.ndarray   # (d, H)
+    src_inh: np.ndarray
+    r: np.ndarray
+    hh_exc: list          # per step (H, H)
+    hh_inh: list
+    ho_exc: np.ndarray    # (H, K), from the last step's logits
+    ho_inh: np.ndarray
+    r_out: np.ndarray
+    P_src: np.ndarray
+    P_hid: list
+
+
+def weights(params, H, K):
+    rho, r, r_out = np.exp(params.src_log_rate), np.exp(params.hid_log_rate), np.exp(params.out_log_rate)
+    P_src = _softmax(params.src_logits)
+    P_hid = [_softmax(t) for t in params.hid_logits]
+    hh_exc = [r[:, None] * P[:, :H] for P in P_hid]
+    hh_inh = [r[:, None] * P[:, H:2 * H] for P in P_hid]
+    last = P_hid[-1]
+    return Weights(rho, rho[:, None] * P_src[:, :H], rho[:, None] * P_src[:, H:2 * H], r, hh_exc, hh_inh,
+                   r[:, None] * last[:, 2 * H:2 * H + K], r[:, None] * last[:, 2 * H + K:2 * H + 2 * K], r_out,
+                   P_src, P_hid)
+
+
+def _weight_grads_to_params(params, w, H, K, g_src_exc, g_src_inh, g_rho, g_hh_exc, g_hh_inh, g_ho_exc, g_ho_inh,
+                            g_r, g_r_out):
+    """Chain rule from the weights and rates to the logits and log-rates (``w = rate * softmax``)."""
+    d = w.rho.size
+    gP_src = np.zeros_like(w.P_src)
+    gP_src[:, :H], gP_src[:, H:2 * H] = g_src_exc * w.rho[:, None], g_src_inh * w.rho[:, None]
+    g_rho = g_rho + np.sum(g_src_exc * w.P_src[:, :H] + g_src_inh * w.P_src[:, H:2 * H], axis=1)
+    g_hid, g_r = [], g_r.copy()
+    steps = len(w.P_hid)
+    for t, P in enumerate(w.P_hid):
+        gP = np.zeros_like(P)
+        gP[:, :H], gP[:, H:2 * H] = g_hh_exc[t] * w.r[:, None], g_hh_inh[t] * w.r[:, None]
+        if t == steps - 1:
+            gP[:, 2 * H:2 * H + K], gP[:, 2 * H + K:2 * H + 2 * K] = g_ho_exc * w.r[:, None], g_ho_inh * w.r[:, None]
+        g_r = g_r + np.sum(gP * P, axis=1) / w.r
+        g_hid.append(_softmax_vjp(P, gP))
+    assert d == params.src_logits.shape[0]
+    return Params(_softmax_vjp(w.P_src, gP_src), g_rho * w.rho, g_hid, g_r * w.r, g_r_out * w.r_out)
+
+
+# ---------------------------------------------------------------------------------------------- unrolled
+def unrolled_forward(w, X, steps):
+    """Hidden states after each of ``steps`` applications of Eq. (1)'s map from ``q = 0``, and outputs."""
+    lam, lam_inh = X @ w.src_exc, X @ w.src_inh
+    Q = [np.zeros((X.shape[0], w.r.size))]
+    cache = []
+    for t in range(steps):
+        k = t if len(w.hh_exc) > 1 else 0
+        N = lam + Q[-1] @ w.hh_exc[k]
+        D = w.r + lam_inh + Q[-1] @ w.hh_inh[k]
+        Q.append(np.minimum(N / D, 1.0))
+        cache.append(D)
+    No, Do = Q[-1] @ w.ho_exc, w.r_out + Q[-1] @ w.ho_inh
+    return Q, cache, np.minimum(No / Do, 1.0), Do
+
+
+def unrolled_loss_grad(params, X, codes, steps, temperature, H, K):
+    """Mean cross-entropy of ``softmax(q_out / temperature)`` and its gradient (back-propagation through
+    the ``steps`` maps; a saturated cell passes no gradient)."""
+    w = weights(params, H, K)
+    Q, Ds, Qo, Do = unrolled_forward(w, X, steps)
+    loss, gQo = _cross_entropy(Qo, codes, temperature)
+    # Output cells.
+    u = np.where(Qo < 1.0, gQo / Do, 0.0)
+    Qh = Q[-1]
+    g_ho_exc, g_ho_inh = Qh.T @ u, -Qh.T @ (u * Qo)
+    g_r_out = -np.sum(u * Qo, axis=0)
+    gQ = u @ w.ho_exc.T - (u * Qo) @ w.ho_inh.T
+    shared = len(w.hh_exc) == 1
+    g_hh_exc = [np.zeros_like(m) for m in w.hh_exc]
+    g_hh_inh = [np.zeros_like(m) for m in w.hh_inh]
+    g_lam, g_lam_inh, g_r = np.zeros_like(Qh), np.zeros_like(Qh), np.zeros(H)
+    for t in range(steps - 1, -1, -1):
+        k = 0 if shared else t
+        q_new, q_old, D = Q[t + 1], Q[t], Ds[t]
+        u = np.where(q_new < 1.0, gQ / D, 0.0)
+        g_lam += u
+        g_lam_inh -= u * q_new
+        g_r -= np.sum(u * q_new, axis=0)
+        g_hh_exc[k] += q_old.T @ u
+        g_hh_inh[k] -= q_old.T @ (u * q_new)
+        gQ = u @ w.hh_exc[k].T - (u * q_new) @ w.hh_inh[k].T
+    g_src_exc, g_src_inh = X.T @ g_lam, X.T @ g_lam_inh
+    grads = _weight_grads_to_params(params, w, H, K, g_src_exc, g_src_inh, np.zeros_like(w.rho), g_hh_exc, g_hh_inh,
+                                    g_ho_exc, g_ho_inh, g_r, g_r_out)
+    return loss, grads
+
+
+def _cross_entropy(Qo, codes, temperature):
+    n = Qo.shape[0]
+    z = Qo / temperature
+    z = z - z.max(axis=1, keepdims=True)
+    P = np.exp(z)
+    P /= P.sum(axis=1, keepdims=True)
+    loss = -np.mean(np.log(P[np.arange(n), codes] + 1e-300))
+    G = P.copy()
+    G[np.arange(n), codes] -= 1.0
+    return loss, G / (n * temperature)
+
+
+# ---------------------------------------------------------------------------------------------- steady state
+def network(w, x=None, steps=None):
+    """The model as one :class:`Network`: sources, hidden cells, outputs (with ``steps``, the unrolled
+    model: one copy of the hidden layer per step, each fed by the previous copy and by the sources)."""
+    d, H, K = w.rho.size, w.r.size, w.r_out.size
+    copies = 1 if steps is None else steps
+    n = d + copies * H + K
+    w_exc, w_inh = np.zeros((n, n)), np.zeros((n, n))
+    out = slice(n - K, n)
+    rho = w.rho * copies          # the sources feed every copy, each as the model's one source would
+    for c in range(copies):
+        hid = slice(d + c * H, d + (c + 1) * H)
+        w_exc[:d, hid], w_inh[:d, hid] = w.src_exc, w.src_inh
+        if steps is None:
+            w_exc[hid, hid], w_inh[hid, hid] = w.hh_exc[0], w.hh_inh[0]
+        elif c + 1 < copies:
+            k = c + 1 if len(w.hh_exc) > 1 else 0
+            nxt = slice(d + (c + 1) * H, d + (c + 2) * H)
+            w_exc[hid, nxt], w_inh[hid, nxt] = w.hh_exc[k], w.hh_inh[k]
+    last = slice(d + (copies - 1) * H, d + copies * H)
+    w_exc[last, out], w_inh[last, out] = w.ho_exc, w.ho_inh
+    fire = np.concatenate([rho, np.tile(w.r, copies), w.r_out])
+    ext = np.zeros(n)
+    if x is not None:
+        ext[:d] = np.asarray(x, float) * rho
+    return Network(fire_rate=fire, w_exc=w_exc, w_inh=w_inh, ext_exc=ext)
+
+
+def steady_loss_grad(params, X, codes, temperature, H, K):
+    """Mean cross-entropy at the steady state of the recurrent network, and its exact gradient by one
+    batched adjoint solve (:func:`gelsim.steady_state_vjp`)."""
+    w = weights(params, H, K)
+    net = network(w)
+    d = w.rho.size
+    E = np.zeros((X.shape[0], net.n_cells))
+    E[:, :d] = X * w.rho
+    ss = solve(net, ext_exc=E)
+    Qo = ss.q[:, -K:]
+    loss, gQo = _cross_entropy(Qo, codes, temperature)
+    C = np.zeros_like(E)
+    C[:, -K:] = gQo
+    g = steady_state_vjp(net, C, ext_exc=E, steady_state=ss)
+    hid, out = slice(d, d + H), slice(d + H, d + H + K)
+    # A source's q is x whatever its rate: the rate's own terms (fire rate and Λ = x ρ) cancel exactly.
+    g_rho = g.fire_rate[:d] + np.sum(g.ext_exc[:, :d] * X, axis=0)
+    grads = _weight_grads_to_params(params, w, H, K, g.w_exc[:d, hid], g.w_inh[:d, hid], g_rho,
+                                    [g.w_exc[hid, hid]], [g.w_inh[hid, hid]], g.w_exc[hid, out], g.w_inh[hid, out],
+                                    g.fire_rate[hid], g.fire_rate[out])
+    return loss, grads
+
+
+def outputs(params, X, steps, H, K):
+    """Output excitations (n, K): steady state (``steps`` None) or after ``steps`` maps."""
+    w = weights(params, H, K)
+    if steps is not None:
+        return unrolled_forward(w, X, steps)[2]
+    net = network(w)
+    E = np.zeros((X.shape[0], net.n_cells))
+    E[:, :w.rho.size] = X * w.rho
+    return solve(net, ext_exc=E).q[:, -K:]
+
+
+class Adam:
+    """Adam on a list of arrays (Kingma & Ba), updating them in place."""
+
+    def __init__(self, arrays, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+        self.lr, self.b1, self.b2, self.eps = lr, beta1, beta2, eps
+        self.m = [np.zeros_like(a) for a in arrays]
+        self.v = [np.zeros_like(a) for a in arrays]
+        self.t = 0
+
+    def step(self, arrays, grads):
+        self.t += 1
+        c1, c2 = 1 - self.b1 ** self.t, 1 - self.b2 ** self.t
+        for a, g, m, v in zip(arrays, grads, self.m, self.v):
+            m *= self.b1
+            m += (1 - self.b1) * g
+            v *= self.b2
+            v += (1 - self.b2) * g * g
+            a -= self.lr * (m / c1) / (np.sqrt(v / c2) + self.eps)
