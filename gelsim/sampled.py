@@ -1,8 +1,8 @@
 """Sampled (spiking) inference for every classifier: simulate each instance's network until it decides.
 
-A classifier that can be run as a spiking network supplies its network once, with silent sources
-(:class:`ModelNetwork`); each instance only changes the sources' external excitation, so the network is
-compiled for the simulator once per model. Each instance is then simulated in independent replications,
+A classifier that can be run as a spiking network supplies its network once, without its input
+(:class:`ModelNetwork`); each instance only changes the external rates through which its input arrives,
+so the network is compiled for the simulator once per model. Each instance is then simulated in independent replications,
 every one started from the product-form (stationary) law of its own analytic solution, so that each
 replication's time-averaged output excitation is an unbiased estimate of the analytic output whatever
 its length. Replications are added in looks of doubling size; at each look the leading output is

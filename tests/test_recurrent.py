@@ -123,6 +123,15 @@ def test_sampled_predictions_agree_on_xor(xor):
     assert np.array_equal(clf.predict(X[:4], mode="sampled", max_events=4e6, rng=0), so.predictions)
 
 
+def test_a_silent_input_is_a_tie_not_an_error(xor):
+    """With no source excited nothing ever happens: every output is 0, undecided, at no cost."""
+    X, y = xor
+    clf = RecurrentRNNClassifier(n_hidden=3, max_epochs=2, random_state=0).fit(X, y)
+    so = clf.sample_outputs(np.zeros((1, 4)), max_events=1e5, rng=0)
+    assert not so.decided[0] and so.events[0] == 0 and np.all(so.outputs == 0)
+    assert np.all(clf.decision_outputs(np.zeros((1, 4))) == 0)
+
+
 def test_reproducible_with_random_state(xor):
     X, y = xor
     a = RecurrentRNNClassifier(n_hidden=4, max_epochs=5, random_state=3).fit(X, y)
@@ -157,8 +166,8 @@ def test_bad_input(xor):
 
 def test_digits_accuracy():
     """Digits (8 x 8 images flattened, the package's split), unrolled for speed. The 97 % target is judged
-    over seeds in benchmarks/learning.py; one seed here guards against regressions (0.9685 today)."""
+    over seeds in benchmarks/learning.py; one seed here guards against regressions (0.9759 today)."""
     ds = gelsim.datasets.load_digit_images()
     flat = ds.X_train.reshape(len(ds.X_train), -1), ds.X_test.reshape(len(ds.X_test), -1)
     clf = RecurrentRNNClassifier(readout_time=8, random_state=0).fit(flat[0], ds.y_train)
-    assert clf.score(flat[1], ds.y_test) >= 0.96
+    assert clf.score(flat[1], ds.y_test) >= 0.965
