@@ -28,6 +28,7 @@ _LAZY = {
     "RocketSRNNClassifier": "gelsim.convsrnn",
     "ConvSRNNClassifier": "gelsim.convsrnn",
     "RecurrentRNNClassifier": "gelsim.recurrent",
+    "SequenceRNNClassifier": "gelsim.sequence",
 }
 
 __all__ = ["Network", "SteadyState", "ConvergenceWarning", "solve", "cells", "generators", *_LAZY]

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._progress import Progress
 from .gradients import steady_state_vjp
 from .network import Network
 from .solver import solve
@@ -102,15 +103,23 @@ def _weight_grads_to_params(params, w, H, K, g_src_exc, g_src_inh, g_rho, g_hh_e
 
 
 # ---------------------------------------------------------------------------------------------- unrolled
+def _step_inputs(X, t):
+    """The sources' q at step ``t``: ``X`` (n, d) holds them fixed, a sequence (n, T, d) gives step t's."""
+    return X if X.ndim == 2 else X[:, t]
+
+
 def unrolled_forward(w, X, steps):
-    """Hidden states after each of ``steps`` applications of Eq. (1)'s map from ``q = 0``, and outputs."""
-    lam, lam_inh = X @ w.src_exc, X @ w.src_inh
+    """Hidden states after each of ``steps`` applications of Eq. (1)'s map from ``q = 0``, and outputs.
+
+    ``X`` is (n, d), the same input at every step, or a sequence (n, steps, d), one input per step (the
+    hidden state carried from step to step: an Elman-type recurrent network of RNN cells)."""
     Q = [np.zeros((X.shape[0], w.r.size))]
     cache = []
     for t in range(steps):
         k = t if len(w.hh_exc) > 1 else 0
-        N = lam + Q[-1] @ w.hh_exc[k]
-        D = w.r + lam_inh + Q[-1] @ w.hh_inh[k]
+        x = _step_inputs(X, t)
+        N = x @ w.src_exc + Q[-1] @ w.hh_exc[k]
+        D = w.r + x @ w.src_inh + Q[-1] @ w.hh_inh[k]
         Q.append(np.minimum(N / D, 1.0))
         cache.append(D)
     No, Do = Q[-1] @ w.ho_exc, w.r_out + Q[-1] @ w.ho_inh
@@ -132,18 +141,18 @@ def unrolled_loss_grad(params, X, codes, steps, temperature, H, K):
     shared = len(w.hh_exc) == 1
     g_hh_exc = [np.zeros_like(m) for m in w.hh_exc]
     g_hh_inh = [np.zeros_like(m) for m in w.hh_inh]
-    g_lam, g_lam_inh, g_r = np.zeros_like(Qh), np.zeros_like(Qh), np.zeros(H)
+    g_src_exc, g_src_inh, g_r = np.zeros_like(w.src_exc), np.zeros_like(w.src_inh), np.zeros(H)
     for t in range(steps - 1, -1, -1):
         k = 0 if shared else t
         q_new, q_old, D = Q[t + 1], Q[t], Ds[t]
+        x = _step_inputs(X, t)
         u = np.where(q_new < 1.0, gQ / D, 0.0)
-        g_lam += u
-        g_lam_inh -= u * q_new
+        g_src_exc += x.T @ u
+        g_src_inh -= x.T @ (u * q_new)
         g_r -= np.sum(u * q_new, axis=0)
         g_hh_exc[k] += q_old.T @ u
         g_hh_inh[k] -= q_old.T @ (u * q_new)
         gQ = u @ w.hh_exc[k].T - (u * q_new) @ w.hh_inh[k].T
-    g_src_exc, g_src_inh = X.T @ g_lam, X.T @ g_lam_inh
     grads = _weight_grads_to_params(params, w, H, K, g_src_exc, g_src_inh, np.zeros_like(w.rho), g_hh_exc, g_hh_inh,
                                     g_ho_exc, g_ho_inh, g_r, g_r_out)
     return loss, grads
@@ -221,6 +230,113 @@ def outputs(params, X, steps, H, K):
     E = np.zeros((X.shape[0], net.n_cells))
     E[:, :w.rho.size] = X * w.rho
     return solve(net, ext_exc=E).q[:, -K:]
+
+
+def sequence_network(w, steps, x_seq=None):
+    """The sequence model as one :class:`Network`: ``steps`` groups of sources (step t's input), as many
+    copies of the hidden layer (copy t fed by step t's sources and by copy t - 1), then the outputs (fed by
+    the last copy). ``x_seq`` (steps, d) sets the sources' excitation; the steady state of this
+    feed-forward network is the model's output for it."""
+    d, H, K = w.rho.size, w.r.size, w.r_out.size
+    n_src = steps * d
+    n = n_src + steps * H + K
+    w_exc, w_inh = np.zeros((n, n)), np.zeros((n, n))
+    for t in range(steps):
+        src = slice(t * d, (t + 1) * d)
+        hid = slice(n_src + t * H, n_src + (t + 1) * H)
+        w_exc[src, hid], w_inh[src, hid] = w.src_exc, w.src_inh
+        if t + 1 < steps:
+            nxt = slice(n_src + (t + 1) * H, n_src + (t + 2) * H)
+            w_exc[hid, nxt], w_inh[hid, nxt] = w.hh_exc[0], w.hh_inh[0]
+        else:
+            w_exc[hid, n - K:], w_inh[hid, n - K:] = w.ho_exc, w.ho_inh
+    fire = np.concatenate([np.tile(w.rho, steps), np.tile(w.r, steps), w.r_out])
+    ext = np.zeros(n)
+    if x_seq is not None:
+        ext[:n_src] = (np.asarray(x_seq, float) * w.rho).ravel()
+    return Network(fire_rate=fire, w_exc=w_exc, w_inh=w_inh, ext_exc=ext)
+
+
+# ---------------------------------------------------------------------------------------------- Elman baseline
+@dataclass
+class ElmanParams:
+    """An Elman network ``h_t = tanh(x_t W + h_{t-1} U + b)``, logits ``h_T V + c``: the baseline."""
+
+    W: np.ndarray
+    U: np.ndarray
+    b: np.ndarray
+    V: np.ndarray
+    c: np.ndarray
+
+    def arrays(self):
+        return [self.W, self.U, self.b, self.V, self.c]
+
+
+def init_elman(d, H, K, gen):
+    """Glorot-uniform input and output weights, an orthogonal recurrent matrix, zero biases."""
+    def glorot(a, b):
+        lim = np.sqrt(6.0 / (a + b))
+        return gen.uniform(-lim, lim, (a, b))
+
+    U = np.linalg.qr(gen.standard_normal((H, H)))[0]
+    return ElmanParams(glorot(d, H), U, np.zeros(H), glorot(H, K), np.zeros(K))
+
+
+def elman_loss_grad(params, X, codes, steps):
+    """Cross-entropy of ``softmax(h_T V + c)`` and its gradient by back-propagation through time."""
+    p = params
+    Hs = [np.zeros((X.shape[0], p.U.shape[0]))]
+    for t in range(steps):
+        Hs.append(np.tanh(_step_inputs(X, t) @ p.W + Hs[-1] @ p.U + p.b))
+    loss, G = _cross_entropy(Hs[-1] @ p.V + p.c, codes, 1.0)
+    g = ElmanParams(np.zeros_like(p.W), np.zeros_like(p.U), np.zeros_like(p.b), Hs[-1].T @ G, G.sum(axis=0))
+    gh = G @ p.V.T
+    for t in range(steps - 1, -1, -1):
+        ga = gh * (1.0 - Hs[t + 1] ** 2)
+        g.W += _step_inputs(X, t).T @ ga
+        g.U += Hs[t].T @ ga
+        g.b += ga.sum(axis=0)
+        gh = ga @ p.U.T
+    return loss, g
+
+
+def elman_outputs(params, X, steps):
+    h = np.zeros((X.shape[0], params.U.shape[0]))
+    for t in range(steps):
+        h = np.tanh(_step_inputs(X, t) @ params.W + h @ params.U + params.b)
+    return h @ params.V + params.c
+
+
+# ---------------------------------------------------------------------------------------------- training
+def train(loss_grad, arrays, n, gen, *, learning_rate, batch_size, max_epochs, clip=None, label="training",
+          progress=None):
+    """Adam on mini-batches, the step size decaying linearly to 0 (it settles the weights at the end: on
+    digits, less overfitting than a constant step). ``loss_grad(idx)`` gives the batch's loss and gradient
+    arrays (in the order of ``arrays``, which are updated in place); with ``clip``, a gradient whose
+    global norm exceeds it is scaled down to it. Returns the mean loss of each epoch."""
+    opt = Adam(arrays, learning_rate)
+    batch = min(int(batch_size), n)
+    bar = Progress(int(max_epochs), label, enabled=progress)
+    curve = []
+    try:
+        for epoch in range(int(max_epochs)):
+            opt.lr = learning_rate * (1.0 - epoch / int(max_epochs))
+            order = gen.permutation(n)
+            total = 0.0
+            for start in range(0, n, batch):
+                idx = order[start:start + batch]
+                loss, grads = loss_grad(idx)
+                if clip is not None:
+                    norm = np.sqrt(sum(float(np.sum(g * g)) for g in grads))
+                    if norm > clip:
+                        grads = [g * (clip / norm) for g in grads]
+                opt.step(arrays, grads)
+                total += loss * idx.size
+            curve.append(total / n)
+            bar.update(epoch + 1, f"loss {total / n:.4f}")
+    finally:
+        bar.close()
+    return curve
 
 
 class Adam:

@@ -17,7 +17,6 @@ import warnings
 import numpy as np
 
 from . import _recurrent_core as core
-from ._progress import Progress
 from ._sklearn_compat import BaseEstimator, ClassifierMixin, as_labels, check_is_fitted
 from ._validation import as_generator
 from .gradients import SaturationWarning
@@ -111,35 +110,21 @@ class RecurrentRNNClassifier(SpikingClassifierMixin, ClassifierMixin, BaseEstima
         n_sets = steps if (steps is not None and not self.share_weights) else 1
         params = core.init_params(Xs.shape[1], H, K, n_sets, gen)
         arrays = params.arrays()
-        opt = core.Adam(arrays, float(self.learning_rate))
-        n, batch = X.shape[0], min(int(self.batch_size), X.shape[0])
-        bar = Progress(int(self.max_epochs), f"{type(self).__name__} training", enabled=self.progress)
-        self.loss_curve_ = []
-        try:
-            for epoch in range(int(self.max_epochs)):
-                # A step size decaying linearly to 0 settles the weights at the end (less overfitting
-                # than a constant step on digits: 96.5 % -> see the README's table).
-                opt.lr = float(self.learning_rate) * (1.0 - epoch / int(self.max_epochs))
-                order = gen.permutation(n)
-                total = 0.0
-                for start in range(0, n, batch):
-                    idx = order[start:start + batch]
-                    if steps is None:
-                        # A cell on the edge of saturation gets its one-sided derivative: a valid
-                        # subgradient step, so the warning meant for single gradients is not repeated here.
-                        with warnings.catch_warnings():
-                            warnings.simplefilter("ignore", SaturationWarning)
-                            loss, grads = core.steady_loss_grad(params, Xs[idx], codes[idx], self.temperature,
-                                                                H, K)
-                    else:
-                        loss, grads = core.unrolled_loss_grad(params, Xs[idx], codes[idx], steps, self.temperature,
-                                                              H, K)
-                    opt.step(arrays, grads.arrays())
-                    total += loss * idx.size
-                self.loss_curve_.append(total / n)
-                bar.update(epoch + 1, f"loss {total / n:.4f}")
-        finally:
-            bar.close()
+
+        def loss_grad(idx):
+            if steps is None:
+                # A cell on the edge of saturation gets its one-sided derivative: a valid subgradient
+                # step, so the warning meant for single gradients is not repeated here.
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", SaturationWarning)
+                    loss, grads = core.steady_loss_grad(params, Xs[idx], codes[idx], self.temperature, H, K)
+            else:
+                loss, grads = core.unrolled_loss_grad(params, Xs[idx], codes[idx], steps, self.temperature, H, K)
+            return loss, grads.arrays()
+
+        self.loss_curve_ = core.train(loss_grad, arrays, X.shape[0], gen, learning_rate=float(self.learning_rate),
+                                      batch_size=self.batch_size, max_epochs=self.max_epochs,
+                                      label=f"{type(self).__name__} training", progress=self.progress)
         self.params_ = params
         self.n_params_ = int(sum(a.size for a in arrays))
         return self

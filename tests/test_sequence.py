@@ -1,0 +1,121 @@
+"""SequenceRNNClassifier: back-propagation through time, the unrolled network, the Elman baseline."""
+
+import numpy as np
+import pytest
+
+import gelsim
+from gelsim import SequenceRNNClassifier
+from gelsim import _recurrent_core as core
+
+
+def _up_down(n_per_class=20, length=20, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.linspace(0, 1, length)
+    X = np.stack([[s * t + rng.normal(0, 0.2, length), rng.normal(0, 1, length)]
+                  for s in np.repeat([1.0, -1.0], n_per_class)])
+    return X, np.repeat(["up", "down"], n_per_class)
+
+
+def _flat(arrays):
+    return np.concatenate([a.ravel() for a in arrays])
+
+
+def _directional(loss_grad, arrays, gen, h=1e-5):
+    """Central difference of the loss along a random direction against ``<gradient, direction>``."""
+    direction = [gen.standard_normal(a.shape) for a in arrays]
+    analytic = float(_flat(loss_grad()[1]) @ _flat(direction))
+    for a, v in zip(arrays, direction):
+        a += h * v
+    plus = loss_grad()[0]
+    for a, v in zip(arrays, direction):
+        a -= 2 * h * v
+    minus = loss_grad()[0]
+    for a, v in zip(arrays, direction):
+        a += h * v
+    return analytic, (plus - minus) / (2 * h)
+
+
+def test_bptt_gradients_match_finite_differences():
+    gen = np.random.default_rng(0)
+    S = gen.uniform(size=(6, 5, 3))            # 6 sequences of 5 steps of 3 inputs
+    codes = gen.integers(2, size=6)
+    params = core.init_params(3, 4, 2, 1, gen, scale=1.0)
+    elman = core.init_elman(3, 4, 2, gen)
+    cases = [(params, lambda: (lambda r: (r[0], r[1].arrays()))(core.unrolled_loss_grad(params, S, codes, 5, 0.1, 4, 2))),
+             (elman, lambda: (lambda r: (r[0], r[1].arrays()))(core.elman_loss_grad(elman, S, codes, 5)))]
+    for p, loss_grad in cases:
+        for _ in range(3):
+            analytic, numeric = _directional(loss_grad, p.arrays(), gen)
+            assert abs(analytic - numeric) <= 1e-6 * max(abs(numeric), 1e-3)
+    # The check can fail: the sequence read as one fixed input (its first step) gives another gradient.
+    fixed = lambda: (lambda r: (r[0], r[1].arrays()))(core.unrolled_loss_grad(params, S[:, 0], codes, 5, 0.1, 4, 2))
+    analytic = float(_flat(fixed()[1]) @ _flat([np.ones_like(a) for a in params.arrays()]))
+    true = float(_flat(cases[0][1]()[1]) @ _flat([np.ones_like(a) for a in params.arrays()]))
+    assert abs(analytic - true) > 1e-3 * abs(true)
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    X, y = _up_down()
+    return SequenceRNNClassifier(n_hidden=8, max_epochs=50, random_state=0).fit(X, y), X, y
+
+
+def test_learns_and_its_unrolled_network_is_the_model(fitted):
+    clf, X, y = fitted
+    assert clf.score(X, y) == 1.0 and clf.loss_curve_[-1] < 0.2 * clf.loss_curve_[0]
+    for x in X[[0, -1]]:
+        net = clf.to_network(x)   # 20 steps x (2 sources + 8 hidden cells) + 2 outputs, each within its rate
+        assert net.n_cells == 20 * (2 + 8) + 2 and not net.is_recurrent
+        q = gelsim.solve(net).q
+        assert np.abs(q[-2:] - clf.decision_outputs(x[None])[0]).max() < 1e-9
+
+
+def test_sampled_predictions_agree(fitted):
+    clf, X, _ = fitted
+    so = clf.sample_outputs(X[[0, 5, 25, 30]], max_events=4e6, rng=0)
+    assert so.agreement == 1.0 and so.decided.sum() >= 3
+
+
+def test_elman_baseline_by_the_same_code_path():
+    X, y = _up_down()
+    clf = SequenceRNNClassifier(n_hidden=8, cell="elman", max_epochs=50, random_state=0).fit(X, y)
+    assert clf.score(X, y) == 1.0 and len(clf.loss_curve_) == 50
+    with pytest.raises(ValueError, match="cell='rnn'"):
+        clf.to_network(X[0])
+    with pytest.raises(ValueError, match="cell='rnn'"):
+        clf.predict(X[:1], mode="sampled")
+
+
+def test_gradients_are_clipped(monkeypatch):
+    """Every step Adam takes sees a gradient of global norm at most ``clip``."""
+    norms = []
+    step = core.Adam.step
+
+    def recording(self, arrays, grads):
+        norms.append(np.sqrt(sum(float(np.sum(g * g)) for g in grads)))
+        return step(self, arrays, grads)
+
+    monkeypatch.setattr(core.Adam, "step", recording)
+    X, y = _up_down()
+    SequenceRNNClassifier(n_hidden=8, max_epochs=3, clip=1e-3, random_state=0).fit(X, y)
+    assert max(norms) <= 1e-3 * (1 + 1e-9) and len(norms) == 6
+
+
+@pytest.mark.parametrize("kwargs, fragment", [
+    (dict(cell="lstm"), "'cell'"), (dict(n_hidden=0), "'n_hidden'"), (dict(clip=0.0), "'clip'"),
+    (dict(max_epochs=0), "'max_epochs'"),
+])
+def test_bad_params(kwargs, fragment):
+    X, y = _up_down()
+    with pytest.raises(ValueError, match=fragment):
+        SequenceRNNClassifier(**kwargs).fit(X, y)
+
+
+def test_bad_input(fitted):
+    clf, X, y = fitted
+    with pytest.raises(ValueError, match="3-D"):
+        SequenceRNNClassifier().fit(X[:, 0], y)
+    with pytest.raises(ValueError, match="NaN"):
+        SequenceRNNClassifier().fit(np.full_like(X, np.nan), y)
+    with pytest.raises(ValueError, match="fitted on instances of shape"):
+        clf.predict(X[:, :, :10])
