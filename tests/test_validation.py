@@ -155,3 +155,13 @@ def test_convolution_check_rejects_noise():
 def test_full_report_passes(tmp_path):
     """The README's main job on built-in defaults (full mode, ~2-3 minutes on 2 cores)."""
     assert run_validation(tmp_path, quick=False, seed=2026) == 0
+
+
+def test_unrolled_rate_check_catches_a_wrong_contraction():
+    """The suite's gradient-rate check passes on the true contraction and fails 10 % away from it."""
+    from gelsim.validation import unrolled
+
+    _, results = unrolled._gradient_convergence(2026)
+    for rho, rate, _ in results:
+        assert unrolled.rate_passes(rate, rho)
+        assert not unrolled.rate_passes(rate, 0.9 * rho) and not unrolled.rate_passes(rate, min(1.1 * rho, 0.99))
