@@ -23,7 +23,12 @@ from .solver import solve
 
 @dataclass
 class Params:
-    """Free parameters. ``hidden`` has one set per step when the steps do not share weights."""
+    """Free parameters: softmax logits over each sending cell's slots, and log firing rates.
+
+    ``hid_logits`` holds one set per step when the steps do not share weights: set t maps step t's state
+    to step t + 1's (set 0 acts on the starting state q = 0, so it has no effect), and the output slots
+    of the last set are the readout.
+    """
 
     src_logits: np.ndarray     # (d, 2H + 1): exc to each hidden, inh to each hidden, departure
     src_log_rate: np.ndarray   # (d,)
@@ -85,7 +90,6 @@ def weights(params, H, K):
 def _weight_grads_to_params(params, w, H, K, g_src_exc, g_src_inh, g_rho, g_hh_exc, g_hh_inh, g_ho_exc, g_ho_inh,
                             g_r, g_r_out):
     """Chain rule from the weights and rates to the logits and log-rates (``w = rate * softmax``)."""
-    d = w.rho.size
     gP_src = np.zeros_like(w.P_src)
     gP_src[:, :H], gP_src[:, H:2 * H] = g_src_exc * w.rho[:, None], g_src_inh * w.rho[:, None]
     g_rho = g_rho + np.sum(g_src_exc * w.P_src[:, :H] + g_src_inh * w.P_src[:, H:2 * H], axis=1)
@@ -98,7 +102,6 @@ def _weight_grads_to_params(params, w, H, K, g_src_exc, g_src_inh, g_rho, g_hh_e
             gP[:, 2 * H:2 * H + K], gP[:, 2 * H + K:2 * H + 2 * K] = g_ho_exc * w.r[:, None], g_ho_inh * w.r[:, None]
         g_r = g_r + np.sum(gP * P, axis=1) / w.r
         g_hid.append(_softmax_vjp(P, gP))
-    assert d == params.src_logits.shape[0]
     return Params(_softmax_vjp(w.P_src, gP_src), g_rho * w.rho, g_hid, g_r * w.r, g_r_out * w.r_out)
 
 
