@@ -26,7 +26,7 @@ def test_quick_report_files_and_status(quick_report):
     html = (out / "index.html").read_text()
     assert "gelsim validation report" in html and "<img src=" in html
     names = {c["suite"] for c in summary["checks"]}
-    assert names == {"convergence", "transients", "approximations", "relu_cluster", "convolution", "mlsrnn"}
+    assert names == {"convergence", "transients", "approximations", "relu_cluster", "convolution", "mlsrnn", "unrolled"}
     for check in summary["checks"]:
         assert {"name", "statistic", "threshold", "passed", "seed", "wall_time"} <= set(check)
         for fig in check["figures"]:
