@@ -41,15 +41,18 @@ def test_bptt_gradients_match_finite_differences():
     codes = gen.integers(2, size=6)
     params = core.init_params(3, 4, 2, 1, gen, scale=1.0)
     elman = core.init_elman(3, 4, 2, gen)
-    cases = [(params, lambda: (lambda r: (r[0], r[1].arrays()))(core.unrolled_loss_grad(params, S, codes, 5, 0.1, 4, 2))),
-             (elman, lambda: (lambda r: (r[0], r[1].arrays()))(core.elman_loss_grad(elman, S, codes, 5)))]
+    def arrays_of(result):
+        return result[0], result[1].arrays()
+
+    cases = [(params, lambda: arrays_of(core.unrolled_loss_grad(params, S, codes, 5, 0.1, 4, 2))),
+             (elman, lambda: arrays_of(core.elman_loss_grad(elman, S, codes, 5)))]
     for p, loss_grad in cases:
         for _ in range(3):
             analytic, numeric = _directional(loss_grad, p.arrays(), gen)
             assert abs(analytic - numeric) <= 1e-6 * max(abs(numeric), 1e-3)
     # The check can fail: the sequence read as one fixed input (its first step) gives another gradient.
-    fixed = lambda: (lambda r: (r[0], r[1].arrays()))(core.unrolled_loss_grad(params, S[:, 0], codes, 5, 0.1, 4, 2))
-    analytic = float(_flat(fixed()[1]) @ _flat([np.ones_like(a) for a in params.arrays()]))
+    fixed = arrays_of(core.unrolled_loss_grad(params, S[:, 0], codes, 5, 0.1, 4, 2))
+    analytic = float(_flat(fixed[1]) @ _flat([np.ones_like(a) for a in params.arrays()]))
     true = float(_flat(cases[0][1]()[1]) @ _flat([np.ones_like(a) for a in params.arrays()]))
     assert abs(analytic - true) > 1e-3 * abs(true)
 
