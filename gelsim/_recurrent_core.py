@@ -209,7 +209,7 @@ def steady_loss_grad(params, X, codes, temperature, H, K):
     d = w.rho.size
     E = np.zeros((X.shape[0], net.n_cells))
     E[:, :d] = X * w.rho
-    ss = solve(net, ext_exc=E)
+    ss = solve(net, ext_exc=E, memory=3)   # a short Anderson history: fewer flops a step (see gradients.py)
     Qo = ss.q[:, -K:]
     loss, gQo = _cross_entropy(Qo, codes, temperature)
     C = np.zeros_like(E)
