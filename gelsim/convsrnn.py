@@ -333,9 +333,9 @@ class ConvSRNNClassifier(_ConvSRNNBase):
     Notes
     -----
     Input ``X`` has shape (n, height, width), non-negative; it is divided by its training maximum (test
-    values above are clipped), so a pixel is a source cell with ``q`` in [0, 1]. The kernel at each
-    position is the paper's single-cell convolution: its positive part excites and its negative part
-    inhibits one cell, whose firing rate is the bias.
+    values above are clipped), so a pixel is a value in [0, 1] that arrives as Poisson spikes. The kernel
+    at each position is the paper's single-cell convolution: its positive part excites and its negative
+    part inhibits one cell, whose firing rate is the bias.
 
     Examples
     --------
