@@ -82,6 +82,23 @@ def as_labels(y, n):
     return y
 
 
+def class_codes(estimator, y):
+    """``classes_`` and integer codes of the checked labels ``y`` (see :func:`as_labels`) for ``fit``; a
+    single class is an error (nothing to tell apart)."""
+    classes, codes = np.unique(y, return_inverse=True)
+    if classes.size < 2:
+        raise ValueError(f"{type(estimator).__name__} needs samples of at least 2 classes; got 1 class "
+                         f"({classes[0]!r}).")
+    return classes, codes
+
+
+def fit_labels(estimator, y, n):
+    """Labels for ``fit`` of an estimator whose ``X`` has ``n`` samples: ``classes_`` and integer codes."""
+    if y is None:
+        raise ValueError(f"{type(estimator).__name__} requires y to be passed, but the target y is None.")
+    return class_codes(estimator, as_labels(y, n))
+
+
 def _data_conversion_warning():
     if HAVE_SKLEARN:
         from sklearn.exceptions import DataConversionWarning

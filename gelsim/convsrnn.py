@@ -19,7 +19,7 @@ import numpy as np
 from . import _conv_core as core
 from ._ridge import fit_ridge_loo, realise
 from ._spiking_readout import fit_spiking_readout
-from ._sklearn_compat import BaseEstimator, ClassifierMixin, NotFittedError, as_labels, check_is_fitted
+from ._sklearn_compat import BaseEstimator, ClassifierMixin, NotFittedError, check_is_fitted, fit_labels
 from ._validation import as_generator
 from .sampled import SampledOutputs, SpikingClassifierMixin
 
@@ -39,14 +39,8 @@ class _ConvSRNNBase(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
     def fit(self, X, y):
         """Draw the convolution cells, pool the training data, fit the readout; returns ``self``."""
         X = self._check_X(X, reset=True)
-        if y is None:
-            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None.")
-        y = as_labels(y, X.shape[0])
+        self.classes_, codes = fit_labels(self, y, X.shape[0])
         self._check_params()
-        self.classes_, codes = np.unique(y, return_inverse=True)
-        if self.classes_.size < 2:
-            raise ValueError(f"{type(self).__name__} needs samples of at least 2 classes; got 1 class "
-                             f"({self.classes_[0]!r}).")
         gen = as_generator(self.random_state)
         U = self._fit_scaler(X)
         self.bank_ = self._fit_bank(U, gen)

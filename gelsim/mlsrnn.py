@@ -12,7 +12,8 @@ import numbers
 import numpy as np
 
 from . import _mlsrnn_core as core
-from ._sklearn_compat import HAVE_SKLEARN, BaseEstimator, ClassifierMixin, NotFittedError, as_labels, check_is_fitted
+from ._sklearn_compat import (HAVE_SKLEARN, BaseEstimator, ClassifierMixin, NotFittedError, as_labels,
+                              check_is_fitted, class_codes)
 from ._validation import as_generator
 from .sampled import ModelNetwork, SampledOutputs, SpikingClassifierMixin
 
@@ -39,10 +40,7 @@ class _BaseSRNN(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
         """Train by Algorithm 1 (MLSRNN) or 2 (MCSRNN); returns ``self``."""
         X, y = self._validate_fit(X, y)
         hidden = self._check_params()
-        self.classes_, codes = np.unique(y, return_inverse=True)
-        if self.classes_.size < 2:
-            raise ValueError(f"{type(self).__name__} needs samples of at least 2 classes; got 1 class "
-                             f"({self.classes_[0]!r}).")
+        self.classes_, codes = class_codes(self, y)
         self._fit_scaler(X)
         gen = as_generator(self.random_state)
         channels = self._channels(self._scale(X))

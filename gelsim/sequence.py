@@ -14,7 +14,7 @@ import numbers
 import numpy as np
 
 from . import _recurrent_core as core
-from ._sklearn_compat import BaseEstimator, ClassifierMixin, as_labels, check_is_fitted
+from ._sklearn_compat import BaseEstimator, ClassifierMixin, check_is_fitted, fit_labels
 from ._validation import as_generator
 from .sampled import ModelNetwork, SpikingClassifierMixin
 
@@ -78,14 +78,8 @@ class SequenceRNNClassifier(SpikingClassifierMixin, ClassifierMixin, BaseEstimat
     def fit(self, X, y):
         """Train on series ``X`` (n, channels, length) and labels ``y``; returns ``self``."""
         X = self._check_X(X, reset=True)
-        if y is None:
-            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None.")
-        y = as_labels(y, X.shape[0])
+        self.classes_, codes = fit_labels(self, y, X.shape[0])
         self._check_params()
-        self.classes_, codes = np.unique(y, return_inverse=True)
-        if self.classes_.size < 2:
-            raise ValueError(f"{type(self).__name__} needs samples of at least 2 classes; got 1 class "
-                             f"({self.classes_[0]!r}).")
         self.data_min_ = X.min(axis=(0, 2))[None, :, None]
         span = X.max(axis=(0, 2))[None, :, None] - self.data_min_
         self.data_span_ = np.where(span > 0, span, 1.0)
