@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from ._progress import Progress
 from .gradients import steady_state_vjp
@@ -174,31 +175,49 @@ def _cross_entropy(Qo, codes, temperature):
 
 
 # ---------------------------------------------------------------------------------------------- steady state
+class _Blocks:
+    """Dense weight blocks placed in an (n, n) matrix, returned dense or as CSR (unrolled networks are
+    large and sparse: one block per step)."""
+
+    def __init__(self, n):
+        self.n = n
+        self.parts = {"exc": [], "inh": []}
+
+    def put(self, row, col, exc, inh):
+        for kind, block in (("exc", exc), ("inh", inh)):
+            r, c = np.nonzero(block)
+            self.parts[kind].append((r + row, c + col, block[r, c]))
+
+    def matrix(self, kind, dense):
+        rows, cols, vals = (np.concatenate(x) for x in zip(*self.parts[kind]))
+        m = sp.csr_matrix((vals, (rows, cols)), shape=(self.n, self.n))
+        return m.toarray() if dense else m
+
+
 def network(w, x=None, steps=None):
-    """The model as one :class:`Network`: sources, hidden cells, outputs (with ``steps``, the unrolled
-    model: one copy of the hidden layer per step, each fed by the previous copy and by the sources)."""
+    """The model as one :class:`Network`: sources, hidden cells, outputs (dense weights). With ``steps``,
+    the unrolled model (sparse weights): one copy of the hidden layer per step, each fed by the previous
+    copy and by the sources."""
     d, H, K = w.rho.size, w.r.size, w.r_out.size
     copies = 1 if steps is None else steps
     n = d + copies * H + K
-    w_exc, w_inh = np.zeros((n, n)), np.zeros((n, n))
-    out = slice(n - K, n)
+    blocks = _Blocks(n)
     rho = w.rho * copies          # the sources feed every copy, each as the model's one source would
     for c in range(copies):
-        hid = slice(d + c * H, d + (c + 1) * H)
-        w_exc[:d, hid], w_inh[:d, hid] = w.src_exc, w.src_inh
+        hid = d + c * H
+        blocks.put(0, hid, w.src_exc, w.src_inh)
         if steps is None:
-            w_exc[hid, hid], w_inh[hid, hid] = w.hh_exc[0], w.hh_inh[0]
+            blocks.put(hid, hid, w.hh_exc[0], w.hh_inh[0])
         elif c + 1 < copies:
             k = c + 1 if len(w.hh_exc) > 1 else 0
-            nxt = slice(d + (c + 1) * H, d + (c + 2) * H)
-            w_exc[hid, nxt], w_inh[hid, nxt] = w.hh_exc[k], w.hh_inh[k]
-    last = slice(d + (copies - 1) * H, d + copies * H)
-    w_exc[last, out], w_inh[last, out] = w.ho_exc, w.ho_inh
+            blocks.put(hid, hid + H, w.hh_exc[k], w.hh_inh[k])
+    blocks.put(d + (copies - 1) * H, n - K, w.ho_exc, w.ho_inh)
     fire = np.concatenate([rho, np.tile(w.r, copies), w.r_out])
     ext = np.zeros(n)
     if x is not None:
         ext[:d] = np.asarray(x, float) * rho
-    return Network(fire_rate=fire, w_exc=w_exc, w_inh=w_inh, ext_exc=ext)
+    dense = steps is None
+    return Network(fire_rate=fire, w_exc=blocks.matrix("exc", dense), w_inh=blocks.matrix("inh", dense), ext_exc=ext)
 
 
 def steady_loss_grad(params, X, codes, temperature, H, K):
@@ -236,28 +255,27 @@ def outputs(params, X, steps, H, K):
 
 
 def sequence_network(w, steps, x_seq=None):
-    """The sequence model as one :class:`Network`: ``steps`` groups of sources (step t's input), as many
-    copies of the hidden layer (copy t fed by step t's sources and by copy t - 1), then the outputs (fed by
-    the last copy). ``x_seq`` (steps, d) sets the sources' excitation; the steady state of this
-    feed-forward network is the model's output for it."""
+    """The sequence model as one :class:`Network` (sparse weights): ``steps`` groups of sources (step t's
+    input), as many copies of the hidden layer (copy t fed by step t's sources and by copy t - 1), then the
+    outputs (fed by the last copy). ``x_seq`` (steps, d) sets the sources' excitation; the steady state
+    of this feed-forward network is the model's output for it."""
     d, H, K = w.rho.size, w.r.size, w.r_out.size
     n_src = steps * d
     n = n_src + steps * H + K
-    w_exc, w_inh = np.zeros((n, n)), np.zeros((n, n))
+    blocks = _Blocks(n)
     for t in range(steps):
-        src = slice(t * d, (t + 1) * d)
-        hid = slice(n_src + t * H, n_src + (t + 1) * H)
-        w_exc[src, hid], w_inh[src, hid] = w.src_exc, w.src_inh
+        hid = n_src + t * H
+        blocks.put(t * d, hid, w.src_exc, w.src_inh)
         if t + 1 < steps:
-            nxt = slice(n_src + (t + 1) * H, n_src + (t + 2) * H)
-            w_exc[hid, nxt], w_inh[hid, nxt] = w.hh_exc[0], w.hh_inh[0]
+            blocks.put(hid, hid + H, w.hh_exc[0], w.hh_inh[0])
         else:
-            w_exc[hid, n - K:], w_inh[hid, n - K:] = w.ho_exc, w.ho_inh
+            blocks.put(hid, n - K, w.ho_exc, w.ho_inh)
     fire = np.concatenate([np.tile(w.rho, steps), np.tile(w.r, steps), w.r_out])
     ext = np.zeros(n)
     if x_seq is not None:
         ext[:n_src] = (np.asarray(x_seq, float) * w.rho).ravel()
-    return Network(fire_rate=fire, w_exc=w_exc, w_inh=w_inh, ext_exc=ext)
+    return Network(fire_rate=fire, w_exc=blocks.matrix("exc", False), w_inh=blocks.matrix("inh", False),
+                   ext_exc=ext)
 
 
 # ---------------------------------------------------------------------------------------------- Elman baseline

@@ -208,11 +208,12 @@ def _read_outputs(reading, net, out, busy, fires, ext, ext_inh, routes):
 
 
 def sample_instance(compiled, model, u, q, seed, *, confidence, max_events, replications, replication_events,
-                    duration=None, reading="spikes", spending=True):
+                    duration=None, reading="spikes", spending=True, routes=None):
     """Sequential decision for one instance (see the module docstring). Returns a dict of its results.
 
     ``spending=False`` tests every look at the full level ``1 - confidence``: the naive rule, whose error
-    rate grows with the number of looks (kept for the tests that show the difference).
+    rate grows with the number of looks (kept for the tests that show the difference). ``routes`` are
+    :func:`_routes_to` of the outputs for ``reading="inputs"`` (computed here if not given).
     """
     net = compiled.net
     ext, ext_inh = model.ext_exc(u), model.ext_inh(u)
@@ -233,7 +234,8 @@ def sample_instance(compiled, model, u, q, seed, *, confidence, max_events, repl
     alpha = (1.0 - confidence) / (len(looks) if spending else 1)   # Bonferroni spending over the planned looks
     start_seq, event_seq = seed.spawn(2)
     gen = np.random.default_rng(start_seq)
-    routes = _routes_to(net, out) if reading == "inputs" else None
+    if reading == "inputs" and routes is None:
+        routes = _routes_to(net, out)
     obs = np.empty((0, out.size))
     events, decided = 0, False
     for target in looks:
@@ -284,13 +286,16 @@ def sample_outputs(model_network, inputs, solution, analytic, classes, *, confid
     if reading == "auto":
         reading = "inputs" if _linear_outputs(model_network) else "spikes"
     compiled = CompiledNetwork(model_network.network)
+    # Shared by every instance: the network, hence the routes into the outputs, is the same.
+    routes = _routes_to(compiled.net, model_network.output_cells) if reading == "inputs" else None
     n = inputs.shape[0]
     seeds = np.random.SeedSequence(as_generator(rng).integers(0, 2**63)).spawn(n)
 
     def one(i):
         return sample_instance(compiled, model_network, inputs[i], solution(i), seeds[i], confidence=confidence,
                                max_events=max_events, replications=replications,
-                               replication_events=replication_events, duration=duration, reading=reading)
+                               replication_events=replication_events, duration=duration, reading=reading,
+                               routes=routes)
 
     own = executor is None
     pool = ThreadPoolExecutor(max_workers=n_jobs or os.cpu_count() or 1) if own else executor
