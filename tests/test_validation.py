@@ -165,3 +165,13 @@ def test_unrolled_rate_check_catches_a_wrong_contraction():
     for rho, rate, _ in results:
         assert unrolled.rate_passes(rate, rho)
         assert not unrolled.rate_passes(rate, 0.9 * rho) and not unrolled.rate_passes(rate, min(1.1 * rho, 0.99))
+
+
+def test_digits_decision_check_catches_wrong_calls():
+    """The sampled-decision check passes on today's counts and fails on too many wrong calls, or none decided."""
+    from gelsim.validation import mlsrnn
+
+    assert mlsrnn.decisions_pass([(0.9, 11, 0), (0.99, 10, 0), (0.999, 8, 0)])[1]
+    assert mlsrnn.decisions_pass([(0.9, 11, 1), (0.99, 10, 0), (0.999, 8, 0)])[1]     # 1 of 11 at 0.9: fine
+    assert not mlsrnn.decisions_pass([(0.9, 11, 0), (0.99, 10, 3), (0.999, 8, 0)])[1]
+    assert not mlsrnn.decisions_pass([(0.9, 0, 0), (0.99, 0, 0), (0.999, 0, 0)])[1]

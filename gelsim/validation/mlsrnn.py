@@ -1,10 +1,12 @@
-"""Suite 5 — a trained MLSRNN simulated as a spiking network converges to its analytic outputs."""
+"""Suite 5 — trained classifiers run as spiking networks: a trained MLSRNN's simulated outputs converge to
+its analytic ones, and on digits a convolutional classifier with the spiking readout is decided instance by
+instance, sequentially, with no more wrong decisions than the confidence allows."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from ._common import Check, Timer, bonferroni_z, not_available, pyplot, save, say, script_main
+from ._common import Check, Timer, bonferroni_z, excursion_check, not_available, pyplot, save, say, script_main
 from .convergence import rms_slope, slope_passes
 
 SUITE = "mlsrnn"
@@ -80,7 +82,73 @@ def run(out, *, quick=False, seed=2026):
                         "= 1 with >= 1 resolved instance", ok, seed, 0.0, (fig,),
                         f"{n_res} of {n_inst} instances resolved at duration {durations[-1]:g}; with the paper's "
                         "pinv the class outputs differ by ~1e-12 and no affordable run resolves them"))
-    return checks
+    return checks + _digits_decisions(out, quick, seed)
+
+
+#: Confidence levels of the sequential decisions on digits.
+CONFIDENCES = (0.9, 0.99, 0.999)
+
+
+def _digits_decisions(out, quick, seed):
+    """Sequential sampled decisions on digits at several confidence levels: agreement, events, wrong calls."""
+    from ..convsrnn import ConvSRNNClassifier
+    from ..datasets import load_digit_images
+
+    n_inst = 12 if quick else 40
+    budget = 4e6 if quick else 1e7
+    with Timer() as timer:
+        ds = load_digit_images()
+        clf = ConvSRNNClassifier(readout="spiking", random_state=seed).fit(ds.X_train, ds.y_train)
+        rows = []
+        for conf in CONFIDENCES:
+            say(f"{SUITE}: digits, ConvSRNN spiking readout, {n_inst} instances at confidence {conf}")
+            so = clf.sample_outputs(ds.X_test[:n_inst], confidence=conf, max_events=budget, rng=seed, progress=False)
+            analytic = clf.classes_[np.argmax(so.analytic, axis=1)]
+            wrong = int(np.sum(so.decided & (so.predictions != analytic)))
+            rows.append((conf, int(so.decided.sum()), wrong, so.agreement, float(np.median(so.events))))
+    fig = _plot_decisions(rows, n_inst, budget, out)
+    table = "; ".join(f"confidence {c}: {d}/{n_inst} decided, {w} wrong, agreement {a:.3f}, median events {e:.3g}"
+                      for c, d, w, a, e in rows)
+    worst, passed = decisions_pass([(c, d, w) for c, d, w, _, _ in rows])
+    return [Check(SUITE, "digits: sequential decisions are right at their confidence",
+                  "a ConvSRNN with readout='spiking', run as a spiking network instance by instance until the "
+                  "sequential test decides, makes no more wrong decisions than Binomial(decided, 1 - confidence) "
+                  "allows, at each confidence level", worst, f"p > {1e-3 / len(rows):.2g}, >= 1 decision",
+                  passed, seed, timer.seconds, (fig,), table)]
+
+
+def decisions_pass(rows, alpha=1e-3):
+    """``(smallest p, passed)`` for rows ``(confidence, decided, wrong)``.
+
+    Each decided instance is wrong with probability at most 1 - confidence, so more wrong calls than a
+    Binomial(decided, 1 - confidence) makes likely (p below ``alpha`` shared over the rows) fail; so does
+    a run that decides nothing (it tests nothing).
+    """
+    level = alpha / len(rows)
+    worst = min(excursion_check(w, d * (1 - c), max(d, 1), alpha=level)[0] for c, d, w in rows)
+    return worst, bool(worst > level and sum(d for _, d, _ in rows) >= 1)
+
+
+def _plot_decisions(rows, n_inst, budget, out):
+    plt = pyplot()
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.2))
+    conf = np.array([r[0] for r in rows])
+    a.semilogx(1 - conf, [100 * r[3] for r in rows], "o-", label="agreement with analytic (all instances)")
+    a.semilogx(1 - conf, [100 * r[1] / n_inst for r in rows], "s-", label="decided")
+    a.invert_xaxis()
+    a.set_xlabel("1 - confidence")
+    a.set_ylabel(f"% of {n_inst} digits")
+    a.set_title("Sampled decisions on digits (ConvSRNN, spiking readout)")
+    a.legend(fontsize=8)
+    b.semilogx(1 - conf, [r[4] for r in rows], "o-")
+    b.axhline(budget, color="k", ls=":", label="budget per instance")
+    b.invert_xaxis()
+    b.set_yscale("log")
+    b.set_xlabel("1 - confidence")
+    b.set_ylabel("median simulated events per instance")
+    b.set_title("What a decision costs")
+    b.legend(fontsize=8)
+    return save(fig, out, "mlsrnn_digits_decisions.png")
 
 
 def _plot(durations, curves, resolved, n_inst, out):

@@ -32,9 +32,10 @@ SUITES = {
     "convolution": ("gelsim.validation.convolution", "4. RNN convolutions",
                     "Single-cell, twin-cell and cluster convolutions of a photograph against conv + ReLU, and a "
                     "spiking simulation of the cluster convolution."),
-    "mlsrnn": ("gelsim.validation.mlsrnn", "5. MLSRNN analytic vs sampled",
+    "mlsrnn": ("gelsim.validation.mlsrnn", "5. Classifiers analytic vs sampled",
                "A trained MLSRNN's spiking network, simulated, reproduces the analytic outputs and predictions as "
-               "simulated time grows."),
+               "simulated time grows; on digits, a convolutional classifier with the spiking readout is decided "
+               "instance by instance, with agreement and events per decision against the confidence level."),
     "unrolled": ("gelsim.validation.unrolled", "6. Unrolled RNNs: shared steps and the steady state",
                  "Gradients back-propagated through K weight-shared steps of Eq. (1)'s map converge to the exact "
                  "steady-state gradient at the rate of the map's contraction; on digits, accuracy against readout "
