@@ -18,7 +18,7 @@ import numpy as np
 
 from . import _recurrent_core as core
 from ._sklearn_compat import BaseEstimator, ClassifierMixin, check_is_fitted, fit_labels
-from ._validation import as_generator
+from ._validation import as_dense_finite, as_generator, check_int, check_positive_number
 from .gradients import SaturationWarning
 from .sampled import ModelNetwork, SpikingClassifierMixin
 
@@ -125,35 +125,19 @@ class RecurrentRNNClassifier(SpikingClassifierMixin, ClassifierMixin, BaseEstima
 
     def _check_params(self):
         name = type(self).__name__
-        if not isinstance(self.n_hidden, numbers.Integral) or self.n_hidden < 1:
-            raise ValueError(f"The 'n_hidden' parameter of {name} must be a positive integer. Got {self.n_hidden!r}.")
+        check_int(self.n_hidden, "n_hidden", name, minimum=1)
         if self.readout_time is not None and (not isinstance(self.readout_time, numbers.Integral)
                                               or self.readout_time < 1):
             raise ValueError(f"The 'readout_time' parameter of {name} must be None (steady state) or an integer "
                              f">= 1 (steps of Eq. (1)'s map). Got {self.readout_time!r} instead.")
         for key in ("temperature", "learning_rate"):
-            value = getattr(self, key)
-            if not (isinstance(value, numbers.Real) and np.isfinite(value) and value > 0):
-                raise ValueError(f"The '{key}' parameter of {name} must be a positive number. Got {value!r}.")
+            check_positive_number(getattr(self, key), key, name)
         for key in ("batch_size", "max_epochs"):
-            value = getattr(self, key)
-            if not isinstance(value, numbers.Integral) or value < 1:
-                raise ValueError(f"The '{key}' parameter of {name} must be a positive integer. Got {value!r}.")
+            check_int(getattr(self, key), key, name, minimum=1)
 
     def _check_X(self, X, reset):
         name = type(self).__name__
-        if hasattr(X, "toarray"):
-            raise TypeError(f"{name} does not accept sparse input; pass a dense array.")
-        try:
-            X = np.asarray(X, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"The 'X' parameter of {name} must be a numeric array of shape (n_samples, "
-                             f"n_features). Got {type(X).__name__}.") from exc
-        if X.ndim != 2 or X.shape[0] < 1 or X.shape[1] < 1:
-            raise ValueError(f"The 'X' parameter of {name} must be a non-empty 2-D array (n_samples, n_features). "
-                             f"Got shape {X.shape}.")
-        if not np.all(np.isfinite(X)):
-            raise ValueError(f"The 'X' parameter of {name} contains NaN or infinity.")
+        X = as_dense_finite(X, name, 2, "(n_samples, n_features)")
         if reset:
             self.n_features_in_ = X.shape[1]
         elif X.shape[1] != self.n_features_in_:

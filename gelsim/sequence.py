@@ -9,13 +9,11 @@ network by the same code (same optimiser, batches, clipping and epochs), as the 
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from . import _recurrent_core as core
 from ._sklearn_compat import BaseEstimator, ClassifierMixin, check_is_fitted, fit_labels
-from ._validation import as_generator
+from ._validation import as_dense_finite, as_generator, check_int, check_positive_number
 from .sampled import ModelNetwork, SpikingClassifierMixin
 
 __all__ = ["SequenceRNNClassifier"]
@@ -108,33 +106,17 @@ class SequenceRNNClassifier(SpikingClassifierMixin, ClassifierMixin, BaseEstimat
 
     def _check_params(self):
         name = type(self).__name__
-        if not isinstance(self.n_hidden, numbers.Integral) or self.n_hidden < 1:
-            raise ValueError(f"The 'n_hidden' parameter of {name} must be a positive integer. Got {self.n_hidden!r}.")
+        check_int(self.n_hidden, "n_hidden", name, minimum=1)
         if self.cell not in ("rnn", "elman"):
             raise ValueError(f"The 'cell' parameter of {name} must be 'rnn' or 'elman'. Got {self.cell!r} instead.")
         for key in ("temperature", "learning_rate", "clip"):
-            value = getattr(self, key)
-            if not (isinstance(value, numbers.Real) and np.isfinite(value) and value > 0):
-                raise ValueError(f"The '{key}' parameter of {name} must be a positive number. Got {value!r}.")
+            check_positive_number(getattr(self, key), key, name)
         for key in ("batch_size", "max_epochs"):
-            value = getattr(self, key)
-            if not isinstance(value, numbers.Integral) or value < 1:
-                raise ValueError(f"The '{key}' parameter of {name} must be a positive integer. Got {value!r}.")
+            check_int(getattr(self, key), key, name, minimum=1)
 
     def _check_X(self, X, reset):
         name = type(self).__name__
-        if hasattr(X, "toarray"):
-            raise TypeError(f"{name} does not accept sparse input; pass a dense array.")
-        try:
-            X = np.asarray(X, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"The 'X' parameter of {name} must be a numeric array of shape (n_samples, "
-                             f"n_channels, length). Got {type(X).__name__}.") from exc
-        if X.ndim != 3 or min(X.shape) < 1:
-            raise ValueError(f"The 'X' parameter of {name} must be a non-empty 3-D array (n_samples, n_channels, "
-                             f"length). Got shape {X.shape}.")
-        if not np.all(np.isfinite(X)):
-            raise ValueError(f"The 'X' parameter of {name} contains NaN or infinity.")
+        X = as_dense_finite(X, name, 3, "(n_samples, n_channels, length)")
         if reset:
             self.input_shape_ = X.shape[1:]
         elif X.shape[1:] != self.input_shape_:
