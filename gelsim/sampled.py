@@ -15,14 +15,13 @@ normal approximation of the replication averages, checked in the tests).
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
 from scipy import stats
 
+from ._executors import TaskRunner
 from ._progress import Progress
 from ._validation import as_generator, check_int, check_positive_number
 
@@ -291,25 +290,21 @@ def sample_outputs(model_network, inputs, solution, analytic, classes, *, confid
     n = inputs.shape[0]
     seeds = np.random.SeedSequence(as_generator(rng).integers(0, 2**63)).spawn(n)
 
-    def one(i):
-        return sample_instance(compiled, model_network, inputs[i], solution(i), seeds[i], confidence=confidence,
-                               max_events=max_events, replications=replications,
-                               replication_events=replication_events, duration=duration, reading=reading,
-                               routes=routes)
-
-    own = executor is None
-    pool = ThreadPoolExecutor(max_workers=n_jobs or os.cpu_count() or 1) if own else executor
+    options = dict(confidence=confidence, max_events=max_events, replications=replications,
+                   replication_events=replication_events, duration=duration, reading=reading, routes=routes)
+    job = (compiled, model_network, inputs, solution, seeds, options)
     bar = Progress(n, "sampled inference", enabled=progress)
+    done_events = [0]
+
+    def report(i, part):
+        done_events[0] += part["events"]
+        bar.update(i + 1, f"{i + 1}/{n} instances, {done_events[0]:.3g} events")
+
     try:
-        futures = [pool.submit(one, i) for i in range(n)]
-        parts = []
-        for i, f in enumerate(futures):
-            parts.append(f.result())
-            bar.update(i + 1, f"{i + 1}/{n} instances, {sum(p['events'] for p in parts):.3g} events")
+        with TaskRunner(executor, workers=n_jobs, owner="sample_outputs") as runner:
+            parts = runner.map(_sample_task, job, range(n), on_result=report)
     finally:
         bar.close()
-        if own:
-            pool.shutdown()
     outputs = np.array([p["outputs"] for p in parts])
     return SampledOutputs(outputs=outputs, outputs_se=np.array([p["outputs_se"] for p in parts]),
                           analytic=analytic, predictions=np.asarray(classes)[np.argmax(outputs, axis=1)],
@@ -317,6 +312,12 @@ def sample_outputs(model_network, inputs, solution, analytic, classes, *, confid
                           events=np.array([p["events"] for p in parts], np.int64),
                           replications=np.array([p["replications"] for p in parts], np.int64),
                           duration=np.array([p["duration"] for p in parts]), confidence=float(confidence))
+
+
+def _sample_task(job, i):
+    """Instance ``i`` of a ``sample_outputs`` job (module-level, one task per instance)."""
+    compiled, model_network, inputs, solution, seeds, options = job
+    return sample_instance(compiled, model_network, inputs[i], solution(i), seeds[i], **options)
 
 
 class SpikingClassifierMixin:
@@ -380,8 +381,9 @@ class SpikingClassifierMixin:
         rng : None, int or numpy.random.Generator
         n_jobs : int, optional
             Instances simulated in parallel threads (default: all cores).
-        executor : concurrent.futures.Executor, optional
-            Where instances run instead (each instance is one task).
+        executor : concurrent.futures.Executor or distributed.Client, optional
+            Where instances run instead (each instance is one task). Tasks carry the model and its solution
+            function, so a process pool or Dask needs them to pickle; threads (the default) always work.
         progress : bool, optional
             Progress bar over instances on stderr (default: when stderr is a terminal).
 

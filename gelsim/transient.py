@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import _sim_kernels as kern
+from ._executors import TaskRunner
+from ._tables import compile_network
 from ._validation import as_generator, check_int
 from .network import Network
-from .simulation import _compile, initial_states
+from .simulation import initial_states
 
 
 @dataclass(frozen=True, repr=False)
@@ -46,7 +46,9 @@ class TransientResult:
                 f"N={self.q.shape[1]}, replications={self.replications}, wall_time={self.wall_time:.3g}s)")
 
 
-def _transient_batch(tables, starts, times, n_reps, seed_seq):
+def _transient_batch(tables, job, times):
+    """One batch of runs: ``job`` is (starting potentials, one row or one per run; runs; seed sequence)."""
+    starts, n_reps, seed_seq = job
     words = np.random.default_rng(seed_seq).integers(0, 2**64, size=4, dtype=np.uint64)
     words[0] |= np.uint64(1)
     shape = (times.size, starts.shape[1])
@@ -71,8 +73,8 @@ def simulate_transient(net, times, *, replications=1000, initial="empty", rng=No
     initial : {"empty", "stationary"} or array of int
         ``"stationary"`` draws every run's start independently from the product-form law.
     rng : None, int or numpy.random.Generator
-    executor : concurrent.futures.Executor, optional
-        Runs batches of replications (default: a local thread pool).
+    executor : concurrent.futures.Executor or distributed.Client, optional
+        Runs batches of replications (default: a local thread pool); results do not depend on it.
     batches : int, optional
         Number of independent batches the replications are split into (default 16); fixed, so results
         do not depend on the number of cores.
@@ -90,18 +92,9 @@ def simulate_transient(net, times, *, replications=1000, initial="empty", rng=No
     (0.0, True)
     """
     t0 = time.perf_counter()
-    if not isinstance(net, Network):
-        raise ValueError(f"The 'net' parameter of simulate_transient must be a gelsim.Network. "
-                         f"Got {type(net).__name__}.")
-    times = np.asarray(times, dtype=float)
-    if times.ndim != 1 or times.size == 0 or not np.all(np.isfinite(times)) or np.any(times < 0):
-        raise ValueError(f"The 'times' parameter of simulate_transient must be a non-empty 1-D array of finite "
-                         f"non-negative times. Got {times!r}.")
-    times = np.sort(times)
-    replications = check_int(replications, "replications", "simulate_transient", minimum=2)
-    batches = min(replications, 16 if batches is None else check_int(batches, "batches", "simulate_transient", 1))
+    times, replications, batches = _check_transient(net, times, replications, batches)
     gen = as_generator(rng)
-    tables = _compile(net)
+    tables = compile_network(net)
     seeds = np.random.SeedSequence(gen.integers(0, 2**63)).spawn(batches)
     sizes = np.full(batches, replications // batches)
     sizes[: replications % batches] += 1
@@ -110,19 +103,12 @@ def simulate_transient(net, times, *, replications=1000, initial="empty", rng=No
         run_seeds = np.random.SeedSequence(gen.integers(0, 2**63)).spawn(replications)
         starts = np.stack(initial_states(net, initial, run_seeds))
         ends = np.cumsum(sizes)
-        jobs = [(tables, starts[end - size:end], times, int(size), seeds[b])
-                for b, (size, end) in enumerate(zip(sizes, ends))]
+        jobs = [(starts[end - size:end], int(size), seeds[b]) for b, (size, end) in enumerate(zip(sizes, ends))]
     else:
         start = np.stack(initial_states(net, initial, seeds[:1]))  # one row shared by every run
-        jobs = [(tables, start, times, int(sizes[b]), seeds[b]) for b in range(batches)]
-    own = executor is None
-    if own:
-        executor = ThreadPoolExecutor(max_workers=os.cpu_count() or 1)
-    try:
-        parts = [f.result() for f in [executor.submit(_transient_batch, *job) for job in jobs]]
-    finally:
-        if own:
-            executor.shutdown()
+        jobs = [(start, int(sizes[b]), seeds[b]) for b in range(batches)]
+    with TaskRunner(executor, owner="simulate_transient") as runner:
+        parts = runner.map(_transient_batch, runner.share(tables), jobs, times)
     busy = sum(p[0] for p in parts).astype(float)
     ksum = sum(p[1] for p in parts).astype(float)
     k2sum = sum(p[2] for p in parts).astype(float)
@@ -133,3 +119,17 @@ def simulate_transient(net, times, *, replications=1000, initial="empty", rng=No
     return TransientResult(times=times, q=q, q_se=np.sqrt(q * (1 - q) / n), mean_potential=mean,
                            mean_potential_se=np.sqrt(var / n), potential_var=var, replications=replications,
                            wall_time=time.perf_counter() - t0)
+
+
+def _check_transient(net, times, replications, batches):
+    """simulate_transient's argument checks: the sorted ``times``, ``replications`` and ``batches``."""
+    owner = "simulate_transient"
+    if not isinstance(net, Network):
+        raise ValueError(f"The 'net' parameter of {owner} must be a gelsim.Network. Got {type(net).__name__}.")
+    times = np.asarray(times, dtype=float)
+    if times.ndim != 1 or times.size == 0 or not np.all(np.isfinite(times)) or np.any(times < 0):
+        raise ValueError(f"The 'times' parameter of {owner} must be a non-empty 1-D array of finite "
+                         f"non-negative times. Got {times!r}.")
+    replications = check_int(replications, "replications", owner, minimum=2)
+    batches = min(replications, 16 if batches is None else check_int(batches, "batches", owner, 1))
+    return np.sort(times), replications, batches

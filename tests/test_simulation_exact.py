@@ -107,10 +107,10 @@ def test_network_beyond_int32_indices_refused():
     """Cell and routing indices are int32 in the kernels' tables: a larger network gets a clear error."""
     from types import SimpleNamespace
 
-    from gelsim.simulation import _compile
+    from gelsim._tables import compile_network
 
     with pytest.raises(ValueError, match=r"fewer than 2\*\*30 cells; this one has 1073741824"):
-        _compile(SimpleNamespace(n_cells=2**30))
+        compile_network(SimpleNamespace(n_cells=2**30))
 
 
 def test_saturated_cell_reported_without_overflow():
@@ -145,12 +145,12 @@ def test_saturation_flag_false_alarms_at_q_095_are_rare():
 
 def test_results_do_not_depend_on_how_a_run_is_split(monkeypatch):
     """Kernel calls of any length (and progress-bar rounds) give bit-identical results."""
-    from gelsim import simulation
+    from gelsim import _replications
 
     net = generators.random_recurrent(50, rng=2)
     whole = gelsim.simulate(net, duration=200, replications=3, rng=7, progress=False)
     rounds = gelsim.simulate(net, duration=200, replications=3, rng=7, progress=True)
-    monkeypatch.setattr(simulation, "CHUNK_EVENTS", 777)
+    monkeypatch.setattr(_replications, "CHUNK_EVENTS", 777)
     chunked = gelsim.simulate(net, duration=200, replications=3, rng=7, progress=False)
     for other in (rounds, chunked):
         np.testing.assert_array_equal(whole.q, other.q)
@@ -161,7 +161,7 @@ def test_results_do_not_depend_on_how_a_run_is_split(monkeypatch):
 @pytest.mark.parametrize("chunk", [None, 777])
 def test_interleaved_replications_identical_to_one_by_one(monkeypatch, chunk):
     """The pipelined kernel (used on large networks) reproduces the one-by-one kernel bit for bit."""
-    from gelsim import simulation
+    from gelsim import _replications as reps
     from gelsim import _sim_kernels as kern
 
     net = generators.random_recurrent(60, rng=3)  # inhibitory routes, departures, external inhibition
@@ -175,11 +175,11 @@ def test_interleaved_replications_identical_to_one_by_one(monkeypatch, chunk):
         return pipelined(*args)
 
     monkeypatch.setattr(kern, "run_events_pipelined", spy)
-    monkeypatch.setattr(simulation, "PIPELINE_MIN_CELLS", 1)
+    monkeypatch.setattr(reps, "PIPELINE_MIN_CELLS", 1)
     if chunk:
-        monkeypatch.setattr(simulation, "CHUNK_EVENTS", chunk)
+        monkeypatch.setattr(reps, "CHUNK_EVENTS", chunk)
     for max_group in (8, 2):
-        monkeypatch.setattr(simulation, "MAX_GROUP", max_group)
+        monkeypatch.setattr(reps, "MAX_GROUP", max_group)
         calls.clear()
         interleaved = gelsim.simulate(net, **kwargs)
         assert calls and max(calls) > 1  # the pipelined kernel really ran, on several replications at once
@@ -191,9 +191,9 @@ def test_interleaved_replications_identical_to_one_by_one(monkeypatch, chunk):
 @pytest.mark.parametrize("replications, workers, expected", [
     (1, 2, [1]), (8, 2, [4, 4]), (5, 2, [3, 2]), (20, 1, [7, 7, 6]), (3, 8, [1, 1, 1])])
 def test_group_sizes(replications, workers, expected):
-    from gelsim.simulation import _group_sizes
+    from gelsim._replications import group_sizes
 
-    assert _group_sizes(replications, workers) == expected
+    assert group_sizes(replications, workers) == expected
 
 
 def test_standard_errors_are_the_spread_of_the_replications():
@@ -209,9 +209,9 @@ def test_standard_errors_are_the_spread_of_the_replications():
 
 def test_large_network_runs_interleaved_and_identically_in_a_process_pool():
     """Above PIPELINE_MIN_CELLS the groups run interleaved; a process pool still reproduces the thread run."""
-    from gelsim import simulation
+    from gelsim._replications import PIPELINE_MIN_CELLS
 
-    net = generators.random_recurrent(simulation.PIPELINE_MIN_CELLS, rng=5)
+    net = generators.random_recurrent(PIPELINE_MIN_CELLS, rng=5)
     kwargs = dict(duration=20.0, replications=4, rng=3, progress=False)
     local = gelsim.simulate(net, **kwargs)
     with ProcessPoolExecutor(max_workers=2) as pool:

@@ -122,7 +122,31 @@ def test_dask_executor_identical_to_local():
     local = gelsim.simulate(net, duration=100, replications=4, rng=12)
     with distributed.Client(processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None) as client:
         remote = gelsim.simulate(net, duration=100, replications=4, rng=12, executor=client.get_executor())
+        direct = gelsim.simulate(net, duration=100, replications=4, rng=12, executor=client)
+        transient = gelsim.simulate_transient(net, [1.0, 5.0], replications=64, rng=3, executor=client)
     np.testing.assert_array_equal(local.q, remote.q)
+    np.testing.assert_array_equal(local.final_potential, direct.final_potential)
+    np.testing.assert_array_equal(gelsim.simulate_transient(net, [1.0, 5.0], replications=64, rng=3).q, transient.q)
+
+
+def test_dask_client_gets_the_tables_once_and_keeps_the_state_on_its_workers(recwarn):
+    """Neither the compiled tables (3.5 MB here) nor the replications' state (3 MB a group) travel with
+    the tasks: with Dask's large-graph warning lowered to 1 MB, the run must not trigger it. A target_se
+    run and a progress bar exercise the per-round reads of remote state."""
+    distributed = pytest.importorskip("distributed")
+    import dask
+
+    net = generators.random_recurrent(20_000, rng=6)
+    kwargs = dict(duration=2.0, replications=2, rng=12, progress=True)
+    local = gelsim.simulate(net, **kwargs)
+    with dask.config.set({"distributed.admin.large-graph-warning-threshold": "1MB"}):
+        with distributed.Client(processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None) as client:
+            remote = gelsim.simulate(net, executor=client, **kwargs)
+            target = gelsim.simulate(generators.random_recurrent(40, rng=4), target_se=0.02, replications=4, rng=2,
+                                     executor=client)
+    assert not [w for w in recwarn if "large graph" in str(w.message)]
+    np.testing.assert_array_equal(local.q, remote.q)
+    assert np.nanmax(target.q_se) <= 0.02
 
 
 @pytest.mark.slow

@@ -1,0 +1,189 @@
+"""The state of a group of simulated replications, and the steps that advance and read it.
+
+A :class:`ReplicationGroup` holds the kernel state of up to ``MAX_GROUP`` replications stacked along a
+first axis; it is the unit of work handed to an executor, so every function here is module-level (process
+pools pickle it) and returns the group it was given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _sim_kernels as kern
+
+#: Events per kernel call. Results do not depend on how a run is split into calls (or into the rounds that
+#: move the progress bar): the kernel resumes exactly where it stopped.
+CHUNK_EVENTS = 20_000_000
+#: From this many cells on, the state no longer fits in cache and the replications of a group run
+#: interleaved (``run_events_pipelined``), which hides memory latency; below it they run one after another.
+PIPELINE_MIN_CELLS = 10_000
+#: Largest number of replications in one group (one kernel call, one task for the executor).
+MAX_GROUP = 8
+
+
+@dataclass
+class ReplicationGroup:
+    """Kernel state of ``G`` replications (see ``_sim_kernels`` for the layout of each array).
+
+    Attributes
+    ----------
+    cell : ndarray (G, N, row width)
+        Per-cell records: potential, active-list position and accumulators.
+    act : ndarray (G, N, ACT_WIDTH)
+        Active lists.
+    counters : ndarray of int64 (G, N_COUNTERS)
+    scal : ndarray (G, N_SCAL)
+    rng : ndarray of uint64 (G, 4)
+        xoshiro256 states.
+    n_hist : int
+        Histogram columns of ``cell``.
+    rec_slot : ndarray of int64 (N,)
+        Position of each cell among the recorded ones (-1: not recorded).
+    rec_times, rec_cells : ndarray or None
+        Spike buffer of replication 0 (None when nothing is recorded).
+    k_start : ndarray of int64 (G, N) or None
+        Potentials when measuring started.
+    """
+
+    cell: np.ndarray
+    act: np.ndarray
+    counters: np.ndarray
+    scal: np.ndarray
+    rng: np.ndarray
+    n_hist: int
+    rec_slot: np.ndarray
+    rec_times: np.ndarray | None = None
+    rec_cells: np.ndarray | None = None
+    k_start: np.ndarray | None = None
+
+    @property
+    def size(self):
+        return self.cell.shape[0]
+
+    @property
+    def events(self):
+        """Events simulated so far by the group's replications."""
+        return int(self.counters[:, kern.EVENTS].sum())
+
+    def potentials(self):
+        """The current potentials as integers, (G, N)."""
+        return kern.ints(self.cell)[:, :, kern.POT].copy()
+
+
+def _aligned_zeros(shape, dtype=np.float64):
+    """Zeros whose first element sits on a 64-byte cache-line boundary (so per-cell rows split fewer lines)."""
+    size = int(np.prod(shape))
+    itemsize = np.dtype(dtype).itemsize
+    buf = np.zeros(size + 64 // itemsize, dtype)
+    offset = (-buf.ctypes.data % 64) // itemsize
+    return buf[offset:offset + size].reshape(shape)
+
+
+def new_group(tables, starts, seed_seqs, n_hist, rec_slot, rec_capacity):
+    """The state of replications with starting potentials ``starts`` (G, N) and event streams ``seed_seqs``."""
+    n_chains, n = starts.shape
+    cell = _aligned_zeros((n_chains, n, kern.row_width(n_hist)))
+    kern.ints(cell)[:, :, kern.POT] = starts
+    kern.ints(cell)[:, :, kern.POS] = -1
+    act = _aligned_zeros((n_chains, n, kern.ACT_WIDTH))
+    counters = np.zeros((n_chains, kern.N_COUNTERS), np.int64)
+    scal = np.zeros((n_chains, kern.N_SCAL))
+    rng = np.empty((n_chains, 4), np.uint64)
+    for c in range(n_chains):
+        rng[c] = np.random.default_rng(seed_seqs[c]).integers(0, 2**64, size=4, dtype=np.uint64)
+        rng[c, 0] |= np.uint64(1)  # xoshiro's state must not be all zero
+        kern.start_replication(cell[c], act[c], tables.cell_const, counters[c], scal[c], rng[c], tables.ext_table,
+                               tables.rate_max)
+    recording = rec_capacity > 0
+    return ReplicationGroup(cell=cell, act=act, counters=counters, scal=scal, rng=rng, n_hist=n_hist,
+                            rec_slot=rec_slot, rec_times=np.zeros(rec_capacity) if recording else None,
+                            rec_cells=np.zeros(rec_capacity, np.int64) if recording else None)
+
+
+def advance(tables, group, t_end):
+    """Run a group of replications up to expected time ``t_end``.
+
+    Large networks interleave the group's replications in one kernel; small ones (and a group that records
+    spikes) run them one after another. Both give bit-identical results, so the choice only affects speed.
+    """
+    t, g = tables, group
+    if g.size > 1 and t.n_cells >= PIPELINE_MIN_CELLS and g.rec_times is None:
+        while not np.all(kern.run_events_pipelined(g.cell, t.cell_const, g.act, g.counters, g.scal, g.rng, t_end,
+                                                   CHUNK_EVENTS, t.ext_table, t.ext_rate, t.rate_max, t.route,
+                                                   t.n_cells, g.n_hist)):
+            pass
+        return group
+    for c in range(g.size):
+        rec_times, rec_cells = (g.rec_times, g.rec_cells) if c == 0 else (None, None)
+        while not kern.run_events(g.cell[c], t.cell_const, g.act[c], g.counters[c], g.scal[c], g.rng[c], t_end,
+                                  CHUNK_EVENTS, t.ext_table, t.ext_rate, t.rate_max, t.route, t.n_cells, g.n_hist,
+                                  g.rec_slot, rec_times, rec_cells):
+            pass
+    return group
+
+
+def start_measuring(tables, group, warmup):
+    """Warm up until ``warmup``, then zero the accumulators and note the potentials."""
+    group = advance(tables, group, warmup)
+    for cell in group.cell:
+        kern.reset_accumulators(cell, warmup)  # the window starts at the boundary, not the last event
+    group.k_start = group.potentials()
+    group.counters[:, kern.NREC] = 0
+    group.counters[:, kern.DROPPED] = 0
+    group.scal[:, kern.CLOCK] = 0.0
+    return group
+
+
+def group_sizes(replications, workers):
+    """Split replications into groups: at least one per worker, at most ``MAX_GROUP`` per group."""
+    n_groups = max(min(workers, replications), -(-replications // MAX_GROUP))
+    base, extra = divmod(replications, n_groups)
+    return [base + (g < extra) for g in range(n_groups)]
+
+
+def flushed_cells(groups, now):
+    """Every replication's ``cell`` array, its accumulators brought up to ``now``."""
+    n_hist = groups[0].n_hist
+    cells = [cell for g in groups for cell in g.cell]
+    for cell in cells:
+        kern.flush(cell, now, n_hist)
+    return cells
+
+
+def busy_fractions(cells, measured):
+    """Each replication's busy fraction ``1 - time at k = 0`` per unit time, (replications, N)."""
+    return np.clip(1.0 - np.stack([cell[:, kern.HIST] for cell in cells]) / measured, 0.0, 1.0)
+
+
+def moments(groups, measured, warmup):
+    """Mean and standard error over replications of every accumulator (columns ``AREA`` to the last
+    histogram column) per unit time.
+
+    Works group by group in one pass, without stacking the replications' state (gigabytes on large
+    networks). Also returns each replication's busy fraction as (replications, N).
+    """
+    cells = flushed_cells(groups, warmup + measured)
+    n_hist = groups[0].n_hist
+    n_reps = len(cells)
+    shift = cells[0][:, kern.AREA:kern.HIST + n_hist] / measured
+    s1, s2 = np.zeros_like(shift), np.zeros_like(shift)
+    for cell in cells:
+        kern.add_moments(cell, n_hist, 1.0 / measured, shift, s1, s2)
+    mean = shift + s1 / n_reps
+    if n_reps > 1:  # sample standard deviation / sqrt(replications)
+        se = np.sqrt(np.maximum(s2 - s1 * s1 / n_reps, 0.0) / (n_reps - 1) / n_reps)
+    else:
+        se = np.full_like(shift, np.nan)
+    return mean, se, busy_fractions(cells, measured)
+
+
+def group_events(_, group):
+    """Events simulated so far by ``group`` (a task: small to send back from a remote worker)."""
+    return group.events
+
+
+def group_busy_fractions(_, group, now, measured):
+    """Busy fractions of ``group``'s replications over the ``measured`` time up to ``now``, (G, N) (a task)."""
+    return busy_fractions(flushed_cells([group], now), measured)
