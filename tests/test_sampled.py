@@ -8,6 +8,7 @@ from scipy import stats
 import gelsim
 from gelsim.sampled import ModelNetwork, SampledOutputs, _decide, _plan, sample_instance, sample_outputs
 from gelsim.simulation import CompiledNetwork
+from gelsim.validation._common import bonferroni_z
 
 
 def _two_outputs(gap):
@@ -120,8 +121,12 @@ def test_classifiers_decide_on_an_easy_problem():
     images[:10, :, 2] = 1
     images[10:, 2, :] = 1
     conv = gelsim.ConvSRNNClassifier(n_kernels=84, regions=(1, 1), random_state=0).fit(images, np.repeat([0, 1], 10))
-    so = conv.sample_outputs(images[[0, 15]], duration=50.0, replications=4, rng=0)
-    assert so.outputs.shape == (2, 2) and np.all(so.events > 0)
+    so = conv.sample_outputs(images[[0, 15]], duration=1000.0, replications=16, rng=0)
+    # Unbiased outputs: every z-score within the t(15) Bonferroni bound at level 1e-3, which outputs 10 %
+    # off would break (measured: max |z| 1.3 against 15.7 for the 10 % error; bound 4.8).
+    limit = bonferroni_z(so.outputs.size, dof=15)
+    assert np.abs((so.outputs - so.analytic) / so.outputs_se).max() < limit
+    assert np.abs((so.outputs - 1.1 * so.analytic) / so.outputs_se).max() > limit
 
 
 def test_spiking_readout_decides_digits_cheaply_and_correctly():

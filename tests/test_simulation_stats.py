@@ -10,6 +10,7 @@ from scipy import stats
 
 import gelsim
 from gelsim import generators
+from gelsim.validation._common import geometric_chi2, p_value_passes
 
 
 def mean_z2(estimate, se, truth):
@@ -86,19 +87,12 @@ def test_product_form_marginals_and_independence():
     res = gelsim.simulate(net, duration=150, warmup=0.0, replications=3000, rng=9, hist_size=2)
     k = res.final_potential  # (3000, 3): one independent draw per replication at time 150
     for i in range(3):
-        assert _geometric_pvalue(k[:, i], q[i]) > 1e-3
-        assert _geometric_pvalue(k[:, i], min(q[i] + 0.05, 0.99)) < 1e-3  # a wrong q is rejected
+        assert p_value_passes(geometric_chi2(k[:, i], q[i]))
+        assert not p_value_passes(geometric_chi2(k[:, i], min(q[i] + 0.05, 0.99)))  # a wrong q is rejected
     n = k.shape[0]
     for i, j in [(0, 1), (0, 2), (1, 2)]:
         r = np.corrcoef(k[:, i], k[:, j])[0, 1]
         assert abs(r) < 4 / np.sqrt(n), (i, j, r)
-
-
-def _geometric_pvalue(samples, q, bins=8):
-    counts = np.bincount(np.minimum(samples, bins - 1), minlength=bins)
-    probs = (1 - q) * q ** np.arange(bins - 1)
-    probs = np.append(probs, q ** (bins - 1))
-    return stats.chisquare(counts, probs * samples.size).pvalue
 
 
 def test_transient_reaches_steady_state():

@@ -52,7 +52,10 @@ def test_batch_feedforward_layer():
     ff = generators.feedforward([6, 5, 4], rng=2, sparse=True)
     lam = np.zeros((3, 15))
     lam[:, :6] = np.random.default_rng(1).uniform(0, 1, (3, 6))
-    assert gelsim.solve(ff, ext_exc=lam).q.shape == (3, 15)
+    batch = gelsim.solve(ff, ext_exc=lam).q
+    for d in range(3):
+        np.testing.assert_allclose(batch[d], gelsim.solve(ff, ext_exc=lam[d]).q, atol=1e-11)
+    assert np.ptp(batch[:, 6:], axis=0).max() > 1e-3  # the rows really differ beyond the inputs
 
 
 @pytest.mark.parametrize("seed", range(8))

@@ -79,14 +79,14 @@ def test_slope_check_rejects_wrong_rate():
 
 def test_z_normality_rejects_understated_errors():
     z = np.random.default_rng(1).standard_normal(1000)
-    assert common.z_normality(z) > 1e-3
-    assert common.z_normality(1.5 * z) < 1e-3  # standard errors 1.5x too small
+    assert common.p_value_passes(common.z_normality(z))
+    assert not common.p_value_passes(common.z_normality(1.5 * z))  # standard errors 1.5x too small
 
 
 def test_geometric_chi2_rejects_wrong_q():
     k = np.random.default_rng(2).geometric(0.6, 3000) - 1  # q = 0.4
-    assert common.geometric_chi2(k, 0.4) > 1e-3
-    assert common.geometric_chi2(k, 0.45) < 1e-3
+    assert common.p_value_passes(common.geometric_chi2(k, 0.4))
+    assert not common.p_value_passes(common.geometric_chi2(k, 0.45))
 
 
 def test_dsmts_rejects_wrong_moments():
@@ -120,35 +120,44 @@ def test_exact_transient_reaches_steady_state():
 
 
 def test_first_order_checks_reject_wrong_errors():
-    err, bound = approximations.single_cell_errors(approximations.EPS)
-    small = approximations.EPS <= 0.05
-    assert abs(common.loglog_slope(approximations.EPS[small], err[small]) - 2) <= 0.1
+    eps = approximations.EPS
+    err, bound = approximations.single_cell_errors(eps)
+    assert approximations.second_order_check(eps, err, approximations.CELL_TOLERANCE)[1]
+    assert common.bound_check(err, bound)[1]
     # An approximation that is only first-order accurate has slope 1 and breaks the bound.
-    wrong = approximations.EPS * 0.5
-    assert abs(common.loglog_slope(approximations.EPS[small], wrong[small]) - 2) > 0.1
-    assert np.max(wrong / bound) > 1
+    wrong = eps * 0.5
+    assert not approximations.second_order_check(eps, wrong, approximations.CELL_TOLERANCE)[1]
+    assert not approximations.second_order_check(eps, wrong, approximations.NETWORK_TOLERANCE)[1]
+    assert not common.bound_check(wrong, bound)[1]
+    # A slope of 2.2 (an error of order eps^2.2) is caught by the one-cell tolerance.
+    assert not approximations.second_order_check(eps, err * (eps / eps[0]) ** 0.2, approximations.CELL_TOLERANCE)[1]
 
 
-def test_relu_cluster_bound_rejects_plain_lrnn_e():
+def test_relu_cluster_checks_reject_wrong_errors():
     rng = np.random.default_rng(0)
     X, d = rng.uniform(0, 1, (500, 10)), rng.normal(size=10)
     d[d < 0] *= 0.5
-    err, _, pre = relu.cluster_error(X, d, 0.1)
-    assert err <= 0.1**2
-    wp = np.maximum(d, 0) / np.maximum(d, 0).sum() * 0.1
-    wm = np.maximum(-d, 0) * 0.1 / np.maximum(d, 0).sum()
-    linear = np.minimum(1 - X @ wp + X @ wm, 1.0) + 0.02  # a cluster with a wrong constant
-    assert np.abs(linear - (1 - np.maximum(pre, 0))).max() > 0.1**2
+    errors = np.array([relu.cluster_error(X, d, s)[0] for s in relu.SUM_EXC])
+    assert relu.order_check(relu.SUM_EXC, errors)[1]
+    assert relu.cluster_bound_check(relu.SUM_EXC, errors)[1]
+    # A cluster off by a constant 0.02 breaks the bound at small sum(W+) and has no order at all;
+    # one whose error is first order (sum(W+)/2) fails both too.
+    for wrong in (errors + 0.02, relu.SUM_EXC / 2):
+        assert not relu.order_check(relu.SUM_EXC, wrong)[1]
+        assert not relu.cluster_bound_check(relu.SUM_EXC, wrong)[1]
 
 
 def test_convolution_check_rejects_noise():
     image = np.random.default_rng(0).uniform(0, 1, (40, 40))
     kernels, _ = gelsim.conv.kernel_bank()
     table, deviation, outputs, reference = convolution.compare(image, kernels)
-    assert deviation["cluster (9)"] < min(deviation["single cell (4)"], deviation["twin cell (5)"])
+    assert convolution.resemblance_check(table)[1]
+    assert convolution.closest_check(deviation)[2]
+    # Noise on one approach's output breaks the resemblance check; a cluster 2x further off breaks the other.
     noisy = outputs["cluster (9)"] + np.random.default_rng(1).normal(0, 0.05, outputs["cluster (9)"].shape)
-    r = np.corrcoef(noisy[0].ravel(), reference[0].ravel())[0, 1]
-    assert r < 0.9  # a noisy output would fail the resemblance check
+    assert not convolution.resemblance_check({**table, "cluster (9)": convolution.correlations(noisy, reference)})[1]
+    others = min(v for k, v in deviation.items() if k != "cluster (9)")
+    assert not convolution.closest_check({**deviation, "cluster (9)": 2 * others})[2]
 
 
 @pytest.mark.slow

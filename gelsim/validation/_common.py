@@ -56,6 +56,21 @@ def not_available(suite, name, reason, seed):
 
 
 # ----------------------------------------------------------------------------- statistics that can fail
+#: Level of the suites' goodness-of-fit tests: a check fails when its p-value is at most this.
+ALPHA = 1e-3
+
+
+def p_value_passes(p):
+    """The suites' rule for a goodness-of-fit p-value: it passes above ``ALPHA``."""
+    return bool(p > ALPHA)
+
+
+def bound_check(errors, bounds):
+    """``(worst ratio, passed)``: every error is within its proven bound (up to rounding)."""
+    worst = float(np.max(np.asarray(errors, float) / np.asarray(bounds, float)))
+    return worst, bool(worst <= 1 + 1e-12)
+
+
 def loglog_slope(x, y):
     """Least-squares slope of log(y) against log(x)."""
     x, y = np.asarray(x, float), np.asarray(y, float)

@@ -10,8 +10,8 @@ from ..network import Network
 from ..simulation import simulate
 from ..solver import solve
 from ..transient import simulate_transient
-from ._common import (Check, Timer, bonferroni_z, excursion_check, geometric_chi2, pyplot, save, say,
-                      script_main, z_normality)
+from ._common import (ALPHA, Check, Timer, bonferroni_z, excursion_check, geometric_chi2, p_value_passes, pyplot,
+                      save, say, script_main, z_normality)
 
 SUITE = "convergence"
 NEAR_SATURATED_Q = 0.95
@@ -92,7 +92,7 @@ def run_convergence(out, quick, seed):
     fig_sc = _plot_scatter(*scatter, out)
     checks.append(Check(SUITE, "z-scores calibrated",
                         f"z = (q_sim - q)/se over {z.size} cells follows Student t({reps - 1}) (KS test)", p,
-                        "p > 0.001", p > 1e-3, seed, 0.0, (fig_z, fig_sc),
+                        f"p > {ALPHA}", p_value_passes(p), seed, 0.0, (fig_z, fig_sc),
                         f"mean z² {np.mean(z**2):.3f} (expected {(reps - 1) / (reps - 3):.3f})"))
     return checks
 
@@ -118,7 +118,7 @@ def run_product_form(out, quick, seed):
     p_min = float(pvals.min() * net.n_cells)
     checks = [Check(SUITE, "product form: geometric marginals",
                     "k_i(200) from an empty start is geometric with parameter q_i (χ², Bonferroni over cells)",
-                    p_min, "p > 0.001", p_min > 1e-3, seed + 1, timer.seconds, (fig,),
+                    p_min, f"p > {ALPHA}", p_value_passes(p_min), seed + 1, timer.seconds, (fig,),
                     "per-cell p: " + ", ".join(f"{v:.3g}" for v in pvals))]
     pairs = [(i, j) for i in range(net.n_cells) for j in range(i + 1, net.n_cells)]
     zmax = max(abs(np.arctanh(np.corrcoef(k[:, i], k[:, j])[0, 1])) * np.sqrt(reps - 3) for i, j in pairs)
