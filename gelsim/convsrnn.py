@@ -86,7 +86,7 @@ class _ConvSRNNBase(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ prediction
     def transform(self, X):
-        """Pooled features (n, n_features_out_): each pooling cell's excitation probability."""
+        """Pooled features, shape ``(n, n_features_out_)``: each pooling cell's excitation probability."""
         check_is_fitted(self, "bank_")
         return self.bank_.features(self._scale(self._check_X(X, reset=False)), exact=self.pooling == "exact")
 
