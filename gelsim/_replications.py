@@ -94,12 +94,13 @@ def new_group(tables, starts, seed_seqs, n_hist, rec_slot, rec_capacity):
     for c in range(n_chains):
         rng[c] = np.random.default_rng(seed_seqs[c]).integers(0, 2**64, size=4, dtype=np.uint64)
         rng[c, 0] |= np.uint64(1)  # xoshiro's state must not be all zero
-        kern.start_replication(cell[c], act[c], tables.cell_const, counters[c], scal[c], rng[c], tables.ext_table,
-                               tables.rate_max)
     recording = rec_capacity > 0
-    return ReplicationGroup(cell=cell, act=act, counters=counters, scal=scal, rng=rng, n_hist=n_hist,
-                            rec_slot=rec_slot, rec_times=np.zeros(rec_capacity) if recording else None,
-                            rec_cells=np.zeros(rec_capacity, np.int64) if recording else None)
+    group = ReplicationGroup(cell=cell, act=act, counters=counters, scal=scal, rng=rng, n_hist=n_hist,
+                             rec_slot=rec_slot, rec_times=np.zeros(rec_capacity) if recording else None,
+                             rec_cells=np.zeros(rec_capacity, np.int64) if recording else None)
+    for c in range(n_chains):
+        kern.start_replication(group, c, tables)
+    return group
 
 
 def advance(tables, group, t_end):
@@ -108,18 +109,12 @@ def advance(tables, group, t_end):
     Large networks interleave the group's replications in one kernel; small ones (and a group that records
     spikes) run them one after another. Both give bit-identical results, so the choice only affects speed.
     """
-    t, g = tables, group
-    if g.size > 1 and t.n_cells >= PIPELINE_MIN_CELLS and g.rec_times is None:
-        while not np.all(kern.run_events_pipelined(g.cell, t.cell_const, g.act, g.counters, g.scal, g.rng, t_end,
-                                                   CHUNK_EVENTS, t.ext_table, t.ext_rate, t.rate_max, t.route,
-                                                   t.n_cells, g.n_hist)):
+    if group.size > 1 and tables.n_cells >= PIPELINE_MIN_CELLS and group.rec_times is None:
+        while not np.all(kern.run_events_pipelined(group, tables, t_end, CHUNK_EVENTS)):
             pass
         return group
-    for c in range(g.size):
-        rec_times, rec_cells = (g.rec_times, g.rec_cells) if c == 0 else (None, None)
-        while not kern.run_events(g.cell[c], t.cell_const, g.act[c], g.counters[c], g.scal[c], g.rng[c], t_end,
-                                  CHUNK_EVENTS, t.ext_table, t.ext_rate, t.rate_max, t.route, t.n_cells, g.n_hist,
-                                  g.rec_slot, rec_times, rec_cells):
+    for c in range(group.size):
+        while not kern.run_events(group, c, tables, t_end, CHUNK_EVENTS):
             pass
     return group
 

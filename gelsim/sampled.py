@@ -267,21 +267,8 @@ def sample_outputs(model_network, inputs, solution, analytic, classes, *, confid
     """
     from .simulation import CompiledNetwork
 
-    owner = "sample_outputs"
-    confidence = check_positive_number(confidence, "confidence", owner)
-    if not 0.5 <= confidence < 1.0:
-        raise ValueError(f"The 'confidence' parameter of {owner} must be in [0.5, 1). Got {confidence!r}.")
-    replications = check_int(replications, "replications", owner, minimum=2)
-    max_events = check_positive_number(max_events, "max_events", owner)
-    if replication_events is None:
-        # Each replication sets up every cell once, so it should run many events per cell.
-        replication_events = max(20_000.0, 10.0 * model_network.network.n_cells)
-    replication_events = check_positive_number(replication_events, "replication_events", owner)
-    if duration is not None:
-        duration = check_positive_number(duration, "duration", owner)
-    if reading not in ("auto", "spikes", "busy", "inputs"):
-        raise ValueError(f"The 'reading' parameter of {owner} must be 'auto', 'spikes', 'busy' or 'inputs'. "
-                         f"Got {reading!r} instead.")
+    confidence, replications, max_events, replication_events, duration = _check_sampling(
+        model_network, confidence, replications, max_events, replication_events, duration, reading)
     if reading == "auto":
         reading = "inputs" if _linear_outputs(model_network) else "spikes"
     compiled = CompiledNetwork(model_network.network)
@@ -312,6 +299,26 @@ def sample_outputs(model_network, inputs, solution, analytic, classes, *, confid
                           events=np.array([p["events"] for p in parts], np.int64),
                           replications=np.array([p["replications"] for p in parts], np.int64),
                           duration=np.array([p["duration"] for p in parts]), confidence=float(confidence))
+
+
+def _check_sampling(model_network, confidence, replications, max_events, replication_events, duration, reading):
+    """sample_outputs' argument checks; returns the checked numbers (``replication_events`` defaulted)."""
+    owner = "sample_outputs"
+    confidence = check_positive_number(confidence, "confidence", owner)
+    if not 0.5 <= confidence < 1.0:
+        raise ValueError(f"The 'confidence' parameter of {owner} must be in [0.5, 1). Got {confidence!r}.")
+    replications = check_int(replications, "replications", owner, minimum=2)
+    max_events = check_positive_number(max_events, "max_events", owner)
+    if replication_events is None:
+        # Each replication sets up every cell once, so it should run many events per cell.
+        replication_events = max(20_000.0, 10.0 * model_network.network.n_cells)
+    replication_events = check_positive_number(replication_events, "replication_events", owner)
+    if duration is not None:
+        duration = check_positive_number(duration, "duration", owner)
+    if reading not in ("auto", "spikes", "busy", "inputs"):
+        raise ValueError(f"The 'reading' parameter of {owner} must be 'auto', 'spikes', 'busy' or 'inputs'. "
+                         f"Got {reading!r} instead.")
+    return confidence, replications, max_events, replication_events, duration
 
 
 def _sample_task(job, i):

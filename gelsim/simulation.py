@@ -209,8 +209,8 @@ def simulate(net, *, duration=None, warmup=None, replications=8, target_se=None,
         Where replications run (default: a thread pool over all local cores; the kernel releases the GIL).
         A process pool, a ``dask.distributed`` client or its executor give identical results (with a client,
         the compiled network is sent to each worker once, not with every task). Replications are
-        shared out in groups, one per worker (at most ``MAX_GROUP`` each); on networks of
-        ``PIPELINE_MIN_CELLS`` cells or more a group's replications run interleaved on one core, which hides
+        shared out in groups, one per worker (at most 8 each); on networks of 10,000 cells or more a
+        group's replications run interleaved on one core, which hides
         memory latency (about 2x the events per second of one replication alone at 10^6 cells).
     progress : bool, optional
         Show a progress bar on stderr (default: when stderr is a terminal).

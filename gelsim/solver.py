@@ -118,23 +118,10 @@ def solve(net, *, ext_exc=None, ext_inh=None, tol=1e-12, max_iter=10_000, method
     >>> [round(float(v), 6) for v in ss.mean_potential]
     [0.769231, 0.408163]
     """
-    if not isinstance(net, Network):
-        raise ValueError(f"The 'net' parameter of solve must be a gelsim.Network. Got {type(net).__name__} instead.")
-    tol = check_positive_number(tol, "tol", "solve")
-    max_iter = check_int(max_iter, "max_iter", "solve", minimum=1)
-    memory = check_int(memory, "memory", "solve", minimum=0)
-    if method not in ("anderson", "picard"):
-        raise ValueError(f"The 'method' parameter of solve must be 'anderson' or 'picard'. Got {method!r} instead.")
+    tol, max_iter, memory, lam_exc, lam_inh, batch = _check_solve(net, ext_exc, ext_inh, tol, max_iter, method,
+                                                                  memory)
     n = net.n_cells
-    lam_exc, batch = _external(ext_exc, net.ext_exc, "ext_exc", n)
-    lam_inh, batch_inh = _external(ext_inh, net.ext_inh, "ext_inh", n)
-    D = max(lam_exc.shape[0], lam_inh.shape[0])
-    if lam_exc.shape[0] not in (1, D) or lam_inh.shape[0] not in (1, D):
-        raise ValueError(f"'ext_exc' and 'ext_inh' batches must have the same number of rows. "
-                         f"Got {lam_exc.shape[0]} and {lam_inh.shape[0]}.")
-    batch = batch or batch_inh
-    lam_exc = np.broadcast_to(lam_exc, (D, n))
-    lam_inh = np.broadcast_to(lam_inh, (D, n))
+    D = lam_exc.shape[0]
     wt = net.stacked_transpose()
     r = net.fire_rate
 
@@ -166,6 +153,27 @@ def solve(net, *, ext_exc=None, ext_inh=None, tol=1e-12, max_iter=10_000, method
     q.flags.writeable = False
     return SteadyState(q=q, saturated=saturated, converged=bool(converged), iterations=int(iters.max()),
                        residual=residual, matvecs=float(evals), fire_rate=r)
+
+
+def _check_solve(net, ext_exc, ext_inh, tol, max_iter, method, memory):
+    """solve's argument checks: the checked ``tol``, ``max_iter`` and ``memory``, the external rates as
+    (D, N) arrays of one common batch size, and whether the call is batched."""
+    if not isinstance(net, Network):
+        raise ValueError(f"The 'net' parameter of solve must be a gelsim.Network. Got {type(net).__name__} instead.")
+    tol = check_positive_number(tol, "tol", "solve")
+    max_iter = check_int(max_iter, "max_iter", "solve", minimum=1)
+    memory = check_int(memory, "memory", "solve", minimum=0)
+    if method not in ("anderson", "picard"):
+        raise ValueError(f"The 'method' parameter of solve must be 'anderson' or 'picard'. Got {method!r} instead.")
+    n = net.n_cells
+    lam_exc, batch = _external(ext_exc, net.ext_exc, "ext_exc", n)
+    lam_inh, batch_inh = _external(ext_inh, net.ext_inh, "ext_inh", n)
+    D = max(lam_exc.shape[0], lam_inh.shape[0])
+    if lam_exc.shape[0] not in (1, D) or lam_inh.shape[0] not in (1, D):
+        raise ValueError(f"'ext_exc' and 'ext_inh' batches must have the same number of rows. "
+                         f"Got {lam_exc.shape[0]} and {lam_inh.shape[0]}.")
+    return (tol, max_iter, memory, np.broadcast_to(lam_exc, (D, n)), np.broadcast_to(lam_inh, (D, n)),
+            batch or batch_inh)
 
 
 def _ratio(num, den):

@@ -53,8 +53,7 @@ def _transient_batch(tables, job, times):
     words[0] |= np.uint64(1)
     shape = (times.size, starts.shape[1])
     busy, ksum, k2sum = np.zeros(shape, np.int64), np.zeros(shape, np.int64), np.zeros(shape, np.int64)
-    kern.run_transient(starts, times, n_reps, words, tables.ev_prob, tables.ev_alias, tables.cell_const, tables.route,
-                       tables.rate_total, busy, ksum, k2sum)
+    kern.run_transient(tables, starts, times, n_reps, words, (busy, ksum, k2sum))
     return busy, ksum, k2sum
 
 

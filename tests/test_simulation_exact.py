@@ -174,9 +174,9 @@ def test_interleaved_replications_identical_to_one_by_one(monkeypatch, chunk):
     calls = []
     pipelined = kern.run_events_pipelined
 
-    def spy(*args):
-        calls.append(args[0].shape[0])
-        return pipelined(*args)
+    def spy(group, *args):
+        calls.append(group.size)
+        return pipelined(group, *args)
 
     monkeypatch.setattr(kern, "run_events_pipelined", spy)
     monkeypatch.setattr(reps, "PIPELINE_MIN_CELLS", 1)
