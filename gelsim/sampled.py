@@ -289,7 +289,7 @@ def sample_outputs(model_network, inputs, solution, analytic, classes, *, confid
 
     try:
         with TaskRunner(executor, workers=n_jobs, owner="sample_outputs") as runner:
-            parts = runner.map(_sample_task, job, range(n), on_result=report)
+            parts = runner.map(_sample_task, runner.share(job), range(n), on_result=report)
     finally:
         bar.close()
     outputs = np.array([p["outputs"] for p in parts])
@@ -389,8 +389,9 @@ class SpikingClassifierMixin:
         n_jobs : int, optional
             Instances simulated in parallel threads (default: all cores).
         executor : concurrent.futures.Executor or distributed.Client, optional
-            Where instances run instead (each instance is one task). Tasks carry the model and its solution
-            function, so a process pool or Dask needs them to pickle; threads (the default) always work.
+            Where instances run instead (each instance is one task). The tasks share the compiled model and
+            its solution function (sent to Dask workers once), so a process pool needs them to pickle;
+            threads (the default) and Dask (cloudpickle) always work.
         progress : bool, optional
             Progress bar over instances on stderr (default: when stderr is a terminal).
 

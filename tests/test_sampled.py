@@ -143,3 +143,16 @@ def test_spiking_readout_decides_digits_cheaply_and_correctly():
     so = clf.sample_outputs(ds.X_test[test][:12], max_events=4e6, rng=0)
     assert so.decided.all() and so.agreement == 1.0
     assert np.median(so.events) < 1e6
+
+
+def test_dask_client_gives_the_same_sampled_outputs():
+    distributed = pytest.importorskip("distributed")
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    clf = gelsim.MLSRNNClassifier(hidden=(), elm_hidden=20, ridge=1e-3, random_state=0).fit(X, y)
+    local = clf.sample_outputs(X[:3], duration=2e3, replications=4, rng=0)
+    with distributed.Client(processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None) as client:
+        remote = clf.sample_outputs(X[:3], duration=2e3, replications=4, rng=0, executor=client)
+    np.testing.assert_array_equal(local.outputs, remote.outputs)
+    np.testing.assert_array_equal(local.events, remote.events)
