@@ -55,7 +55,7 @@ def _parser():
 
     v = sub.add_parser("validate", help="run the validation suites and write an HTML report")
     v.add_argument("--out", default="report", help="output folder (default: report/)")
-    v.add_argument("--quick", action="store_true", help="short runs (about 2 minutes)")
+    v.add_argument("--quick", action="store_true", help="short runs (about a minute)")
     v.add_argument("--suite", action="append", help="run only this suite (repeatable)")
     v.add_argument("--seed", type=int, default=2026, help="base seed of every suite")
     v.set_defaults(func=_cmd_validate)
