@@ -94,6 +94,7 @@ def test_record_spikes_raster():
     (dict(duration=1.0, replications=0), "'replications' parameter of simulate must be an integer >= 1"),
     (dict(duration=1.0, rng="seed"), "'rng' parameter must be None"),
     (dict(duration=1.0, warmup=-2), "'warmup' parameter of simulate must be a non-negative"),
+    (dict(duration=1.0, executor="threads"), "'executor' parameter of simulate must be a concurrent.futures"),
 ])
 def test_bad_input(kwargs, fragment):
     with pytest.raises(ValueError) as err:
