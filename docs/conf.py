@@ -4,6 +4,7 @@ import os
 import sys
 import warnings
 
+# The package from this checkout (so the pages match the source), and this folder for gallery_argv.
 sys.path.insert(0, os.path.abspath(".."))
 sys.path.insert(0, os.path.abspath(os.path.dirname(__file__)))
 
@@ -18,6 +19,7 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
+    "sphinx-mathjax-offline",   # MathJax shipped with the pages: equations render without a network
     "sphinx.ext.viewcode",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
@@ -52,7 +54,6 @@ html_theme_options = {
     "show_toc_level": 2,
 }
 html_static_path = []
-mathjax3_config = {"tex": {"macros": {"Lam": r"\Lambda"}}}
 
 # Examples run with the non-interactive backend and must not warn about it.
 warnings.filterwarnings("ignore", message="Matplotlib is currently using agg")
