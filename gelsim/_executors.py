@@ -78,6 +78,14 @@ class TaskRunner:
                 on_result(i, results[-1])
         return results
 
+    def read(self, fn, items, *args):
+        """``[fn(None, item, *args) for item in items]`` for small reads of replication state: computed here
+        when the state is here (threads, processes: no state shipped to a worker to count its events), on
+        the workers when it stays there (Dask)."""
+        if self._client is not None:
+            return self.map(fn, None, items, *args)
+        return [fn(None, item, *args) for item in items]
+
     def gather(self, items):
         """``items`` as values (the results of a ``remote`` map brought back from the workers)."""
         return self._client.gather(items) if self._client is not None else items

@@ -316,13 +316,13 @@ def _run(tables, specs, runner, duration, warmup, target_se, max_duration, progr
             measured = min(measured + step, goal)
             groups = runner.map(advance, shared, groups, warmup + measured, remote=True)
         if bar.enabled:
-            events = sum(runner.map(group_events, None, groups))
+            events = sum(runner.read(group_events, groups))
             bar.update(measured / goal if target_se is None else min(measured / cap, 1.0), f"{events:.3g} events")
         if measured < goal:
             continue
         if target_se is None or measured >= cap:
             break
-        busy = np.concatenate(runner.map(group_busy_fractions, None, groups, warmup + measured, measured))
+        busy = np.concatenate(runner.read(group_busy_fractions, groups, warmup + measured, measured))
         worst = float(np.nanmax(busy.std(axis=0, ddof=1) / np.sqrt(busy.shape[0])))
         if worst <= target_se:
             break
