@@ -83,6 +83,13 @@ def slope_check(x, y, expected, tolerance):
     return slope, bool(abs(slope - expected) <= tolerance)
 
 
+def second_order_check(x, errors, tolerance, small):
+    """``(slope, passed)``: over the points where ``small`` holds, the error grows like ``x**2`` (log-log
+    slope 2 within ``tolerance``)."""
+    x, errors = np.asarray(x, float), np.asarray(errors, float)
+    return slope_check(x[small], errors[small], expected=2.0, tolerance=tolerance)
+
+
 def z_normality(z, dof=None):
     """p-value of a Kolmogorov–Smirnov test that z-scores follow N(0, 1) (or Student t with ``dof``)."""
     z = np.asarray(z, float)

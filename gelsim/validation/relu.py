@@ -7,7 +7,7 @@ import numpy as np
 from ..cells import relu_cluster
 from ..network import Network
 from ..simulation import simulate
-from ._common import Check, Timer, bonferroni_z, bound_check, pyplot, save, say, script_main, slope_check
+from ._common import Check, Timer, bonferroni_z, bound_check, pyplot, save, say, script_main, second_order_check
 
 SUITE = "relu_cluster"
 SUM_EXC = np.logspace(-3, 0, 10)
@@ -18,9 +18,7 @@ SLOPE_TOLERANCE = 0.15
 
 def order_check(sum_exc, errors):
     """``(slope, passed)``: over ``sum_exc <= SMALL_SUM`` the cluster's error shrinks like ``sum_exc**2``."""
-    small = np.asarray(sum_exc) <= SMALL_SUM
-    return slope_check(np.asarray(sum_exc)[small], np.asarray(errors)[small], expected=2.0,
-                       tolerance=SLOPE_TOLERANCE)
+    return second_order_check(sum_exc, errors, SLOPE_TOLERANCE, np.asarray(sum_exc) <= SMALL_SUM)
 
 
 def cluster_bound_check(sum_exc, errors):
