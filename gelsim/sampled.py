@@ -5,8 +5,9 @@ A classifier that can be run as a spiking network supplies its network once, wit
 so the network is compiled for the simulator once per model. Each instance is then simulated in independent replications,
 every one started from the product-form (stationary) law of its own analytic solution, so that each
 replication's time-averaged output excitation is an unbiased estimate of the analytic output whatever
-its length. Replications are added in looks of doubling size; at each look the leading output is
-compared with every other by a one-sided paired t-test on the replications, and the instance is
+its length. The replications are extended in looks of doubling simulated time (a look adds events, it
+sets nothing up again); at each look the leading output is compared with every other by a one-sided
+paired t-test on the replications' averages so far, and the instance is
 *decided* when the leader beats all of them. The test level is spent over the planned looks (a
 Bonferroni alpha-spending bound), and within a look over the ``K - 1`` rivals of the true leader, so the
 chance that an instance is ever decided for the wrong class is at most ``1 - confidence`` (under the
@@ -148,8 +149,9 @@ def stationary_start(net, q, ext_exc, ext_inh, horizon, gen, size):
 
 
 def _event_rate(net, q, ext_exc, ext_inh):
-    """Expected events per unit time: external arrivals and firings."""
-    return float(ext_exc.sum() + ext_inh.sum() + np.dot(net.fire_rate, q))
+    """Expected events per unit time: external arrivals at every cell, firings and external inhibition
+    at excited ones (the simulator never spends an event on inhibiting an empty cell)."""
+    return float(ext_exc.sum() + np.dot(net.fire_rate + ext_inh, q))
 
 
 def _decide(obs, alpha):
@@ -169,11 +171,11 @@ def _decide(obs, alpha):
     return lead, bool(np.all(t > crit))
 
 
-def _plan(first, max_reps):
-    """Cumulative replication counts at the looks: ``first``, doubling, capped at ``max_reps``."""
+def _horizons(first, last):
+    """Simulated times of the looks: ``first``, doubling, the last one exactly ``last`` (>= first)."""
     looks = [first]
-    while looks[-1] < max_reps:
-        looks.append(min(2 * looks[-1], max_reps))
+    while looks[-1] * (1.0 + 1e-9) < last:
+        looks.append(min(2.0 * looks[-1], last))
     return looks
 
 
@@ -210,6 +212,9 @@ def sample_instance(compiled, model, u, q, seed, *, confidence, max_events, repl
                     duration=None, reading="spikes", spending=True, routes=None):
     """Sequential decision for one instance (see the module docstring). Returns a dict of its results.
 
+    ``replications`` independent replications run side by side and are extended at every look, so a look
+    only adds events (nothing is set up again): the first look is at ``replication_events`` expected
+    events per replication, each later one doubles the simulated time, the last one spends ``max_events``.
     ``spending=False`` tests every look at the full level ``1 - confidence``: the naive rule, whose error
     rate grows with the number of looks (kept for the tests that show the difference). ``routes`` are
     :func:`_routes_to` of the outputs for ``reading="inputs"`` (computed here if not given).
@@ -222,42 +227,31 @@ def sample_instance(compiled, model, u, q, seed, *, confidence, max_events, repl
         # A silent network (no input, no external rate): every output is exactly 0, a tie no run can break.
         return dict(outputs=np.zeros(out.size), outputs_se=np.zeros(out.size), decided=False, events=0,
                     replications=0, duration=0.0)
-    fixed = duration is not None
-    tau = float(duration) if fixed else replication_events / rate
-    per_rep = max(rate * tau, 1.0)
-    if fixed:
-        looks = [replications]
+    if duration is not None:
+        looks = [float(duration)]
     else:
-        max_reps = max(int(max_events // per_rep), replications)
-        looks = _plan(min(2 * replications, max_reps), max_reps)
+        budget = max(max_events / (replications * rate), replication_events / rate)
+        looks = _horizons(replication_events / rate, budget)
     alpha = (1.0 - confidence) / (len(looks) if spending else 1)   # Bonferroni spending over the planned looks
     start_seq, event_seq = seed.spawn(2)
-    gen = np.random.default_rng(start_seq)
     if reading == "inputs" and routes is None:
         routes = _routes_to(net, out)
-    obs = np.empty((0, out.size))
-    events, decided = 0, False
-    for target in looks:
-        new = target - obs.shape[0]
-        for first in range(0, new, 8):            # groups of at most 8, interleaved on large networks
-            size = min(8, new - first)
-            starts = stationary_start(net, q, ext, ext_inh, tau, gen, size)
-            busy, fires, ev = compiled.run(ext, starts, event_seq.spawn(size), tau, ext_inh=ext_inh)
-            # An output cell's spike count over the run, divided by what it would be if always excited,
-            # estimates its q without the noise of its own queue (its departures are Poisson when stable).
-            obs = np.vstack([obs, _read_outputs(reading, net, out, busy, fires, ext, ext_inh, routes)])
-            events += int(ev.sum())
+    starts = stationary_start(net, q, ext, ext_inh, looks[-1], np.random.default_rng(start_seq), replications)
+    runs = compiled.start(ext, starts, event_seq.spawn(replications), ext_inh=ext_inh)
+    decided = False
+    for horizon in looks:
+        busy, fires = compiled.extend(runs, horizon)
+        obs = _read_outputs(reading, net, out, busy, fires, ext, ext_inh, routes)
         decided = _decide(obs, alpha)[1]
         if decided:
             break
-    n = obs.shape[0]
-    se = obs.std(axis=0, ddof=1) / np.sqrt(n) if n > 1 else np.full(out.size, np.nan)
-    return dict(outputs=obs.mean(axis=0), outputs_se=se, decided=decided, events=events, replications=n,
-                duration=tau)
+    se = obs.std(axis=0, ddof=1) / np.sqrt(replications)
+    return dict(outputs=obs.mean(axis=0), outputs_se=se, decided=decided,
+                events=runs.events, replications=replications, duration=horizon)
 
 
 def sample_outputs(model_network, inputs, solution, analytic, classes, *, confidence=0.99, max_events=10**7,
-                   replications=8, replication_events=None, duration=None, reading="auto", rng=None, n_jobs=None,
+                   replications=32, replication_events=None, duration=None, reading="auto", rng=None, n_jobs=None,
                    executor=None, progress=None):
     """Simulate every instance and return :class:`SampledOutputs`.
 
@@ -310,8 +304,8 @@ def _check_sampling(model_network, confidence, replications, max_events, replica
     replications = check_int(replications, "replications", owner, minimum=2)
     max_events = check_positive_number(max_events, "max_events", owner)
     if replication_events is None:
-        # Each replication sets up every cell once, so it should run many events per cell.
-        replication_events = max(20_000.0, 10.0 * model_network.network.n_cells)
+        # The first look: about one event per cell in each replication (later looks double it).
+        replication_events = max(2_000.0, float(model_network.network.n_cells))
     replication_events = check_positive_number(replication_events, "replication_events", owner)
     if duration is not None:
         duration = check_positive_number(duration, "duration", owner)
@@ -350,15 +344,15 @@ class SpikingClassifierMixin:
             return self.sample_outputs(X, **sampling).predictions
         raise ValueError(f"The 'mode' parameter of predict must be 'analytic' or 'sampled'. Got {mode!r} instead.")
 
-    def sample_outputs(self, X, *, confidence=0.99, max_events=10**7, replications=8, replication_events=None,
+    def sample_outputs(self, X, *, confidence=0.99, max_events=10**7, replications=32, replication_events=None,
                        duration=None, reading="auto", rng=None, n_jobs=None, executor=None, progress=None):
         """Simulate each instance's spiking network until its prediction is decided (:class:`SampledOutputs`).
 
         Every instance runs independent replications, each started from the stationary (product-form) law
-        of the instance's analytic solution, so that each replication's time-averaged outputs are unbiased;
-        replications are added in looks of doubling size until a paired t-test shows the leading output
-        above every other at ``confidence`` (valid under the repeated looks: the level is spent over
-        them), or ``max_events`` are spent (then ``decided`` is False and the best guess is returned). The
+        of the instance's analytic solution, so that each replication's time-averaged outputs are unbiased
+        over any horizon; the replications are extended in looks of doubling simulated time until a paired
+        t-test shows the leading output above every other at ``confidence`` (valid under the repeated
+        looks: the level is spent over them), or ``max_events`` are spent (then ``decided`` is False and the best guess is returned). The
         network is compiled once; instances run in parallel.
 
         Parameters
@@ -369,10 +363,13 @@ class SpikingClassifierMixin:
             Budget of simulated events per instance (planned from the expected event rate, so the count
             can differ from it by a few percent).
         replications : int
-            The first look has twice this many replications; with ``duration``, the number of replications.
+            Independent replications per instance. They run side by side and every look extends all of
+            them, so its t-test has ``replications - 1`` degrees of freedom (more: a critical value closer
+            to the normal one, and more memory per instance).
         replication_events : float, optional
-            Expected events per replication (its simulated duration follows from the instance's event rate).
-            Default: 10 per cell of the network, at least 20,000 (a replication sets up every cell once).
+            Expected events per replication at the first look (its simulated time follows from the
+            instance's event rate); each later look doubles the time, the last spends ``max_events``.
+            Default: one per cell of the network, at least 2,000.
         duration : float, optional
             Fixed simulated time per replication, one look with ``replications`` replications (for studying
             convergence) instead of the sequential rule.

@@ -19,7 +19,7 @@ import numpy as np
 from . import _sim_kernels as kern
 from ._executors import TaskRunner
 from ._progress import Progress
-from ._replications import (advance, busy_fractions, flushed_cells, group_busy_fractions, group_events,
+from ._replications import (MAX_GROUP, advance, busy_fractions, flushed_cells, group_busy_fractions, group_events,
                             group_sizes, moments, new_group, start_measuring)
 from ._tables import compile_network, with_external, with_inhibition
 from ._validation import as_generator, check_int, check_positive_number
@@ -134,6 +134,13 @@ class CompiledNetwork:
         instances in parallel. External excitation ``ext_exc`` replaces the network's ``Λ`` (and
         ``ext_inh``, if given, its ``λ``).
         """
+        runs = self.start(ext_exc, starts, seed_seqs, ext_inh=ext_inh, group_size=len(starts))
+        busy, fires = self.extend(runs, duration)
+        return busy, fires, runs.groups[0].counters[:, kern.EVENTS].copy()
+
+    def start(self, ext_exc, starts, seed_seqs, ext_inh=None, group_size=MAX_GROUP):
+        """Replications as in :meth:`run`, set up but not run: :meth:`extend` runs them further and
+        further, measuring from time 0 each time (for looks at a growing horizon)."""
         net = self.net
         tables = self.tables
         if ext_inh is None:
@@ -142,12 +149,35 @@ class CompiledNetwork:
             ext_inh = np.asarray(ext_inh, float)
             tables = with_inhibition(tables, ext_inh, net.fire_rate)
         tables = with_external(tables, np.asarray(ext_exc, float), ext_inh, net.fire_rate)
-        group = new_group(tables, np.asarray(starts, np.int64), list(seed_seqs), 2, np.full(net.n_cells, -1), 0)
-        group = start_measuring(tables, group, 0.0)
-        group = advance(tables, group, duration)
-        cells = flushed_cells([group], duration)
-        fires = np.stack([cell[:, kern.FIRES] for cell in cells]) / duration
-        return busy_fractions(cells, duration), fires, group.counters[:, kern.EVENTS].copy()
+        starts = np.asarray(starts, np.int64)
+        seed_seqs = list(seed_seqs)
+        no_record = np.full(net.n_cells, -1)
+        groups = [start_measuring(tables, new_group(tables, starts[a:a + group_size], seed_seqs[a:a + group_size], 2,
+                                                    no_record, 0), 0.0)
+                  for a in range(0, len(starts), group_size)]
+        return RunningReplications(tables, groups)
+
+    def extend(self, runs, horizon):
+        """Run ``runs`` (from :meth:`start`) up to ``horizon``; busy fractions and firing rates over
+        ``[0, horizon]``, each (replications, N)."""
+        for group in runs.groups:
+            advance(runs.tables, group, horizon)
+        cells = flushed_cells(runs.groups, horizon)
+        fires = np.stack([cell[:, kern.FIRES] for cell in cells]) / horizon
+        return busy_fractions(cells, horizon), fires
+
+
+@dataclass
+class RunningReplications:
+    """Replications of a :class:`CompiledNetwork` in progress: its tables for one external rate vector and
+    the replications' state."""
+
+    tables: object
+    groups: list
+
+    @property
+    def events(self):
+        return sum(group.events for group in self.groups)
 
 
 def initial_states(net, initial, seed_seqs):

@@ -6,7 +6,7 @@ import scipy.sparse as sp
 from scipy import stats
 
 import gelsim
-from gelsim.sampled import ModelNetwork, SampledOutputs, _decide, _plan, sample_instance, sample_outputs
+from gelsim.sampled import ModelNetwork, SampledOutputs, _decide, _horizons, sample_instance, sample_outputs
 from gelsim.simulation import CompiledNetwork
 from gelsim.validation._common import bonferroni_z
 
@@ -79,12 +79,13 @@ def test_undecided_when_the_budget_is_spent():
     assert not r["decided"] and 0.8 * 5e3 <= r["events"] < 1.5 * 5e3   # the budget is planned in expected events
 
 
-def test_decide_and_plan():
+def test_decide_and_horizons():
     obs = np.array([[0.5, 0.4, 0.1], [0.52, 0.41, 0.1], [0.49, 0.38, 0.12], [0.51, 0.4, 0.11]])
     assert _decide(obs, 0.01) == (0, True)
     assert _decide(obs[:, [1, 0, 2]], 0.01) == (1, True)
     assert not _decide(obs[:1], 0.01)[1]
-    assert _plan(16, 100) == [16, 32, 64, 100]
+    assert _horizons(16.0, 100.0) == [16.0, 32.0, 64.0, 100.0]
+    assert _horizons(5.0, 5.0) == [5.0]
 
 
 def test_results_reproducible_and_parallel_independent():
@@ -130,7 +131,7 @@ def test_classifiers_decide_on_an_easy_problem():
 
 
 def test_spiking_readout_decides_digits_cheaply_and_correctly():
-    """A ConvSRNN with the spiking readout decides every instance at the first look, for its analytic class.
+    """A ConvSRNN with the spiking readout decides every instance for its analytic class, cheaply.
 
     Any bias of the simulated network (a wrong input rate, a wrong start) shows up here as wrong or
     undecided instances: with the external inhibition of the inputs left out of the starting law, 3 in 4
