@@ -21,6 +21,12 @@ _GOLDEN = (np.sqrt(5.0) + 1.0) / 2.0
 #: must be positive; a quantile that is exactly 0 (flat or blank stretches) becomes this. Far smaller
 #: values change no feature measurably but make cells so slow that a simulation of the network stalls.
 MIN_BIAS = 1e-3
+#: Smallest |bias| of an image bank. Images have blank areas, so more than half of MNIST's quantile
+#: biases are 0; at ``MIN_BIAS`` those cells fire a thousandth as often as spikes arrive at them, and a
+#: sampled decision cost 5e8 events (median, predicted). At one tap's full span the ridge readout's
+#: accuracy is unchanged (MNIST sample 96.0 -> 96.2 %, digits 99.07 -> 99.07 %) and decisions are
+#: 480 times cheaper on MNIST, 1.7 times on digits (see ``benchmarks/sampled_inference.py``).
+IMAGE_MIN_BIAS = 1.0
 
 
 @dataclass(frozen=True)
@@ -142,7 +148,7 @@ def fit_image_bank(U, n_kernel_features, gen, *, stride=1, regions=(2, 2), max_d
         biases = np.zeros(quant.size)
     else:
         biases = kern.image_biases(U, stride, dil, n_biases, quant, picks)
-    biases = np.where(np.abs(biases) < MIN_BIAS, MIN_BIAS, biases)
+    biases = np.where(np.abs(biases) < IMAGE_MIN_BIAS, IMAGE_MIN_BIAS, biases)
     hs, ws = -(-h // stride), -(-w // stride)
     rows = np.round(np.linspace(0, hs, regions[0] + 1)).astype(np.int64)
     cols = np.round(np.linspace(0, ws, regions[1] + 1)).astype(np.int64)
