@@ -162,9 +162,10 @@ def fit_image_bank(U, n_kernel_features, gen, *, stride=1, regions=(2, 2), max_d
 # for b < 0 the two roles swap. Its q does not depend on the gain g, which sets only its speed: each
 # feature gets the gain that lets its pooling cells (one per region, firing at the sum of their
 # positions' rates, so their q is the positions' mean) send exactly the flow its readout weights ask of
-# them, ``w_jk`` to output cell k of rate 1. So no feature runs faster than its weights need (global
-# scaling would run every feature at the pace of the most demanding one), and a feature with no weight
-# has no cells at all.
+# them, ``w_jk`` to output cell k of rate 1. The gain is set per pooling cell (feature and region), so no
+# position cell runs faster than its own pooling cell's weights need (one gain per feature would run
+# every region at the pace of the most demanding one, and global scaling every feature), and a row with
+# no weight has no cells at all.
 
 
 class _Builder:
@@ -276,13 +277,14 @@ def _capacities(bank):
                      for b, region, *_ in _features(bank)])
 
 
-def feature_gains(bank, weights):
-    """Each kernel feature's gain: the smallest that lets every one of its pooling cells send its readout
-    row's total weight (``weights`` (n_features_out, n_classes), output cells of rate 1); 0 if unused."""
+def region_gains(bank, weights):
+    """(n_kinds, n_regions): the gain of each pooling cell's position cells, the smallest that lets the
+    pooling cell send its readout row's total weight (``weights`` (n_features_out, n_classes), output cells
+    of rate 1); 0 where the row is unused."""
     capacity = _capacities(bank)
     need = weights.sum(axis=1).reshape(capacity.shape)
     ratio = np.divide(need, capacity, out=np.zeros_like(need), where=capacity > 0)
-    return ratio.max(axis=1) * (1.0 + 1e-9)   # a hair of headroom against rounding in the rate sums
+    return ratio * (1.0 + 1e-9)   # a hair of headroom against rounding in the rate sums
 
 
 def event_costs(bank, u_mean, f_mean):
@@ -312,26 +314,31 @@ def model_network(bank, readout):
     from .sampled import ModelNetwork
 
     n_regions = _n_regions(bank)
-    gains = feature_gains(bank, readout.weights)
+    gains = region_gains(bank, readout.weights)
     n_inputs = int(np.prod(bank.shape)) if isinstance(bank, ImageBank) else bank.n_channels * bank.length
     b = _Builder()
     drive = {"exc": [], "inh": []}
     position_cells, position_rates, regions, rows = [], [], [], []
     for f, (bias, region, taps, pad_exc, pad_inh) in enumerate(_features(bank)):
-        g = gains[f]
-        if g == 0.0:
+        g = gains[f][region]                  # each position cell's gain
+        keep = g > 0.0
+        if not keep.any():
             continue
+        # Position p of the feature is cell ``cells[slot[p]]`` (positions of unused regions get none).
+        slot = np.cumsum(keep) - 1
         # b > 0: excitation E, inhibition I; b < 0: the roles swap.
         exc, inh = ("exc", "inh") if bias > 0 else ("inh", "exc")
-        pads = {exc: pad_exc * g, inh: pad_inh * g}
-        cells = b.add_cells(np.full(region.size, g * abs(bias)), ext_exc=pads["exc"], ext_inh=pads["inh"])
+        pads = {exc: (pad_exc * g)[keep], inh: (pad_inh * g)[keep]}
+        cells = b.add_cells(g[keep] * abs(bias), ext_exc=pads["exc"], ext_inh=pads["inh"])
         for src, pos, factor in taps:
+            live = keep[pos]
+            src, pos = src[live], pos[live]
             if factor:
-                drive[exc].append((cells[pos], src, np.full(src.size, factor * g)))
-            drive[inh].append((cells[pos], src, np.full(src.size, g)))
+                drive[exc].append((cells[slot[pos]], src, factor * g[pos]))
+            drive[inh].append((cells[slot[pos]], src, g[pos]))
         position_cells.append(cells)
-        position_rates.append(g * abs(bias))
-        regions.append(region)
+        position_rates.append(g[keep] * abs(bias))
+        regions.append(region[keep])
         rows.append(f * n_regions + np.arange(n_regions))
     outputs = _pool_and_output(b, position_cells, position_rates, regions, n_regions, readout,
                                np.concatenate(rows) if rows else np.zeros(0, np.int64))
@@ -348,7 +355,7 @@ def model_network(bank, readout):
 
 def _pool_and_output(builder, position_cells, position_rates, region_of, n_regions, readout, rows):
     """Pooling cells for the readout ``rows`` (feature ``f`` in region ``g`` is row ``f * n_regions + g``)
-    fed by their position cells (``position_cells[i]`` of rate ``position_rates[i]``, in regions
+    fed by their position cells (``position_cells[i]`` of rates ``position_rates[i]``, in regions
     ``region_of[i]``), then the readout's output cells of rate 1.
 
     A position cell sends its whole rate to its pooling cell, which fires at the sum of what it receives
@@ -365,6 +372,6 @@ def _pool_and_output(builder, position_cells, position_rates, region_of, n_regio
     w = readout.weights[rows] * live[:, None]
     outputs = builder.add_cells(np.ones(w.shape[1]), ext_exc=readout.offset)
     src, dst = np.nonzero(w)
-    # Output rates are 1, so weight w_jk is the flow; the gains made every pooling cell's rate >= its row sum.
+    # Output rates are 1, so weight w_jk is the flow; the gains made every pooling cell's rate its row sum.
     builder.connect("exc", pools[src], outputs[dst], w[src, dst])
     return outputs

@@ -140,8 +140,8 @@ def conv_spiking():
 
 
 def test_spiking_readout_network_keeps_only_what_it_uses(conv, conv_spiking):
-    """Weights are non-negative, unused features get no cells, each feature runs at the gain its weights
-    need (one of its pooling cells sends its whole rate), and Eq. (1) still gives the outputs."""
+    """Weights are non-negative, unused features get no cells, each pooling cell runs at the gain its
+    weights need (it sends its whole rate to the outputs), and Eq. (1) still gives the outputs."""
     clf, X, y = conv_spiking
     assert clf.score(X, y) == 1.0 and clf.alpha_ is None
     w = clf.readout_.weights
@@ -149,12 +149,28 @@ def test_spiking_readout_network_keeps_only_what_it_uses(conv, conv_spiking):
     net = clf.to_network(X[0])
     assert net.n_cells < conv[0].to_network(X[0]).n_cells
     assert np.abs(gelsim.solve(net).q[-2:] - clf.decision_outputs(X[:1])[0]).max() < 1e-9
-    n_regions = 4
-    used = (w.sum(axis=1).reshape(-1, n_regions) > 0).any(axis=1)
-    # The pooling cells precede the 2 outputs, feature by feature, one per region.
-    pools = np.arange(net.n_cells - 2 - n_regions * used.sum(), net.n_cells - 2)
+    # The pooling cells precede the 2 outputs, one per used row of the readout.
+    pools = np.arange(net.n_cells - 2 - int((w.sum(axis=1) > 0).sum()), net.n_cells - 2)
+    assert np.all(net.w_exc[pools][:, -2:].sum(axis=1) > 0) and not net.w_exc[:pools[0]][:, -2:].nnz
     share = np.asarray(net.w_exc[pools].sum(axis=1)).ravel() / net.fire_rate[pools]
-    assert np.allclose(share.reshape(-1, n_regions).max(axis=1), 1.0, atol=1e-6)
+    assert np.allclose(share, 1.0, atol=1e-6)
+
+
+def test_decision_loss_gradient_matches_finite_differences():
+    from gelsim._spiking_readout import decision_loss
+
+    rng = np.random.default_rng(1)
+    n, p, k = 25, 7, 4
+    F, codes, cost, W = rng.random((n, p)), rng.integers(0, k, n), rng.random(p) + 0.5, rng.random((p, k))
+    onehot = np.eye(k)[codes]
+    loss, grad = decision_loss(W, F, codes, onehot, cost, budget=9.0)
+    step = 1e-6
+    numeric = np.array([(decision_loss(W + step * e, F, codes, onehot, cost, 9.0)[0]
+                         - decision_loss(W - step * e, F, codes, onehot, cost, 9.0)[0]) / (2 * step)
+                        for e in np.eye(p * k).reshape(-1, p, k)]).reshape(p, k)
+    assert np.abs(numeric - grad).max() < 1e-6 * np.abs(grad).max()
+    # The loss is scale-free: margins, their noise and the events all grow with the weights.
+    assert np.isclose(decision_loss(3.0 * W, F, codes, onehot, cost, 9.0)[0], loss)
 
 
 def test_network_of_a_perturbed_model_does_not_match(rocket):
@@ -264,7 +280,8 @@ def test_images_bad_input(conv):
 @pytest.mark.parametrize("kwargs, fragment", [
     (dict(n_kernels=10), "'n_kernels'"), (dict(pooling="max"), "'pooling'"), (dict(bias_rule="median"), "'bias_rule'"),
     (dict(max_dilations=0), "'max_dilations'"), (dict(readout="lasso"), "'readout'"),
-    (dict(spiking_penalty=-1.0), "'spiking_penalty'"),
+    (dict(spiking_penalty=-1.0), "'spiking_penalty'"), (dict(spiking_budget=0), "'spiking_budget'"),
+    (dict(spiking_budget="1e6"), "'spiking_budget'"),
 ])
 def test_bad_params(kwargs, fragment):
     X, y = _series()
