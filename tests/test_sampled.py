@@ -6,7 +6,8 @@ import scipy.sparse as sp
 from scipy import stats
 
 import gelsim
-from gelsim.sampled import ModelNetwork, SampledOutputs, _decide, _horizons, sample_instance, sample_outputs
+from gelsim.sampled import (ModelNetwork, SampledOutputs, _decide, _horizons, _simulated_cells, sample_instance,
+                            sample_outputs)
 from gelsim.simulation import CompiledNetwork
 from gelsim.validation._common import bonferroni_z
 
@@ -86,6 +87,18 @@ def test_decide_and_horizons():
     assert not _decide(obs[:1], 0.01)[1]
     assert _horizons(16.0, 100.0) == [16.0, 32.0, 64.0, 100.0]
     assert _horizons(5.0, 5.0) == [5.0]
+
+
+def test_silent_outputs_are_left_out_only_when_read_from_their_inputs():
+    model = _two_outputs(0.1)
+    assert _simulated_cells(model, "inputs").tolist() == [0, 1]
+    assert _simulated_cells(model, "spikes").tolist() == [0, 1, 2, 3]
+    # An output that sends spikes changes other cells: it is simulated whatever the reading.
+    w = sp.lil_matrix((4, 4))
+    w[0, 2], w[1, 3], w[2, 1] = 0.5, 0.5, 0.5
+    net = gelsim.Network(fire_rate=np.ones(4), w_exc=w.tocsr())
+    talking = ModelNetwork.from_sources(net, np.array([0, 1]), np.ones(2), np.array([2, 3]))
+    assert _simulated_cells(talking, "inputs").tolist() == [0, 1, 2, 3]
 
 
 def test_results_reproducible_and_parallel_independent():
