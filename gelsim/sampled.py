@@ -387,8 +387,8 @@ class SpikingClassifierMixin:
         of the instance's analytic solution, so that each replication's time-averaged outputs are unbiased
         over any horizon; the replications are extended in looks of doubling simulated time until a paired
         t-test shows the leading output above every other at ``confidence`` (valid under the repeated
-        looks: the level is spent over them), or ``max_events`` are spent (then ``decided`` is False and the best guess is returned). The
-        network is compiled once; instances run in parallel.
+        looks: the level is spent over them), or ``max_events`` are spent (then ``decided`` is False and
+        the best guess is returned). The network is compiled once; instances run in parallel.
 
         Parameters
         ----------
