@@ -234,8 +234,10 @@ def sample_instance(compiled, model, u, q, seed, *, confidence, max_events, repl
     if duration is not None:
         looks = [float(duration)]
     else:
-        budget = max(max_events / (replications * rate), replication_events / rate)
-        looks = _horizons(replication_events / rate, budget)
+        # The first look never spends more than the budget (on a large network one event per cell in
+        # each replication would).
+        budget = max_events / (replications * rate)
+        looks = _horizons(min(replication_events / rate, budget), budget)
     alpha = (1.0 - confidence) / (len(looks) if spending else 1)   # Bonferroni spending over the planned looks
     start_seq, event_seq = seed.spawn(2)
     if reading == "inputs" and routes is None:
@@ -404,7 +406,7 @@ class SpikingClassifierMixin:
         replication_events : float, optional
             Expected events per replication at the first look (its simulated time follows from the
             instance's event rate); each later look doubles the time, the last spends ``max_events``.
-            Default: one per cell of the network, at least 2,000.
+            Default: one per cell of the network, at least 2,000 (at most ``max_events / replications``).
         duration : float, optional
             Fixed simulated time per replication, one look with ``replications`` replications (for studying
             convergence) instead of the sequential rule.

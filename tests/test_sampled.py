@@ -78,6 +78,9 @@ def test_undecided_when_the_budget_is_spent():
     model = _two_outputs(1e-4)
     r = _run(model, np.array([0.5, 0.5]), 1, 0.99, True, 2, max_events=5e3)[0]
     assert not r["decided"] and 0.8 * 5e3 <= r["events"] < 1.5 * 5e3   # the budget is planned in expected events
+    # A first look of more events than the budget is cut down to the budget.
+    r = _run(model, np.array([0.5, 0.5]), 1, 0.99, True, 2, max_events=1e3)[0]
+    assert not r["decided"] and 0.5 * 1e3 <= r["events"] < 1.5 * 1e3
 
 
 def test_decide_and_horizons():
