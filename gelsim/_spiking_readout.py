@@ -13,13 +13,27 @@ This readout is a multinomial logistic regression with ``w >= 0`` (a linear scor
 weight to rank the classes: subtracting a class-common term from a feature's weights changes no argmax)
 and an L1 penalty ``penalty * sum_j cost_j sum_k w_jk`` on the events each weight costs: the logistic
 loss asks for margins, the penalty for little flow, and features that are dear to run are used only when
-they pay. Solved by L-BFGS-B with bounds (scipy).
+they pay. Solved by L-BFGS-B with bounds (scipy). :func:`refine_for_decisions` then starts from it and
+trades each training instance's margins directly against the noise of the flows that carry them
+(:func:`decision_loss`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 from scipy.optimize import minimize
+
+
+def _weight_bounds(runnable, n_classes):
+    """L-BFGS-B bounds of the weights, row-major (p, n_classes): ``w >= 0``, and 0 on a feature that cannot
+    be run (no positions)."""
+    return [(0.0, None) if ok else (0.0, 0.0) for ok in np.repeat(runnable, n_classes)]
+
+
+def _exact_zeros(W):
+    """``W`` with negligible weights set to exactly 0, so that an unused feature gets no cells."""
+    W[W < 1e-12 * max(W.max(), 1e-300)] = 0.0
+    return W
 
 
 def fit_spiking_readout(F, codes, n_classes, cost, penalty, *, max_iter=300):
@@ -37,7 +51,7 @@ def fit_spiking_readout(F, codes, n_classes, cost, penalty, *, max_iter=300):
     price = np.where(finite, cost / np.median(cost[finite]), 0.0)
     onehot = np.eye(k)[codes]
     # A feature that cannot be run (no positions) gets no weight at all: its bound is 0.
-    bounds = [(0.0, None) if ok else (0.0, 0.0) for ok in np.repeat(finite, k)] + [(None, None)] * k
+    bounds = _weight_bounds(finite, k) + [(None, None)] * k
 
     def loss_and_grad(x):
         W, b = x[:p * k].reshape(p, k), x[p * k:]
@@ -52,9 +66,7 @@ def fit_spiking_readout(F, codes, n_classes, cost, penalty, *, max_iter=300):
 
     res = minimize(loss_and_grad, np.zeros(p * k + k), jac=True, method="L-BFGS-B", bounds=bounds,
                    options=dict(maxiter=int(max_iter)))
-    W = res.x[:p * k].reshape(p, k)
-    W[W < 1e-12 * max(W.max(), 1e-300)] = 0.0   # exact zeros: an unused feature gets no cells
-    return W, res.x[p * k:]
+    return _exact_zeros(res.x[:p * k].reshape(p, k)), res.x[p * k:]
 
 
 #: The t-statistic a decision must reach, roughly (a one-sided test at 0.99 spent over ~6 looks and 9
@@ -126,9 +138,6 @@ def refine_for_decisions(F, codes, n_classes, cost, W0, budget, *, max_iter=300)
         pin = float(price @ W.sum(axis=1)) - 1.0
         return loss + pin * pin, (grad + 2.0 * pin * price[:, None]).ravel()
 
-    bounds = [(0.0, None) if ok else (0.0, 0.0) for ok in np.repeat(runnable, k)]
-    res = minimize(loss_and_grad, W0.ravel(), jac=True, method="L-BFGS-B", bounds=bounds,
+    res = minimize(loss_and_grad, W0.ravel(), jac=True, method="L-BFGS-B", bounds=_weight_bounds(runnable, k),
                    options=dict(maxiter=int(max_iter)))
-    W = res.x.reshape(p, k)
-    W[W < 1e-12 * max(W.max(), 1e-300)] = 0.0
-    return W
+    return _exact_zeros(res.x.reshape(p, k))
