@@ -32,7 +32,10 @@ class ReplicationGroup:
     cell : ndarray (G, N, row width)
         Per-cell records: potential, active-list position and accumulators.
     act : ndarray (G, N, ACT_WIDTH)
-        Active lists.
+        Active lists, one segment per rate bucket.
+    bucket_count : ndarray of int64 (G, MAX_BUCKETS)
+    bucket_rate : ndarray (G, MAX_BUCKETS)
+        Non-empty cells of each rate bucket and their summed rate.
     counters : ndarray of int64 (G, N_COUNTERS)
     scal : ndarray (G, N_SCAL)
     rng : ndarray of uint64 (G, 4)
@@ -49,6 +52,8 @@ class ReplicationGroup:
 
     cell: np.ndarray
     act: np.ndarray
+    bucket_count: np.ndarray
+    bucket_rate: np.ndarray
     counters: np.ndarray
     scal: np.ndarray
     rng: np.ndarray
@@ -95,7 +100,9 @@ def new_group(tables, starts, seed_seqs, n_hist, rec_slot, rec_capacity):
         rng[c] = np.random.default_rng(seed_seqs[c]).integers(0, 2**64, size=4, dtype=np.uint64)
         rng[c, 0] |= np.uint64(1)  # xoshiro's state must not be all zero
     recording = rec_capacity > 0
-    group = ReplicationGroup(cell=cell, act=act, counters=counters, scal=scal, rng=rng, n_hist=n_hist,
+    group = ReplicationGroup(cell=cell, act=act, bucket_count=np.zeros((n_chains, kern.MAX_BUCKETS), np.int64),
+                             bucket_rate=np.zeros((n_chains, kern.MAX_BUCKETS)), counters=counters, scal=scal,
+                             rng=rng, n_hist=n_hist,
                              rec_slot=rec_slot, rec_times=np.zeros(rec_capacity) if recording else None,
                              rec_cells=np.zeros(rec_capacity, np.int64) if recording else None)
     for c in range(n_chains):

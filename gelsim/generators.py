@@ -38,7 +38,8 @@ def line_tandem():
 
 
 def random_recurrent(n, *, out_degree=10, inhibitory_fraction=0.3, departure=0.2, load=0.2,
-                     ext_inh=0.05, fire_rate=1.0, rate_spread=0.5, self_loops=True, sparse=True, rng=None):
+                     ext_inh=0.05, fire_rate=1.0, rate_spread=0.5, rate_decades=0.0, self_loops=True, sparse=True,
+                     rng=None):
     """Random sparse recurrent network.
 
     Each cell sends spikes to ``out_degree`` targets drawn uniformly (repeats merge), each target
@@ -55,6 +56,12 @@ def random_recurrent(n, *, out_degree=10, inhibitory_fraction=0.3, departure=0.2
         Mean of ``λ_i / r_i`` (drawn the same way).
     fire_rate : float
         Mean firing rate; ``r_i = fire_rate · U(1 - rate_spread, 1 + rate_spread)``.
+    rate_decades : float
+        Spread the rates over this many decades as well: each cell's rate, and its external rates, are
+        multiplied by ``10**-U(0, rate_decades)``, and a spike from ``i`` reaches a slower cell ``j`` with its
+        edge's probability times ``r_j / r_i`` (the rest leave), so that slow cells are not flooded by fast
+        ones. Such networks, like convolutional models, need the simulator's rate buckets. 0 (the default)
+        changes nothing.
     departure : float
         Spike departure probability ``d_i`` (small values make feedback strong and the solve harder).
     rng : None, int or Generator
@@ -65,6 +72,9 @@ def random_recurrent(n, *, out_degree=10, inhibitory_fraction=0.3, departure=0.2
     >>> net = gelsim.generators.random_recurrent(100, rng=0)
     >>> net.n_cells, net.is_sparse
     (100, True)
+    >>> wide = gelsim.generators.random_recurrent(100, rate_decades=3, rng=0)
+    >>> bool(wide.fire_rate.max() / wide.fire_rate.min() > 100)
+    True
     """
     n = check_int(n, "n", "random_recurrent", minimum=1)
     out_degree = check_int(out_degree, "out_degree", "random_recurrent", minimum=0)
@@ -73,6 +83,9 @@ def random_recurrent(n, *, out_degree=10, inhibitory_fraction=0.3, departure=0.2
         if not 0.0 <= v <= 1.0:
             raise ValueError(f"The {name!r} parameter of random_recurrent must be in [0, 1]. Got {v!r}.")
     fire_rate = check_positive_number(fire_rate, "fire_rate", "random_recurrent")
+    if not (np.isfinite(rate_decades) and rate_decades >= 0):
+        raise ValueError(f"The 'rate_decades' parameter of random_recurrent must be a number >= 0. "
+                         f"Got {rate_decades!r}.")
     gen = as_generator(rng)
     r = fire_rate * gen.uniform(1 - rate_spread, 1 + rate_spread, n)
     deg = min(out_degree, n if self_loops else n - 1)
@@ -84,6 +97,12 @@ def random_recurrent(n, *, out_degree=10, inhibitory_fraction=0.3, departure=0.2
         cols[hit] = (rows[hit] + gen.integers(1, n, size=int(hit.sum()))) % n
     prob = np.full(rows.size, (1.0 - departure) / max(deg, 1))
     inhib = gen.random(rows.size) < inhibitory_fraction
+    lam = load * r * gen.uniform(0, 2, n)
+    lam_inh = ext_inh * r * gen.uniform(0, 2, n)
+    if rate_decades > 0:  # drawn last, so that rate_decades=0 leaves the networks of a seed unchanged
+        slow = 10.0 ** -gen.uniform(0, rate_decades, n)
+        r, lam, lam_inh = r * slow, lam * slow, lam_inh * slow
+        prob = prob * np.minimum(1.0, r[cols] / r[rows])
     w = prob * r[rows]
     wp = sp.csr_matrix((np.where(inhib, 0.0, w), (rows, cols)), shape=(n, n))
     wm = sp.csr_matrix((np.where(inhib, w, 0.0), (rows, cols)), shape=(n, n))
@@ -91,8 +110,6 @@ def random_recurrent(n, *, out_degree=10, inhibitory_fraction=0.3, departure=0.2
     wm.eliminate_zeros()
     if not sparse:
         wp, wm = wp.toarray(), wm.toarray()
-    lam = load * r * gen.uniform(0, 2, n)
-    lam_inh = ext_inh * r * gen.uniform(0, 2, n)
     return Network(fire_rate=r, w_exc=wp, w_inh=wm, ext_exc=lam, ext_inh=lam_inh)
 
 

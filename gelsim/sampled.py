@@ -313,9 +313,8 @@ def _simulated_cells(model, reading):
     """The cells a sampled decision must simulate: all of them, except output cells that send no spike
     when ``reading="inputs"``. Those are read from the firing of the cells that feed them, and a cell
     that sends nothing cannot change any other cell's course, so leaving them out changes nothing that
-    is read. It spares their events and, above all, keeps the simulator fast: an output cell fires
-    faster than the hundreds of cells it sums (rate 1 against about 1e-3 in a convolutional model),
-    and the simulator picks the next cell to fire by rejection against the fastest one."""
+    is read. It spares their events, which are many: an output cell fires faster than the hundreds of
+    cells it sums (rate 1 against about 1e-3 in a convolutional model)."""
     net, out = model.network, model.output_cells
     silent = (sp.csr_matrix(net.w_exc)[out].nnz == 0) and (sp.csr_matrix(net.w_inh)[out].nnz == 0)
     if reading != "inputs" or not silent:

@@ -94,6 +94,14 @@ def test_generators_shapes_and_structure():
     assert rec.is_recurrent
     assert rec.w_exc.count_nonzero() + rec.w_inh.count_nonzero() <= 200 * 5
     np.testing.assert_allclose(rec.departure, 0.2, atol=1e-12)
+    # rate_decades: rates over 3 decades, nothing else changed when it is 0, bad values named.
+    wide = generators.random_recurrent(200, out_degree=5, rate_decades=3, rng=0)
+    assert 100 < wide.fire_rate.max() / wide.fire_rate.min() <= 3 * 1000
+    assert np.all(wide.departure >= 0.2 - 1e-12) and wide.departure.max() > 0.5  # spikes to slower cells leave
+    same = generators.random_recurrent(200, out_degree=5, rate_decades=0, rng=0)
+    np.testing.assert_array_equal(same.fire_rate, rec.fire_rate)
+    with pytest.raises(ValueError, match="'rate_decades' parameter of random_recurrent must be a number >= 0"):
+        generators.random_recurrent(10, rate_decades=-1)
 
 
 def test_arrays_are_read_only():

@@ -163,13 +163,17 @@ def test_results_do_not_depend_on_how_a_run_is_split(monkeypatch):
         assert whole.events == other.events
 
 
-@pytest.mark.parametrize("chunk", [None, 777])
-def test_interleaved_replications_identical_to_one_by_one(monkeypatch, chunk):
-    """The pipelined kernel (used on large networks) reproduces the one-by-one kernel bit for bit."""
+@pytest.mark.parametrize("chunk, spread", [(None, 0.5), (777, 0.5), (777, 0.999)])
+def test_interleaved_replications_identical_to_one_by_one(monkeypatch, chunk, spread):
+    """The pipelined kernel (used on large networks) reproduces the one-by-one kernel bit for bit, with one
+    rate bucket and with several (rates spread ±99.9 %)."""
     from gelsim import _replications as reps
     from gelsim import _sim_kernels as kern
+    from gelsim._tables import compile_network
 
-    net = generators.random_recurrent(60, rng=3)  # inhibitory routes, departures, external inhibition
+    # Inhibitory routes, departures, external inhibition.
+    net = generators.random_recurrent(60, rate_spread=spread, rng=3)
+    assert (compile_network(net).n_buckets > 3) == (spread > 0.9)
     kwargs = dict(duration=300, replications=5, rng=11, hist_size=4, progress=False)
     one_by_one = gelsim.simulate(net, **kwargs)
     calls = []
@@ -191,6 +195,28 @@ def test_interleaved_replications_identical_to_one_by_one(monkeypatch, chunk):
         for name in ("q", "mean_potential", "firing_rate", "potential_hist", "final_potential", "q_se"):
             np.testing.assert_array_equal(getattr(one_by_one, name), getattr(interleaved, name), err_msg=name)
         assert one_by_one.events == interleaved.events
+
+
+def test_rate_buckets():
+    """Cells are bucketed within a factor of two of their bucket's fastest rate, buckets numbered by
+    decreasing summed rate; rates within a factor of four share one bucket; idle cells are left out."""
+    from gelsim import _sim_kernels as kern
+    from gelsim._tables import rate_buckets
+
+    rate = np.array([8.0, 7.0, 4.1, 3.9, 1.0, 0.0, 1e-30, 0.5, 0.5, 0.5])
+    bucket, top, counts = rate_buckets(rate)
+    live = rate > 0
+    assert np.all(rate[live] <= top[bucket[live]]) and np.all(rate[live] > top[bucket[live]] / 2)
+    # Levels below the top 8: 0 {8, 7, 4.1} (sum 19.1), 1 {3.9}, 4 {0.5 x 3} (1.5), 3 {1.0}, capped {1e-30}.
+    np.testing.assert_array_equal(counts[:6], [3, 1, 3, 1, 1, 0])
+    summed = np.bincount(bucket[live], weights=rate[live])
+    assert np.all(np.diff(summed) <= 0)
+    assert bucket[rate == 1e-30] == 4 and counts.sum() == live.sum()
+    one, top_one, counts_one = rate_buckets(np.array([1.0, 3.9, 2.0]))
+    assert np.all(one == 0) and counts_one[0] == 3 and top_one[0] == 3.9
+    _, _, none = rate_buckets(np.zeros(3))
+    assert not none.any()
+    assert kern.MAX_BUCKETS >= 40  # 1e-30 is 2**103 below the top: it sits in the capped last bucket
 
 
 @pytest.mark.parametrize("replications, workers, expected", [

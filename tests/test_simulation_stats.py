@@ -76,6 +76,28 @@ def test_recurrent_network_matches_solver_with_calibrated_errors():
     assert mean_z2(res.firing_rate, res.firing_rate_se, ss.firing_rate) < t_band(reps, net.n_cells, 8)[1]
 
 
+@pytest.mark.parametrize("max_buckets", [None, 3])
+def test_wide_rate_network_matches_solver(monkeypatch, max_buckets):
+    """Composition-rejection over rate buckets is exact, also when the slowest cells share a capped last
+    bucket (``max_buckets`` = 3 puts cells up to 1,000 times slower than its top together)."""
+    from gelsim import _sim_kernels as kern
+    from gelsim._tables import compile_network
+
+    if max_buckets:
+        monkeypatch.setattr(kern, "MAX_BUCKETS", max_buckets)
+    net = generators.random_recurrent(300, load=0.15, rate_decades=3, rng=0)
+    assert compile_network(net).n_buckets == (max_buckets or 12)
+    ss = gelsim.solve(net)
+    reps = 24
+    res = gelsim.simulate(net, duration=2e4, replications=reps, initial="stationary", warmup=0.0, rng=5,
+                          progress=False)
+    lo, hi = t_band(reps, net.n_cells)
+    got = mean_z2(res.q, res.q_se, ss.q)
+    assert lo < got < hi, (lo, got, hi)
+    assert mean_z2(res.q, res.q_se, ss.q * 1.03) > hi  # a q off by 3 % in every cell is rejected
+    assert mean_z2(res.firing_rate, res.firing_rate_se, ss.firing_rate) < t_band(reps, net.n_cells, 8)[1]
+
+
 def test_product_form_marginals_and_independence():
     # Small recurrent network with inhibition and a self-loop; independent samples at a fixed time.
     net = gelsim.Network.from_probabilities(
