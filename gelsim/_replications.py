@@ -110,13 +110,14 @@ def new_group(tables, starts, seed_seqs, n_hist, rec_slot, rec_capacity):
     return group
 
 
-def advance(tables, group, t_end):
+def advance(tables, group, t_end, interleave=True):
     """Run a group of replications up to expected time ``t_end``.
 
     Large networks interleave the group's replications in one kernel; small ones (and a group that records
-    spikes) run them one after another. Both give bit-identical results, so the choice only affects speed.
+    spikes, or ``interleave=False``) run them one after another. Both give bit-identical results, so the
+    choice only affects speed.
     """
-    if group.size > 1 and tables.n_cells >= PIPELINE_MIN_CELLS and group.rec_times is None:
+    if interleave and group.size > 1 and tables.n_cells >= PIPELINE_MIN_CELLS and group.rec_times is None:
         while not np.all(kern.run_events_pipelined(group, tables, t_end, CHUNK_EVENTS)):
             pass
         return group

@@ -251,3 +251,21 @@ def test_large_network_runs_interleaved_and_identically_in_a_process_pool():
     np.testing.assert_array_equal(local.q, remote.q)
     np.testing.assert_array_equal(local.final_potential, remote.final_potential)
     assert local.events == remote.events
+
+
+def test_extend_without_busy_fractions_and_without_interleaving_gives_the_same_firings(monkeypatch):
+    """``extend(busy=False)`` reads the same firing rates, and ``interleave=False`` runs the same chains."""
+    from gelsim import _replications as reps
+    from gelsim.simulation import CompiledNetwork
+
+    monkeypatch.setattr(reps, "PIPELINE_MIN_CELLS", 1)  # so that interleave=True really interleaves
+    net = generators.random_recurrent(40, rate_decades=2, rng=5)
+    compiled = CompiledNetwork(net)
+    starts = np.zeros((4, net.n_cells), np.int64)
+    runs = [compiled.start(net.ext_exc, starts, np.random.SeedSequence(3).spawn(4), group_size=4, interleave=flag)
+            for flag in (True, False)]
+    busy, fires = compiled.extend(runs[0], 50.0)
+    none, fires_only = compiled.extend(runs[1], 50.0, busy=False)
+    assert none is None and busy.shape == fires.shape == (4, net.n_cells)
+    np.testing.assert_array_equal(fires, fires_only)
+    assert runs[0].events == runs[1].events > 0
