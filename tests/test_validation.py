@@ -184,3 +184,15 @@ def test_digits_decision_check_catches_wrong_calls():
     assert mlsrnn.decisions_pass([(0.9, 11, 1), (0.99, 10, 0), (0.999, 8, 0)])[1]     # 1 of 11 at 0.9: fine
     assert not mlsrnn.decisions_pass([(0.9, 11, 0), (0.99, 10, 3), (0.999, 8, 0)])[1]
     assert not mlsrnn.decisions_pass([(0.9, 0, 0), (0.99, 0, 0), (0.999, 0, 0)])[1]
+
+
+def test_mlsrnn_agreement_counts_only_clear_gaps():
+    from gelsim.validation import mlsrnn
+
+    analytic = np.array([[0.9, 0.3, 0.1], [0.2, 0.8, 0.1], [0.50, 0.49, 0.1]])
+    se = np.full((3, 3), 0.01)
+    noisy = analytic + np.array([[0.01, -0.01, 0.0], [0.0, 0.01, 0.0], [-0.02, 0.03, 0.0]])  # the third flips
+    agree, n_clear, ok = mlsrnn.agreement_pass(noisy, se, analytic)
+    assert ok and n_clear == 2 and agree == 1.0  # a gap of 0.01 at SE 0.01 is not clear: its flip is no failure
+    assert not mlsrnn.agreement_pass(noisy[:, [1, 0, 2]], se, analytic)[2]  # outputs swapped: caught
+    assert not mlsrnn.agreement_pass(noisy, se * 100, analytic)[2]  # nothing clear: nothing tested, no pass

@@ -44,7 +44,7 @@ def run(out, *, quick=False, seed=2026):
         "autoencoder + ELM (pinv, as in the paper)": MLSRNNClassifier(hidden=(8,), elm_hidden=20, random_state=seed),
         "ELM only (ridge 1e-3)": MLSRNNClassifier(hidden=(), elm_hidden=20, ridge=1e-3, random_state=seed),
     }
-    curves, checks, resolved = {}, [], {}
+    curves, checks, resolved, longest = {}, [], {}, {}
     zmax, n_tests = 0.0, 0
     with Timer() as timer:
         for name, clf in models.items():
@@ -59,6 +59,7 @@ def run(out, *, quick=False, seed=2026):
                     zmax, n_tests = max(zmax, float(z.max())), n_tests + z.size
                 errs.append(float(np.sqrt(np.mean((res.outputs - res.analytic) ** 2))))
                 resolved[(name, T)] = (int(res.resolved.sum()), res.resolved_agreement)
+                longest[name] = res
             curves[name] = np.array(errs)
     limit = bonferroni_z(n_tests, dof=REPLICATIONS - 1)
     fig = _plot(durations, curves, resolved, n_inst, out)
@@ -74,15 +75,37 @@ def run(out, *, quick=False, seed=2026):
                             "(SE from the RMS's sampling noise over the independent instances)",
                             slope, f"-0.5 ± {max(3 * se, 0.05):.3f}", slope_passes(slope, se), seed, 0.0, (fig,)))
     name = "ELM only (ridge 1e-3)"
-    n_res, agree = resolved[(name, durations[-1])]
-    ok = n_res >= 1 and agree == 1.0
+    res = longest[name]
+    agree, n_clear, ok = agreement_pass(res.outputs, res.outputs_se, res.analytic)
     checks.append(Check(SUITE, "sampled predictions agree",
-                        "at the longest duration, every instance whose analytic class gap exceeds 4 SE gets the "
-                        "analytic prediction from the spiking network", agree if n_res else float("nan"),
-                        "= 1 with >= 1 resolved instance", ok, seed, 0.0, (fig,),
-                        f"{n_res} of {n_inst} instances resolved at duration {durations[-1]:g}; with the paper's "
+                        "at the longest duration, every instance whose analytic top-two gap exceeds a Bonferroni "
+                        f"t({REPLICATIONS - 1}) bound on the error of the sampled gap gets the analytic prediction "
+                        "from the spiking network", agree, "= 1 with >= 1 clear instance", ok, seed, 0.0, (fig,),
+                        f"{n_clear} of {n_inst} instances clear at duration {durations[-1]:g}; with the paper's "
                         "pinv the class outputs differ by ~1e-12 and no affordable run resolves them"))
     return checks + _digits_decisions(out, quick, seed)
+
+
+def agreement_pass(outputs, outputs_se, analytic, alpha=1e-3):
+    """``(agreement, clear instances, passed)``: sampled predictions against analytic ones where the
+    analytic top-two gap is clear.
+
+    A gap is clear when it exceeds ``bonferroni_z`` (t with ``REPLICATIONS - 1`` degrees of freedom, over the
+    instances) times ``se_1 + se_2``, which bounds the standard error of the sampled gap whatever the
+    correlation of the two outputs. Then a sampled prediction other than the analytic one has probability
+    below ``alpha`` over all instances, so any disagreement fails; so does a run with no clear instance.
+    (The earlier rule, a gap above 4 times the larger SE, let an instance whose two outputs were off by
+    -2.0 and +3.0 SE count as resolved and flip.)
+    """
+    rows = np.arange(analytic.shape[0])
+    order = np.argsort(analytic, axis=1)
+    first, second = order[:, -1], order[:, -2]
+    gap = analytic[rows, first] - analytic[rows, second]
+    bound = outputs_se[rows, first] + outputs_se[rows, second]
+    clear = gap > bonferroni_z(rows.size, alpha, dof=REPLICATIONS - 1) * bound
+    same = np.argmax(outputs, axis=1) == first
+    agree = float(np.mean(same[clear])) if clear.any() else float("nan")
+    return agree, int(clear.sum()), bool(clear.any() and np.all(same[clear]))
 
 
 #: Confidence levels of the sequential decisions on digits.
