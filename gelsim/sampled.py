@@ -254,8 +254,8 @@ def sample_instance(compiled, model, u, q, seed, *, confidence, max_events, repl
     if duration is not None:
         looks = [float(duration)]
     else:
-        # The first look never spends more than the budget (on a large network one event per cell in
-        # each replication would).
+        # The first look never spends more than the budget (on a large network 3/4 of an event per cell
+        # in each replication would).
         budget = max_events / (replications * rate)
         looks = _horizons(min(replication_events / rate, budget), budget)
     alpha = 1.0 - confidence

@@ -178,12 +178,12 @@ class CompiledNetwork:
         in their place), which spares a pass over every cell's accumulators when only firings are read."""
         for group in runs.groups:
             advance(runs.tables, group, horizon, runs.interleave)
-        if not busy:
-            # Spikes are counted as they happen: no accumulator needs bringing up to the horizon.
-            return None, np.stack([cell[:, kern.FIRES] for g in runs.groups for cell in g.cell]) / horizon
-        cells = flushed_cells(runs.groups, horizon)
+        if busy:
+            cells = flushed_cells(runs.groups, horizon)
+        else:  # spikes are counted as they happen: no accumulator needs bringing up to the horizon
+            cells = [cell for group in runs.groups for cell in group.cell]
         fires = np.stack([cell[:, kern.FIRES] for cell in cells]) / horizon
-        return busy_fractions(cells, horizon), fires
+        return (busy_fractions(cells, horizon) if busy else None), fires
 
 
 @dataclass
