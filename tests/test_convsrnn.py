@@ -162,15 +162,64 @@ def test_decision_loss_gradient_matches_finite_differences():
     rng = np.random.default_rng(1)
     n, p, k = 25, 7, 4
     F, codes, cost, W = rng.random((n, p)), rng.integers(0, k, n), rng.random(p) + 0.5, rng.random((p, k))
+    b = 0.3 * rng.standard_normal(k)
     onehot = np.eye(k)[codes]
-    loss, grad = decision_loss(W, F, codes, onehot, cost, budget=9.0)
+    loss, grad_W, grad_b = decision_loss(W, F, codes, onehot, cost, 9.0, b)
     step = 1e-6
-    numeric = np.array([(decision_loss(W + step * e, F, codes, onehot, cost, 9.0)[0]
-                         - decision_loss(W - step * e, F, codes, onehot, cost, 9.0)[0]) / (2 * step)
-                        for e in np.eye(p * k).reshape(-1, p, k)]).reshape(p, k)
+
+    def loss_at(x):
+        return decision_loss(x[:p * k].reshape(p, k), F, codes, onehot, cost, 9.0, x[p * k:])[0]
+
+    x = np.concatenate([W.ravel(), b])
+    numeric = np.array([(loss_at(x + step * e) - loss_at(x - step * e)) / (2 * step) for e in np.eye(x.size)])
+    grad = np.concatenate([grad_W.ravel(), grad_b])
     assert np.abs(numeric - grad).max() < 1e-6 * np.abs(grad).max()
+    assert np.abs(grad_b).max() > 1e-3 * np.abs(grad).max()          # the intercepts do move margins
     # The loss is scale-free: margins, their noise and the events all grow with the weights.
-    assert np.isclose(decision_loss(3.0 * W, F, codes, onehot, cost, 9.0)[0], loss)
+    assert np.isclose(decision_loss(3.0 * W, F, codes, onehot, cost, 9.0, 3.0 * b)[0], loss)
+    # Without intercepts it is the loss at b = 0.
+    assert np.isclose(decision_loss(W, F, codes, onehot, cost, 9.0)[0],
+                      decision_loss(W, F, codes, onehot, cost, 9.0, np.zeros(k))[0])
+
+
+def test_decision_events_follow_the_margin_t_statistic():
+    """Events to a decision grow as 1 / z^2 and are infinite where the true class does not lead."""
+    from gelsim._spiking_readout import DECISION_T, decision_events
+
+    F = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
+    codes = np.array([0, 1, 1])                      # the third instance is misclassified
+    W = np.array([[2.0, 0.0], [0.0, 1.0]])
+    cost = np.array([1.0, np.inf])                   # the second feature cannot run: priced at 0
+    events = decision_events(W, np.zeros(2), F, codes, cost)
+    # Instance 0: margin 2, variance (2 - 0)^2 * 1 / s_0 = 2 per unit time, R = cost . s = 2.
+    assert np.isclose(events[0], DECISION_T ** 2 * 2.0 * 2.0 / 2.0 ** 2)
+    assert np.isinf(events[2]) and np.isfinite(events[1])
+    # Doubling every weight changes nothing (the loss and the events are scale-free).
+    assert np.allclose(decision_events(2 * W, np.zeros(2), F, codes, cost), events)
+
+
+def test_penalty_search_picks_the_cheapest_of_the_accurate():
+    from gelsim._spiking_readout import stratified_folds
+
+    codes = np.repeat([0, 1, 2], [7, 8, 9])
+    fold = stratified_folds(codes, 3, np.random.default_rng(0))
+    for c in range(3):                               # every class spread evenly over the folds
+        counts = np.bincount(fold[codes == c], minlength=3)
+        assert counts.max() - counts.min() <= 1
+    X, y = _images()
+    candidates = [1e2, 1e-1, 1e-3]                   # 1e2 prices every weight out: no decisions at all
+    clf = ConvSRNNClassifier(n_kernels=84, readout="spiking", spiking_penalty=candidates, random_state=0).fit(X, y)
+    search = clf.penalty_search_
+    assert sorted(search.penalties) == sorted(candidates) and clf.spiking_penalty_ == search.chosen
+    best = search.accuracy.max()
+    eligible = search.accuracy >= best - np.sqrt(best * (1 - best) / len(y))
+    assert search.median_events[search.penalties == search.chosen][0] == search.median_events[eligible].min()
+    assert search.chosen != 1e2 and search.accuracy[search.penalties == 1e2][0] < best
+    assert np.isinf(search.median_events[search.penalties == 1e2][0])
+    assert "chosen=" in repr(search)
+    # A plain number is used as given, with no search.
+    fixed = ConvSRNNClassifier(n_kernels=84, readout="spiking", spiking_penalty=1e-3, random_state=0).fit(X, y)
+    assert fixed.penalty_search_ is None and fixed.spiking_penalty_ == 1e-3
 
 
 def test_network_of_a_perturbed_model_does_not_match(rocket):
@@ -281,7 +330,9 @@ def test_images_bad_input(conv):
     (dict(n_kernels=10), "'n_kernels'"), (dict(pooling="max"), "'pooling'"), (dict(bias_rule="median"), "'bias_rule'"),
     (dict(max_dilations=0), "'max_dilations'"), (dict(readout="lasso"), "'readout'"),
     (dict(spiking_penalty=-1.0), "'spiking_penalty'"), (dict(spiking_budget=0), "'spiking_budget'"),
-    (dict(spiking_budget="1e6"), "'spiking_budget'"),
+    (dict(spiking_budget="1e6"), "'spiking_budget'"), (dict(spiking_penalty=[1e-3]), "'spiking_penalty'"),
+    (dict(spiking_penalty=["a", "b"]), "'spiking_penalty'"), (dict(spiking_penalty=[1e-3, -1.0]), "'spiking_penalty'"),
+    (dict(spiking_penalty=True), "'spiking_penalty'"),
 ])
 def test_bad_params(kwargs, fragment):
     X, y = _series()
