@@ -271,8 +271,9 @@ class RocketSRNNClassifier(_ConvSRNNBase):
         Strength of the price of the first step (larger: fewer, cheaper features). A list of candidates
         (say ``[1e-5, 1e-6, 1e-7]``) is chosen from by 3-fold cross-validation: the candidate with the
         cheapest held-out decisions among those within one standard error of the best held-out accuracy
-        (fitting takes about 5 times longer). Default 1e-6, the best of those three on digits, the MNIST
-        sample and JapaneseVowels.
+        (fitting takes about 5 times longer). Default 1e-6 for series (JapaneseVowels: test accuracy
+        97.6 % against 96.5 % at 1e-5 and 93.5 % at 1e-7) and 1e-7 for images (cheaper decisions on the
+        MNIST sample at the same accuracy, see :class:`ConvSRNNClassifier`).
     spiking_budget : float or None
         Events per sampled decision that the refinement aims at (smaller: cheaper decisions, less
         accuracy); None skips the refinement.
@@ -358,7 +359,9 @@ class ConvSRNNClassifier(_ConvSRNNBase):
         Most dilations per kernel (exponentially spaced up to ``(min(h, w) - 1) / 6``, so that a kernel
         spans at most a third of the image).
     pooling, bias_rule, readout, spiking_penalty, spiking_budget, random_state
-        As :class:`RocketSRNNClassifier`.
+        As :class:`RocketSRNNClassifier`, but ``spiking_penalty`` defaults to 1e-7: on the MNIST sample
+        43 % of test images are predicted to decide within the first look against 39 % at 1e-6, at the
+        same accuracy (95.6 %); on digits both give 99.1 %.
 
     Notes
     -----
@@ -384,7 +387,7 @@ class ConvSRNNClassifier(_ConvSRNNBase):
     _shape_text = "(n_samples, height, width)"
 
     def __init__(self, n_kernels=168, *, regions=(2, 2), stride="auto", max_dilations=4, pooling="soft",
-                 bias_rule="quantile", readout="ridge", spiking_penalty=1e-6, spiking_budget=5e6,
+                 bias_rule="quantile", readout="ridge", spiking_penalty=1e-7, spiking_budget=5e6,
                  random_state=None):
         self.n_kernels = n_kernels
         self.regions = regions
