@@ -81,6 +81,10 @@ def test_undecided_when_the_budget_is_spent():
     # A first look of more events than the budget is cut down to the budget.
     r = _run(model, np.array([0.5, 0.5]), 1, 0.99, True, 2, max_events=1e3)[0]
     assert not r["decided"] and 0.5 * 1e3 <= r["events"] < 1.5 * 1e3
+    # Planned short of the budget by 5 Poisson standard deviations: spent instances stay within it
+    # (planned at the budget itself, about half of them would go over).
+    spent = [r["events"] for r in _run(model, np.array([0.5, 0.5]), 30, 0.99, True, 3, max_events=4e4)]
+    assert max(spent) <= 4e4 and min(spent) >= 0.94 * 4e4
 
 
 def test_decide_and_horizons():
