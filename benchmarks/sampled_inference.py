@@ -108,10 +108,15 @@ def main(argv=None):
         print(f"{r['data']:<15}{r['model']:<11}" + "  ".join("yes" if m else "NO " for m in met))
     print("\nanalytic accuracy on the whole test set, spiking-tuned against unconstrained readout (target: within "
           "0.5 points)")
-    for (name, label), acc in test_accuracy.items():
-        base = test_accuracy.get((name, {"Conv-spk": "ConvSRNN", "Rocket-spk": "RocketSRNN"}.get(label)))
-        if base is not None:
-            print(f"{name:<15}{label:<11}{acc:6.2f} against {base:6.2f}  {'yes' if base - acc <= 0.5 else 'NO'}")
+    for (name, label), acc in list(test_accuracy.items()):
+        counterpart = {"Conv-spk": "ConvSRNN", "Rocket-spk": "RocketSRNN"}.get(label)
+        if counterpart is None:
+            continue
+        if (name, counterpart) not in test_accuracy:      # its row was not run: fit it for the accuracy alone
+            _, make, ds = next(m for m in models(name) if m[0] == counterpart)
+            test_accuracy[name, counterpart] = 100 * make().fit(ds.X_train, ds.y_train).score(ds.X_test, ds.y_test)
+        base = test_accuracy[name, counterpart]
+        print(f"{name:<15}{label:<11}{acc:6.2f} against {base:6.2f}  {'yes' if base - acc <= 0.5 else 'NO'}")
 
 
 if __name__ == "__main__":
