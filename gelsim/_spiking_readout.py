@@ -132,9 +132,9 @@ def decision_loss(W, F, codes, onehot, cost, budget, b=None, eps=1e-12):
     ``W`` and in the intercepts ``b`` (returned as ``(loss, grad_W, grad_b)``; ``b=None`` means 0).
 
     ``z_k = m_k / sqrt(V_k R)`` is instance ``x``'s margin over rival ``k`` per square root of an event:
-    with output ``c`` its class, ``m_k = F_x . (W_c - W_k) + b_c - b_k``, the variance of its spike-count estimate per
-    unit time ``V_k = sum_j (W_jc - W_jk)^2 F_xj / s_j`` (pooling cell ``j`` fires at ``s_j F_xj`` with
-    ``s_j = sum_k W_jk``, nearly Poisson) and the network's events per unit time ``R = cost . s``. So
+    with output ``c`` its class, ``m_k = F_x . (W_c - W_k) + b_c - b_k``, the variance of its spike-count
+    estimate per unit time ``V_k = sum_j (W_jc - W_jk)^2 F_xj / s_j`` (pooling cell ``j`` fires at
+    ``s_j F_xj`` with ``s_j = sum_k W_jk``, nearly Poisson) and the network's events per unit time ``R = cost . s``. So
     ``sqrt(budget) z_k`` is the t-statistic the margin reaches after ``budget`` events. Scale-free in
     ``(W, b)``. The intercepts are constant flows into the output cells, which the ``"inputs"`` reading
     adds exactly: they move margins at no cost in noise or events.

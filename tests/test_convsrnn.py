@@ -331,8 +331,8 @@ def test_images_bad_input(conv):
     (dict(max_dilations=0), "'max_dilations'"), (dict(readout="lasso"), "'readout'"),
     (dict(spiking_penalty=-1.0), "'spiking_penalty'"), (dict(spiking_budget=0), "'spiking_budget'"),
     (dict(spiking_budget="1e6"), "'spiking_budget'"), (dict(spiking_penalty=[1e-3]), "'spiking_penalty'"),
-    (dict(spiking_penalty=["a", "b"]), "'spiking_penalty'"), (dict(spiking_penalty=[1e-3, -1.0]), "'spiking_penalty'"),
-    (dict(spiking_penalty=True), "'spiking_penalty'"),
+    (dict(spiking_penalty=["a", "b"]), "'spiking_penalty'"),
+    (dict(spiking_penalty=[1e-3, -1.0]), "'spiking_penalty'"), (dict(spiking_penalty=True), "'spiking_penalty'"),
 ])
 def test_bad_params(kwargs, fragment):
     X, y = _series()
