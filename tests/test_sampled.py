@@ -6,8 +6,8 @@ import scipy.sparse as sp
 from scipy import stats
 
 import gelsim
-from gelsim.sampled import (ModelNetwork, SampledOutputs, _decide, _horizons, _look_levels, _simulated_cells,
-                            sample_instance, sample_outputs)
+from gelsim.sampled import (ModelNetwork, SampledOutputs, _auto_reading, _decide, _horizons, _linear_tail,
+                            _look_levels, _simulated_cells, sample_instance, sample_outputs)
 from gelsim.simulation import CompiledNetwork
 from gelsim.validation._common import bonferroni_z
 
@@ -35,7 +35,7 @@ def test_readings_are_unbiased():
     res = sample_outputs(model, np.array([[0.6, 0.6]]), lambda i: gelsim.solve(model.network,
                          ext_exc=model.ext_exc([0.6, 0.6])).q, np.array([[0.3, 0.4]]), np.array(["a", "b"]),
                          duration=200.0, replications=16, rng=1)
-    for reading in ("spikes", "busy", "inputs"):
+    for reading in ("spikes", "busy", "inputs", "linear"):
         r = sample_outputs(model, np.array([[0.6, 0.6]]), lambda i: gelsim.solve(
             model.network, ext_exc=model.ext_exc([0.6, 0.6])).q, np.array([[0.3, 0.4]]), np.array(["a", "b"]),
             duration=3000.0, replications=16, reading=reading, rng=2)
@@ -46,7 +46,7 @@ def test_readings_are_unbiased():
     assert isinstance(res, SampledOutputs) and res.events[0] > 0
 
 
-@pytest.mark.parametrize("reading", ["spikes", "inputs"])
+@pytest.mark.parametrize("reading", ["spikes", "inputs", "linear"])
 def test_confident_wrong_calls_stay_below_the_error_rate(reading):
     """Output 3 leads output 2 by 1e-6, far below what the budget resolves, so the hardest case: every
     decision for output 2 is a confident wrong call, and their rate must stay below 1 - confidence.
@@ -112,6 +112,82 @@ def test_silent_outputs_are_left_out_only_when_read_from_their_inputs():
     assert _simulated_cells(talking, "inputs").tolist() == [0, 1, 2, 3]
 
 
+def _chain(inhibit_pool=False, pool_to_source=False, source_inh=0.0, pool_ext=0.0):
+    """Source cells 0, 1 (the inputs) -> pooling cell 2 -> output cells 3, 4 (cell 1 also excites output 4)."""
+    w = sp.lil_matrix((5, 5))
+    w[0, 2], w[1, 2], w[2, 3], w[2, 4], w[1, 4] = 0.5, 0.5, 0.5, 0.4, 0.5
+    if pool_to_source:
+        w[2, 0] = 0.1
+    w_inh = sp.lil_matrix((5, 5))
+    if inhibit_pool:
+        w_inh[0, 2] = 0.2
+    net = gelsim.Network(fire_rate=np.ones(5), w_exc=w.tocsr(), w_inh=w_inh.tocsr(),
+                         ext_exc=[0, 0, pool_ext, 0.1, 0], ext_inh=[source_inh, source_inh, 0, 0, 0])
+    return ModelNetwork.from_sources(net, np.array([0, 1]), np.ones(2), np.array([3, 4]))
+
+
+def test_linear_tail_is_what_no_inhibition_or_input_reaches_and_feeds_nothing_else():
+    assert _linear_tail(_chain()).tolist() == [2, 3, 4]
+    assert _simulated_cells(_chain(), "linear").tolist() == [0, 1]
+    assert _auto_reading(_chain()) == "linear"
+    # An inhibited pooling cell is not linear; one that feeds a source is needed outside the tail.
+    assert _linear_tail(_chain(inhibit_pool=True)).tolist() == [3, 4]
+    assert _linear_tail(_chain(pool_to_source=True)).tolist() == [3, 4]
+    # Outputs that take inhibition: no tail holds them, and the reading is refused by name.
+    model = _two_outputs(0.1)
+    w_inh = sp.lil_matrix((4, 4))
+    w_inh[0, 3] = 0.2
+    net = gelsim.Network(fire_rate=np.ones(4), w_exc=model.network.w_exc, w_inh=w_inh.tocsr())
+    inhibited = ModelNetwork.from_sources(net, np.array([0, 1]), np.ones(2), np.array([2, 3]))
+    assert _auto_reading(inhibited) == "spikes"
+    sol = lambda i: gelsim.solve(net, ext_exc=inhibited.ext_exc([0.5, 0.5])).q  # noqa: E731
+    with pytest.raises(ValueError, match="'reading'.*'linear'"):
+        sample_outputs(inhibited, np.array([[0.5, 0.5]]), sol, np.zeros((1, 2)), np.array([0, 1]),
+                       reading="linear", duration=10.0)
+
+
+def test_linear_reading_through_a_pooling_cell_is_unbiased_and_quieter():
+    """Through the pooling cell (computed, not simulated) the outputs are unbiased, including when the
+    pooling cell saturates (it then fires at its rate whatever it receives). The sources are inhibited at 4
+    times their rate, so they are read by the time they are excited, which halves the variance of the
+    outputs against the pooling cell's spike counts (the "inputs" reading): (r + rho) / 2r = 2.5 for them."""
+    for u, pool_ext, saturated in (([2.0, 3.0], 0.0, False), ([2.5, 2.5], 0.6, True)):
+        model = _chain(source_inh=4.0, pool_ext=pool_ext)
+        q = gelsim.solve(model.network, ext_exc=model.ext_exc(u), ext_inh=model.ext_inh(u)).q
+        assert (q[2] >= 1.0) == saturated and np.all(q[3:] < 1.0)
+        args = (model, np.array([u]), lambda i: q, q[None, 3:], np.array([0, 1]))
+        runs = {reading: sample_outputs(*args, duration=3000.0, replications=16, reading=reading, rng=4)
+                for reading in ("linear", "inputs")}
+        r = runs["linear"]
+        # Output 3 takes only the saturated pooling cell's constant flow: it is read exactly.
+        noisy = r.outputs_se > 0
+        assert noisy.sum() == (1 if saturated else 2)
+        np.testing.assert_allclose(r.outputs[~noisy], r.analytic[~noisy], rtol=1e-12)
+        z = (r.outputs - r.analytic)[noisy] / r.outputs_se[noisy]
+        assert np.abs(z).max() < stats.t(15).isf(1e-3 / 4)
+        assert np.abs((r.outputs - r.analytic - 0.03)[noisy] / r.outputs_se[noisy]).min() > 4
+        if not saturated:
+            assert np.all(r.outputs_se < 0.8 * runs["inputs"].outputs_se)
+
+
+def test_empty_start_reads_after_its_warmup():
+    """From an empty network the first stretch of a run is biased low (every cell starts unexcited); the
+    readings skip ``warmup_events`` per replication, after which they are unbiased again."""
+    model = _chain(source_inh=4.0)
+    u = [2.0, 3.0]
+    q = gelsim.solve(model.network, ext_exc=model.ext_exc(u), ext_inh=model.ext_inh(u)).q
+    args = (model, np.array([u]), lambda i: q, q[None, 3:], np.array([0, 1]))
+    limit = stats.t(15).isf(1e-3 / 4)
+    cold = sample_outputs(*args, duration=2.0, replications=16, start="empty", warmup_events=0, rng=5)
+    assert ((cold.outputs - cold.analytic) / cold.outputs_se).min() < -limit
+    for reading in ("linear", "spikes"):
+        warm = sample_outputs(*args, duration=2000.0, replications=16, start="empty", warmup_events=200,
+                              reading=reading, rng=5)
+        assert np.abs((warm.outputs - warm.analytic) / warm.outputs_se).max() < limit
+        assert warm.duration[0] == pytest.approx(2000.0)      # the reading window, warm-up excluded
+        assert warm.events[0] > 16 * 200
+
+
 def test_results_reproducible_and_parallel_independent():
     model = _two_outputs(0.05)
     X = np.array([[0.5, 0.5], [0.3, 0.7], [0.8, 0.2]])
@@ -125,7 +201,8 @@ def test_results_reproducible_and_parallel_independent():
 
 @pytest.mark.parametrize("kwargs, fragment", [
     (dict(confidence=1.0), "'confidence'"), (dict(replications=1), "'replications'"),
-    (dict(max_events=0), "'max_events'"), (dict(reading="count"), "'reading'"),
+    (dict(max_events=0), "'max_events'"), (dict(reading="count"), "'reading'"), (dict(start="cold"), "'start'"),
+    (dict(warmup_events=-1.0), "'warmup_events'"), (dict(warmup_events=1e5, max_events=1e6), "'warmup_events'"),
 ])
 def test_bad_arguments(kwargs, fragment):
     model = _two_outputs(0.1)
