@@ -50,14 +50,16 @@ def _feature_scale(F):
     return np.where(sd > 0, sd, 1.0)
 
 
-def fit_spiking_readout(F, codes, n_classes, cost, penalty, *, max_iter=300, start=None):
+def fit_spiking_readout(F, codes, n_classes, cost, penalty, *, l2=0.0, max_iter=300, start=None):
     """Non-negative multinomial logistic readout of features ``F`` (n, p) for class ``codes`` (n,).
 
-    Minimises ``mean cross-entropy(softmax(F @ W + b)) + penalty * cost @ W.sum(1)`` over ``W >= 0``
-    (p, n_classes) and free intercepts ``b``; ``cost`` (p,) is each feature's price per unit weight
-    (scaled here by its median, so ``penalty`` means the same on every data set). The weights are moved
-    in standardised units (:func:`_feature_scale`); ``start`` is an optional ``(W, b)`` to begin from
-    (a fit at a nearby penalty). Returns ``(W, b)``.
+    Minimises ``mean cross-entropy(softmax(F @ W + b)) + penalty * cost @ W.sum(1) + l2 / 2 * |V|^2`` over
+    ``W >= 0`` (p, n_classes) and free intercepts ``b``; ``cost`` (p,) is each feature's price per unit
+    weight (scaled here by its median, so ``penalty`` means the same on every data set) and
+    ``V = W * sd`` the weights in standardised units (:func:`_feature_scale`), in which they are moved.
+    The ``l2`` term, as in ridge regression, spreads the weights over correlated features instead of
+    picking one of them, which generalises better from few training instances. ``start`` is an optional
+    ``(W, b)`` to begin from (a fit at a nearby penalty). Returns ``(W, b)``.
     """
     F = np.asarray(F, float)
     n, p = F.shape
@@ -78,9 +80,10 @@ def fit_spiking_readout(F, codes, n_classes, cost, penalty, *, max_iter=300, sta
         S -= S.max(axis=1, keepdims=True)
         P = np.exp(S)
         P /= P.sum(axis=1, keepdims=True)
-        loss = -np.mean(np.log(P[np.arange(n), codes] + 1e-300)) + penalty * unit_price @ V.sum(axis=1)
+        loss = (-np.mean(np.log(P[np.arange(n), codes] + 1e-300)) + penalty * unit_price @ V.sum(axis=1)
+                + 0.5 * l2 * np.sum(V * V))
         G = (P - onehot) / n
-        grad_V = Z.T @ G + penalty * unit_price[:, None]
+        grad_V = Z.T @ G + penalty * unit_price[:, None] + l2 * V
         return loss, np.concatenate([grad_V.ravel(), G.sum(axis=0)])
 
     x0 = np.zeros(p * k + k)
@@ -191,10 +194,10 @@ def refine_for_decisions(F, codes, n_classes, cost, W0, b0, budget, *, max_iter=
     return _exact_zeros(res.x[:p * k].reshape(p, k)), res.x[p * k:]
 
 
-def fit_for_decisions(F, codes, n_classes, cost, penalty, budget, *, start=None):
+def fit_for_decisions(F, codes, n_classes, cost, penalty, budget, *, l2=0.0, start=None):
     """:func:`fit_spiking_readout`, then (unless ``budget`` is None) :func:`refine_for_decisions`.
     Returns ``(W, b)`` and the logistic fit alone (a warm start for the next penalty)."""
-    logistic = fit_spiking_readout(F, codes, n_classes, cost, penalty, start=start)
+    logistic = fit_spiking_readout(F, codes, n_classes, cost, penalty, l2=l2, start=start)
     if budget is None:
         return logistic, logistic
     return refine_for_decisions(F, codes, n_classes, cost, *logistic, budget), logistic
@@ -229,7 +232,7 @@ def stratified_folds(codes, folds, rng):
     return fold
 
 
-def choose_penalty(F, codes, n_classes, cost, penalties, budget, *, folds=3, rng=None, progress=None):
+def choose_penalty(F, codes, n_classes, cost, penalties, budget, *, l2=0.0, folds=3, rng=None, progress=None):
     """The penalty of :func:`fit_for_decisions` chosen by ``folds``-fold cross-validation on held-out
     accuracy and held-out decision cost: the candidate with the fewest median events per decision among
     those whose accuracy is within one standard error of the best. Returns a :class:`PenaltySearch`."""
@@ -245,7 +248,7 @@ def choose_penalty(F, codes, n_classes, cost, penalties, budget, *, folds=3, rng
         start = None
         for i, penalty in enumerate(penalties):
             (W, b), start = fit_for_decisions(F[train], codes[train], n_classes, cost, penalty, budget,
-                                              start=start)
+                                              l2=l2, start=start)
             correct[i, held] = np.argmax(F[held] @ W + b, axis=1) == codes[held]
             events[i, held] = decision_events(W, b, F[held], codes[held], cost)
             bar.update(f * penalties.size + i + 1)

@@ -182,6 +182,34 @@ def test_decision_loss_gradient_matches_finite_differences():
                       decision_loss(W, F, codes, onehot, cost, 9.0, np.zeros(k))[0])
 
 
+def test_spiking_readout_l2_term_is_minimised():
+    """The fit stops where the projected gradient of its objective (with the L2 term) vanishes: zero on
+    the positive weights, non-negative on those held at 0. Without the term the same point is no optimum."""
+    from gelsim._spiking_readout import _feature_scale, fit_spiking_readout
+
+    rng = np.random.default_rng(2)
+    n, p, k = 60, 6, 3
+    codes = np.repeat(np.arange(k), n // k)
+    F = rng.random((n, p)) + 0.8 * np.eye(k)[codes] @ rng.random((k, p))
+    cost, penalty, l2 = rng.random(p) + 0.5, 1e-3, 0.05
+    W, b = fit_spiking_readout(F, codes, k, cost, penalty, l2=l2, max_iter=2000)
+    sd = _feature_scale(F)
+    V = W * sd[:, None]
+    S = F @ W + b
+    P = np.exp(S - S.max(axis=1, keepdims=True))
+    P /= P.sum(axis=1, keepdims=True)
+    Z = (F - F.mean(axis=0)) / sd
+    unit_price = cost / np.median(cost) / sd
+
+    def projected(l2_term):
+        grad = Z.T @ (P - np.eye(k)[codes]) / n + penalty * unit_price[:, None] + l2_term * V
+        return np.where(V > 0, np.abs(grad), np.maximum(-grad, 0.0)).max()
+
+    assert np.count_nonzero(W) > 0
+    assert projected(l2) < 1e-4
+    assert projected(0.0) > 1e-2
+
+
 def test_decision_events_follow_the_margin_t_statistic():
     """Events to a decision grow as 1 / z^2 and are infinite where the true class does not lead."""
     from gelsim._spiking_readout import DECISION_T, decision_events
@@ -330,6 +358,7 @@ def test_images_bad_input(conv):
     (dict(n_kernels=10), "'n_kernels'"), (dict(pooling="max"), "'pooling'"), (dict(bias_rule="median"), "'bias_rule'"),
     (dict(max_dilations=0), "'max_dilations'"), (dict(readout="lasso"), "'readout'"),
     (dict(spiking_penalty=-1.0), "'spiking_penalty'"), (dict(spiking_budget=0), "'spiking_budget'"),
+    (dict(spiking_l2=-1e-3), "'spiking_l2'"), (dict(spiking_l2="1e-3"), "'spiking_l2'"),
     (dict(spiking_budget="1e6"), "'spiking_budget'"), (dict(spiking_penalty=[1e-3]), "'spiking_penalty'"),
     (dict(spiking_penalty=["a", "b"]), "'spiking_penalty'"),
     (dict(spiking_penalty=[1e-3, -1.0]), "'spiking_penalty'"), (dict(spiking_penalty=True), "'spiking_penalty'"),
