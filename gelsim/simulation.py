@@ -19,8 +19,8 @@ import numpy as np
 from . import _sim_kernels as kern
 from ._executors import TaskRunner
 from ._progress import Progress
-from ._replications import (MAX_GROUP, advance, busy_fractions, flushed_cells, group_busy_fractions, group_events,
-                            group_sizes, moments, new_group, start_measuring)
+from ._replications import (MAX_GROUP, advance, group_busy_fractions, group_events, group_sizes, moments, new_group,
+                            start_measuring)
 from ._tables import compile_network, with_external, with_inhibition
 from ._validation import as_generator, check_int, check_positive_number
 from .network import Network
@@ -178,12 +178,13 @@ class CompiledNetwork:
         in their place), which spares a pass over every cell's accumulators when only firings are read."""
         for group in runs.groups:
             advance(runs.tables, group, horizon, runs.interleave)
-        if busy:
-            cells = flushed_cells(runs.groups, horizon)
-        else:  # spikes are counted as they happen: no accumulator needs bringing up to the horizon
-            cells = [cell for group in runs.groups for cell in group.cell]
-        fires = np.stack([cell[:, kern.FIRES] for cell in cells]) / horizon
-        return (busy_fractions(cells, horizon) if busy else None), fires
+        cells = [cell for group in runs.groups for cell in group.cell]
+        if not busy:  # spikes are counted as they happen: no accumulator needs bringing up to the horizon
+            return None, np.stack([cell[:, kern.FIRES] for cell in cells]) / horizon
+        excited, fires = np.empty((2, len(cells), runs.tables.n_cells))
+        for r, cell in enumerate(cells):
+            kern.read_rates(cell, horizon, runs.groups[0].n_hist, excited[r], fires[r])
+        return excited, fires
 
 
 @dataclass
