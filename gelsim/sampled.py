@@ -405,8 +405,8 @@ def sample_outputs(model_network, inputs, solution, analytic, classes, *, confid
         reading = _auto_reading(model_network)
     elif reading == "linear" and not _tail_holds_outputs(model_network):
         raise ValueError("The 'reading' parameter of sample_outputs can be 'linear' only when no output cell "
-                         "receives inhibition or sends spikes to a cell that does. Got 'linear' for a network "
-                         "whose outputs do not qualify; use 'inputs', 'spikes' or 'busy'.")
+                         "receives inhibition or instance input, or sends spikes to a cell that does. Got "
+                         "'linear' for a network whose outputs do not qualify; use 'inputs', 'spikes' or 'busy'.")
     keep = _simulated_cells(model_network, reading)
     net = model_network.network
     compiled = CompiledNetwork(net if keep.size == net.n_cells else _part(net, keep))
@@ -597,8 +597,10 @@ class SpikingClassifierMixin:
             barely move), so it is the cheap, exact way to check the network's steady state, not a model
             of a network switched on from rest. ``"empty"``: every cell unexcited, as hardware would
             start, with nothing taken from the analytic solution but the planning of the run's length;
-            readings skip a warm-up. On JapaneseVowels it takes about 64 events per cell per replication
-            before decisions stop being biased (after 4: a third of them wrong).
+            readings skip a warm-up. How long a warm-up must be depends on the slowest cells: 64 events
+            per cell per replication left no decision wrong on digits, the MNIST sample and an earlier
+            JapaneseVowels model, but 19 of 20 wrong on today's JapaneseVowels model, whose cells' rates
+            span seven decades. Check a few instances against the analytic outputs before relying on it.
         warmup_events : float, optional
             Expected events per replication run before the readings start (not read, but counted in
             ``events`` and in ``max_events``). Default: 0 for a stationary start, 64 per cell of the
