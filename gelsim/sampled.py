@@ -246,11 +246,10 @@ class _LinearTail:
 
     def __init__(self, model, tail, keep):
         net = model.network
-        per_spike = sp.diags(1.0 / np.where(net.fire_rate > 0, net.fire_rate, 1.0)) @ sp.csr_matrix(net.w_exc)
-        per_spike = sp.csr_matrix(per_spike)
+        per_spike = _routes_to(net, tail)[0]                              # (all, tail): w_ij / r_i
         self.tail, self.keep = tail, keep
-        self.from_kept = sp.csr_matrix(per_spike[keep][:, tail].T)     # (tail, kept)
-        self.within = sp.csr_matrix(per_spike[tail][:, tail].T)        # (tail, tail)
+        self.from_kept = sp.csr_matrix(per_spike[keep].T)               # (tail, kept)
+        self.within = sp.csr_matrix(per_spike[tail].T)                  # (tail, tail)
         self.rate, self.kept_rate = net.fire_rate[tail], net.fire_rate[keep]
         self.inhibition = sp.csr_matrix(sp.csr_matrix(net.w_inh)[:, keep].T)     # (kept, all)
         self.out = np.searchsorted(tail, model.output_cells)
@@ -401,18 +400,20 @@ def sample_outputs(model_network, inputs, solution, analytic, classes, *, confid
     confidence, replications, max_events, replication_events, duration, warmup_events = _check_sampling(
         model_network, confidence, replications, max_events, replication_events, duration, reading, start,
         warmup_events)
+    # The tail is found once here and handed on (on a 2e5-cell network it is a few sparse products).
+    tail_cells = _linear_tail(model_network) if reading in ("auto", "linear") else None
     if reading == "auto":
-        reading = _auto_reading(model_network)
-    elif reading == "linear" and not _tail_holds_outputs(model_network):
+        reading = _auto_reading(model_network, tail_cells)
+    elif reading == "linear" and not _tail_holds_outputs(model_network, tail_cells):
         raise ValueError("The 'reading' parameter of sample_outputs can be 'linear' only when no output cell "
                          "receives inhibition or instance input, or sends spikes to a cell that does. Got "
                          "'linear' for a network whose outputs do not qualify; use 'inputs', 'spikes' or 'busy'.")
-    keep = _simulated_cells(model_network, reading)
+    keep = _simulated_cells(model_network, reading, tail_cells)
     net = model_network.network
     compiled = CompiledNetwork(net if keep.size == net.n_cells else _part(net, keep))
     # Shared by every instance: the network, hence the routes into the outputs, is the same.
     routes = _routes_to(net, model_network.output_cells) if reading == "inputs" else None
-    tail = _LinearTail(model_network, _linear_tail(model_network), keep) if reading == "linear" else None
+    tail = _LinearTail(model_network, tail_cells, keep) if reading == "linear" else None
     n = inputs.shape[0]
     seeds = np.random.SeedSequence(as_generator(rng).integers(0, 2**63)).spawn(n)
 
@@ -441,30 +442,31 @@ def sample_outputs(model_network, inputs, solution, analytic, classes, *, confid
                           duration=np.array([p["duration"] for p in parts]), confidence=float(confidence))
 
 
-def _tail_holds_outputs(model):
-    """Whether every output cell is in the model's :func:`_linear_tail` (the ``"linear"`` reading applies)."""
-    tail = _linear_tail(model)
+def _tail_holds_outputs(model, tail):
+    """Whether every output cell is in the model's :func:`_linear_tail` ``tail`` (the ``"linear"`` reading
+    applies)."""
     return bool(np.isin(model.output_cells, tail).all()) and tail.size < model.network.n_cells
 
 
-def _auto_reading(model):
+def _auto_reading(model, tail=None):
     """``reading="auto"``: ``"linear"`` where it applies, else ``"inputs"`` for outputs that no inhibition
-    reaches, else ``"spikes"``."""
-    if _tail_holds_outputs(model):
+    reaches, else ``"spikes"``. ``tail``: the model's :func:`_linear_tail`, if already found."""
+    if _tail_holds_outputs(model, _linear_tail(model) if tail is None else tail):
         return "linear"
     return "inputs" if _linear_outputs(model) else "spikes"
 
 
-def _simulated_cells(model, reading):
+def _simulated_cells(model, reading, tail=None):
     """The cells a sampled decision must simulate: all of them, except output cells that send no spike
     when ``reading="inputs"``, and the whole :func:`_linear_tail` when ``reading="linear"``. Those are
     computed from the firing of the cells that feed them, and cells that send nothing outside themselves
     cannot change any other cell's course, so leaving them out changes nothing that is read. It spares
     their events, which are many: an output cell fires faster than the hundreds of cells it sums (rate 1
-    against about 1e-3 in a convolutional model)."""
+    against about 1e-3 in a convolutional model). ``tail``: the model's :func:`_linear_tail`, if already
+    found."""
     net, out = model.network, model.output_cells
     if reading == "linear":
-        return np.setdiff1d(np.arange(net.n_cells), _linear_tail(model))
+        return np.setdiff1d(np.arange(net.n_cells), _linear_tail(model) if tail is None else tail)
     silent = (sp.csr_matrix(net.w_exc)[out].nnz == 0) and (sp.csr_matrix(net.w_inh)[out].nnz == 0)
     if reading != "inputs" or not silent:
         return np.arange(net.n_cells)
