@@ -591,8 +591,9 @@ class SpikingClassifierMixin:
             unbiased for output cells whose ``q`` is linear in their input (no inhibition, not
             saturated), as the convolutional classifiers' are; with inhibition ``"inputs"`` is a ratio
             estimate.
-            ``"auto"`` (default): ``"linear"`` when no output cell receives inhibition or feeds a cell
-            that does, else ``"spikes"``.
+            ``"auto"`` (default): ``"linear"`` where it applies (no output cell receives inhibition or
+            instance input, or feeds a cell that does), else ``"inputs"`` when no output cell receives
+            inhibition, else ``"spikes"``.
         start : {"stationary", "empty"}
             Where each replication starts. ``"stationary"`` (default): a draw from the product-form law
             of the instance's analytic solution, so readings are unbiased from time 0. Over short runs

@@ -149,8 +149,8 @@ def test_linear_tail_is_what_no_inhibition_or_input_reaches_and_feeds_nothing_el
 def test_linear_reading_through_a_pooling_cell_is_unbiased_and_quieter():
     """Through the pooling cell (computed, not simulated) the outputs are unbiased, including when the
     pooling cell saturates (it then fires at its rate whatever it receives). The sources are inhibited at 4
-    times their rate, so they are read by the time they are excited, which halves the variance of the
-    outputs against the pooling cell's spike counts (the "inputs" reading): (r + rho) / 2r = 2.5 for them."""
+    times their rate, so they are read by the time they are excited, which divides their variance by
+    (r + rho) / 2r = 2.5 against spike counts; the outputs' spread falls below the "inputs" reading's."""
     for u, pool_ext, saturated in (([2.0, 3.0], 0.0, False), ([2.5, 2.5], 0.6, True)):
         model = _chain(source_inh=4.0, pool_ext=pool_ext)
         q = gelsim.solve(model.network, ext_exc=model.ext_exc(u), ext_inh=model.ext_inh(u)).q
