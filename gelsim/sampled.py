@@ -19,6 +19,7 @@ spending favours the early looks.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -151,10 +152,82 @@ def stationary_start(net, q, ext_exc, ext_inh, horizon, gen, size):
     return k0
 
 
-def _event_rate(net, q, ext_exc, ext_inh):
+def _event_rate(fire_rate, q, ext_exc, ext_inh):
     """Expected events per unit time: external arrivals at every cell, firings and external inhibition
     at excited ones (the simulator never spends an event on inhibiting an empty cell)."""
-    return float(ext_exc.sum() + np.dot(net.fire_rate + ext_inh, q))
+    return float(ext_exc.sum() + np.dot(fire_rate + ext_inh, q))
+
+
+def relaxation_times(net, q, ext_exc, ext_inh):
+    """Each cell's relaxation time at the rates of the solution ``q``: ``1 / (sqrt(lam+) - sqrt(mu))^2``.
+
+    Taking the other cells' spikes as Poisson, a cell is a birth-death chain: excitation at rate ``lam+``
+    adds one to its potential and, while it is excited, firing and inhibition remove one at
+    ``mu = r + lam-``. That is the M/M/1 queue, whose distance from its steady state decays as
+    ``exp(-t (sqrt(mu) - sqrt(lam+))^2)``. A cell whose load ``rho = lam+ / mu`` is near 1 (excitation
+    nearly matching firing and inhibition) forgets its start slowly: after about
+    ``2 rho / (1 - sqrt(rho))^2`` of its own events, 40 at ``rho = 0.5`` but 1,300 at 0.92.
+
+    Parameters
+    ----------
+    net : Network
+    q : array_like (N,)
+        The Eq. (1) solution whose rates are used.
+    ext_exc, ext_inh : array_like (N,)
+        External excitatory and inhibitory rates (an instance's, for a model network).
+
+    Returns
+    -------
+    ndarray (N,)
+        Relaxation times, in the network's time units (``inf`` at a load of exactly 1).
+
+    Examples
+    --------
+    >>> import numpy as np, gelsim
+    >>> net = gelsim.Network(fire_rate=[1.0, 1.0], w_exc=np.zeros((2, 2)), ext_exc=[0.5, 0.95])
+    >>> q = gelsim.solve(net).q
+    >>> from gelsim.sampled import relaxation_times
+    >>> relaxation_times(net, q, net.ext_exc, net.ext_inh).round(1)
+    array([  11.7, 1559.7])
+    """
+    flow = np.asarray(q, float).clip(0.0, 1.0) * net.fire_rate
+    lam_exc = np.asarray(ext_exc, float) + np.asarray(sp.csr_matrix(net.w_exc).T @ flow).ravel()
+    removal = net.fire_rate + np.asarray(ext_inh, float) + np.asarray(sp.csr_matrix(net.w_inh).T @ flow).ravel()
+    with np.errstate(divide="ignore"):
+        return 1.0 / (np.sqrt(lam_exc) - np.sqrt(removal)) ** 2
+
+
+def _output_influence(net, q, out, depth=32):
+    """Each cell's share in the outputs' readings: its spike flow ``r q`` times what a spike of it adds to
+    the outputs' ``q`` along excitatory routes (``1 / r_k`` entering output ``k``, passed on in proportion
+    ``w_ij / r_i``), summed over up to ``depth`` steps; an output cell also counts its own ``q``."""
+    flow = np.asarray(q, float).clip(0.0, 1.0) * net.fire_rate
+    spread = sp.diags(1.0 / net.fire_rate) @ sp.csr_matrix(net.w_exc)     # per-spike routes, i -> j
+    entry = np.zeros(net.n_cells)
+    entry[out] = 1.0 / net.fire_rate[out]
+    reach, step = np.zeros(net.n_cells), spread @ entry
+    for _ in range(depth):
+        reach += step
+        step = spread @ step
+        if not step.any():
+            break
+    influence = flow * reach
+    influence[out] += np.asarray(q, float)[out].clip(0.0, 1.0)
+    return influence
+
+
+def _warmup_needed(model, keep, q, ext_exc, ext_inh):
+    """Expected events per replication of the simulated cells ``keep`` until the cells carrying half of
+    the outputs' readings (:func:`_output_influence`) have relaxed once (the influence-weighted median of
+    :func:`relaxation_times`)."""
+    net = model.network
+    tau = relaxation_times(net, q, ext_exc, ext_inh)[keep]
+    weight = _output_influence(net, q, model.output_cells)[keep]
+    if weight.sum() <= 0:
+        return 0.0
+    order = np.argsort(tau)
+    median = tau[order][np.searchsorted(np.cumsum(weight[order]), 0.5 * weight.sum())]
+    return float(median * _event_rate(net.fire_rate[keep], q[keep], ext_exc[keep], ext_inh[keep]))
 
 
 def _decide(obs, alpha):
@@ -319,7 +392,7 @@ def sample_instance(compiled, model, u, q, seed, *, confidence, max_events, repl
     ext, ext_inh = model.ext_exc(u), model.ext_inh(u)
     keep = np.arange(net.n_cells) if keep is None else keep
     sim = compiled.net
-    rate = _event_rate(sim, q[keep], ext[keep], ext_inh[keep])
+    rate = _event_rate(sim.fire_rate, q[keep], ext[keep], ext_inh[keep])
     out = model.output_cells
     if rate <= 0.0:
         # A silent network (no input, no external rate): every output is exactly 0, a tie no run can break.
@@ -415,6 +488,8 @@ def sample_outputs(model_network, inputs, solution, analytic, classes, *, confid
     routes = _routes_to(net, model_network.output_cells) if reading == "inputs" else None
     tail = _LinearTail(model_network, tail_cells, keep) if reading == "linear" else None
     n = inputs.shape[0]
+    if start == "empty" and n > 0:
+        _check_warmup(model_network, keep, inputs[:3], solution, warmup_events)
     seeds = np.random.SeedSequence(as_generator(rng).integers(0, 2**63)).spawn(n)
 
     options = dict(confidence=confidence, max_events=max_events, replications=replications,
@@ -440,6 +515,24 @@ def sample_outputs(model_network, inputs, solution, analytic, classes, *, confid
                           events=np.array([p["events"] for p in parts], np.int64),
                           replications=np.array([p["replications"] for p in parts], np.int64),
                           duration=np.array([p["duration"] for p in parts]), confidence=float(confidence))
+
+
+class WarmupWarning(UserWarning):
+    """An empty start's warm-up is shorter than the time its cells take to forget the start."""
+
+
+def _check_warmup(model, keep, inputs, solution, warmup_events):
+    """Warn when ``warmup_events`` falls short of :func:`_warmup_needed` on any of ``inputs`` (the first
+    few instances): the readings would then lean towards the empty start."""
+    needed = max(_warmup_needed(model, keep, solution(i), model.ext_exc(u), model.ext_inh(u))
+                 for i, u in enumerate(inputs))
+    if warmup_events < needed:
+        per_cell = needed / max(keep.size, 1)
+        warnings.warn(f"start='empty': the cells that carry half of the outputs' readings take about {needed:.3g} "
+                      f"expected events per replication ({per_cell:.3g} per simulated cell) to forget their "
+                      f"empty start, more than warmup_events={warmup_events:.3g}. The readings will lean "
+                      f"towards the start and decisions can be wrong; raise warmup_events (and max_events) "
+                      f"or use start='stationary'.", WarmupWarning, stacklevel=4)
 
 
 def _tail_holds_outputs(model, tail):
@@ -601,10 +694,13 @@ class SpikingClassifierMixin:
             barely move), so it is the cheap, exact way to check the network's steady state, not a model
             of a network switched on from rest. ``"empty"``: every cell unexcited, as hardware would
             start, with nothing taken from the analytic solution but the planning of the run's length;
-            readings skip a warm-up. How long a warm-up must be depends on the slowest cells: 64 events
-            per cell per replication left no decision wrong on digits, the MNIST sample and an earlier
-            JapaneseVowels model, but 19 of 20 wrong on today's JapaneseVowels model, whose cells' rates
-            span seven decades. Check a few instances against the analytic outputs before relying on it.
+            readings skip a warm-up. A cell forgets its start in about ``1 / (sqrt(lam+) - sqrt(mu))^2``
+            (:func:`gelsim.sampled.relaxation_times`), slowly where its excitation nearly matches its
+            firing and inhibition, as in the convolutional models' position cells. A
+            :class:`~gelsim.sampled.WarmupWarning` says when the warm-up is shorter than the relaxation
+            of the cells that carry half of the outputs' readings (on the first three instances), and
+            how long that is: about 80 events per cell on digits and 630 on JapaneseVowels, where 64
+            left 19 of 20 decisions wrong.
         warmup_events : float, optional
             Expected events per replication run before the readings start (not read, but counted in
             ``events`` and in ``max_events``). Default: 0 for a stationary start, 64 per cell of the

@@ -1,13 +1,17 @@
 """Sequential sampled decisions: compiled once, unbiased readings, and valid under repeated looks."""
 
+import re
+import warnings
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
 from scipy import stats
 
 import gelsim
-from gelsim.sampled import (ModelNetwork, SampledOutputs, _auto_reading, _decide, _horizons, _linear_tail,
-                            _look_levels, _simulated_cells, sample_instance, sample_outputs)
+from gelsim.sampled import (ModelNetwork, SampledOutputs, WarmupWarning, _auto_reading, _decide, _horizons,
+                            _linear_tail, _look_levels, _simulated_cells, _warmup_needed, relaxation_times,
+                            sample_instance, sample_outputs)
 from gelsim.simulation import CompiledNetwork
 from gelsim.validation._common import bonferroni_z
 
@@ -178,7 +182,8 @@ def test_empty_start_reads_after_its_warmup():
     q = gelsim.solve(model.network, ext_exc=model.ext_exc(u), ext_inh=model.ext_inh(u)).q
     args = (model, np.array([u]), lambda i: q, q[None, 3:], np.array([0, 1]))
     limit = stats.t(15).isf(1e-3 / 4)
-    cold = sample_outputs(*args, duration=2.0, replications=16, start="empty", warmup_events=0, rng=5)
+    with pytest.warns(WarmupWarning):
+        cold = sample_outputs(*args, duration=2.0, replications=16, start="empty", warmup_events=0, rng=5)
     assert ((cold.outputs - cold.analytic) / cold.outputs_se).min() < -limit
     for reading in ("linear", "spikes"):
         warm = sample_outputs(*args, duration=2000.0, replications=16, start="empty", warmup_events=200,
@@ -186,6 +191,54 @@ def test_empty_start_reads_after_its_warmup():
         assert np.abs((warm.outputs - warm.analytic) / warm.outputs_se).max() < limit
         assert warm.duration[0] == pytest.approx(2000.0)      # the reading window, warm-up excluded
         assert warm.events[0] > 16 * 200
+
+
+def test_relaxation_times_are_those_of_each_cells_queue():
+    """Cell 1 takes excitation from cell 0 and inhibition from cell 2: its queue has arrivals
+    ``lam+ = q_0 w_01`` and removals ``r_1 + q_2 w_21 + ext_inh``, and relaxes at ``(sqrt(mu) - sqrt(lam+))^2``."""
+    w_exc, w_inh = np.zeros((3, 3)), np.zeros((3, 3))
+    w_exc[0, 1], w_inh[2, 1] = 0.9, 0.3
+    net = gelsim.Network(fire_rate=[1.0, 0.5, 1.0], w_exc=w_exc, w_inh=w_inh, ext_exc=[0.8, 0.1, 0.6],
+                         ext_inh=[0.0, 0.05, 0.0])
+    q = gelsim.solve(net).q
+    lam, mu = 0.1 + 0.9 * q[0], 0.5 + 0.05 + 0.3 * q[2]
+    tau = relaxation_times(net, q, net.ext_exc, net.ext_inh)
+    np.testing.assert_allclose(tau, [1 / (1 - np.sqrt(0.8)) ** 2, 1 / (np.sqrt(mu) - np.sqrt(lam)) ** 2,
+                                     1 / (1 - np.sqrt(0.6)) ** 2], rtol=1e-12)
+    assert np.isinf(relaxation_times(net, np.ones(3), [1.0, 1.5, 1.0], np.zeros(3))[0])   # load exactly 1
+
+
+def _slow_source():
+    """Source 0 is slow (r = 0.02) and near-critical (q = 0.96, relaxing in 1.2e5 time units); source 1 is
+    fast (r = 1, q = 0.8). Output 2 reads q_0 / 2 = 0.48, output 3 q_1 / 2 = 0.40."""
+    w = sp.lil_matrix((4, 4))
+    w[0, 2], w[1, 3] = 0.02, 0.5
+    net = gelsim.Network(fire_rate=[0.02, 1.0, 0.04, 1.0], w_exc=w.tocsr())
+    model = ModelNetwork.from_sources(net, np.array([0, 1]), np.array([0.02, 1.0]), np.array([2, 3]))
+    u = np.array([0.96, 0.8])
+    return model, u, gelsim.solve(net, ext_exc=model.ext_exc(u)).q
+
+
+def test_short_warmup_from_empty_is_warned_about_and_biases_decisions():
+    """From rest, the slow source reads low for far longer than a short warm-up, so output 3 wins
+    confident calls it should lose, and ``sample_outputs`` warns. The warm-up it asks for is the slow
+    source's relaxation: the cells are weighted by their share in the outputs' readings (0.48 against 0.4),
+    not by their spikes (of which the slow source fires 2 %, so that weighting would name the fast one)."""
+    model, u, q = _slow_source()
+    tau = relaxation_times(model.network, q, model.ext_exc(u), model.ext_inh(u))
+    rate = 2 * (0.96 * 0.02 + 0.8)                       # arrivals and firings of the two sources
+    needed = _warmup_needed(model, np.array([0, 1]), q, model.ext_exc(u), model.ext_inh(u))
+    assert needed == pytest.approx(tau[0] * rate, rel=1e-9)
+    args = (model, np.array([u] * 40), lambda i: q, np.tile(q[2:], (40, 1)), np.array([0, 1]))
+    with pytest.warns(WarmupWarning, match=re.escape(f"about {needed:.3g} expected events per replication")):
+        cold = sample_outputs(*args, confidence=0.9, max_events=2e5, replications=8, replication_events=100,
+                              start="empty", warmup_events=100, rng=0)
+    wrong = cold.decided & (cold.predictions == 1)
+    assert wrong.mean() > stats.binom.ppf(0.999, 40, 0.1) / 40     # far more than 1 - confidence allows
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", WarmupWarning)
+        sample_outputs(*args[:2], lambda i: q, q[None, 2:], np.array([0, 1]), duration=10.0, replications=2,
+                       start="empty", warmup_events=1.01 * needed, rng=1)
 
 
 def test_results_reproducible_and_parallel_independent():
