@@ -202,9 +202,11 @@ def _output_influence(net, q, out, depth=32):
     the outputs' ``q`` along excitatory routes (``1 / r_k`` entering output ``k``, passed on in proportion
     ``w_ij / r_i``), summed over up to ``depth`` steps; an output cell also counts its own ``q``."""
     flow = np.asarray(q, float).clip(0.0, 1.0) * net.fire_rate
-    spread = sp.diags(1.0 / net.fire_rate) @ sp.csr_matrix(net.w_exc)     # per-spike routes, i -> j
+    # A cell of rate 0 sends nothing (and an output of rate 0 reads 0 or 1 whatever it receives).
+    per_spike = np.divide(1.0, net.fire_rate, out=np.zeros(net.n_cells), where=net.fire_rate > 0)
+    spread = sp.diags(per_spike) @ sp.csr_matrix(net.w_exc)     # per-spike routes, i -> j
     entry = np.zeros(net.n_cells)
-    entry[out] = 1.0 / net.fire_rate[out]
+    entry[out] = per_spike[out]
     reach, step = np.zeros(net.n_cells), spread @ entry
     for _ in range(depth):
         reach += step
