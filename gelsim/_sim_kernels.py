@@ -329,7 +329,7 @@ def start_replication(group, c, tables):
                        group.bucket_rate[c])
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _start_replication(cell, act, const, counters, scal, rng, ext_table, bstart, btop, bcount, brate):
     celli, consti, acti = cell.view(np.int64), const.view(np.int64), act.view(np.int32)
     n_act, a_rate = 0, 0.0
@@ -637,7 +637,7 @@ def _run_events_pipelined(cell, celli, const, consti, act, acti, bcount, brate, 
     return reached
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def flush(cell, now, n_hist):
     """Bring every cell's accumulators up to time ``now`` (O(N), once per read-out)."""
     celli = cell.view(np.int64)
@@ -645,7 +645,7 @@ def flush(cell, now, n_hist):
         _touch(cell, i, now, celli[i, POT], n_hist)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def read_rates(cell, now, n_hist, busy, fires):
     """One replication's busy fractions and firing rates over ``[0, now]`` into ``busy`` and ``fires`` (N,),
     its accumulators brought up to ``now`` on the way: :func:`flush` and both read-outs in one pass over
@@ -658,7 +658,7 @@ def read_rates(cell, now, n_hist, busy, fires):
         busy[i] = min(max(b, 0.0), 1.0)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def add_moments(cell, n_hist, scale, shift, s1, s2):
     """Add one replication's accumulators ``cell[:, AREA:HIST + n_hist] * scale`` to the sums ``s1``, ``s2``
     of their deviations from ``shift`` and of the squared deviations (one pass; the shift keeps the
@@ -670,7 +670,7 @@ def add_moments(cell, n_hist, scale, shift, s1, s2):
             s2[i, c - AREA] += d * d
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def reset_accumulators(cell, now):
     """Start measuring at ``now``: zero every accumulator, keep the potentials and active-list places."""
     for i in range(cell.shape[0]):
