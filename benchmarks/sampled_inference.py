@@ -9,7 +9,7 @@ sampled accuracy, agreement of sampled with analytic predictions, decided instan
 percentile of events per instance, and the events per second of the whole sampled call (network build,
 compilation and per-instance solves included) as a ratio to ``gelsim.simulate`` on the cells it simulates
 for one instance (its network less the cells that the reading computes instead of simulating), 8
-replications of 1.25e6 events each (same run).
+replications of 1.25e6 events each, the median of three runs (same process).
 Targets (issue #11): agreement >= 99 %, median <= 1e6 and 95th percentile <= 1e7 events per instance,
 sampled accuracy within 0.5 points of analytic, events/s >= 50 % of simulate's.
 
@@ -55,7 +55,7 @@ def models(name):
 def simulate_rate(clf, x, events):
     """Events per second of gelsim.simulate on the cells that sampled inference simulates for instance
     ``x`` (its network, less the cells that the default reading computes instead), for about ``events``
-    events."""
+    events: the median of three runs."""
     model = clf._model_network()
     keep = _simulated_cells(model, _auto_reading(model))
     net = clf.to_network(x)
@@ -63,8 +63,12 @@ def simulate_rate(clf, x, events):
     q = gelsim.solve(net).q
     rate = float(net.ext_exc.sum() + net.ext_inh.sum() + net.fire_rate @ q)
     gelsim.simulate(net, duration=1e3 / rate, replications=2, rng=0, progress=False)   # compile
-    res = gelsim.simulate(net, duration=events / 8 / rate, replications=8, rng=1, progress=False)
-    return res.events / res.wall_time
+    # The median of three runs: on a shared machine one run's rate varies by a fifth or more.
+    rates = []
+    for seed in (1, 2, 3):
+        res = gelsim.simulate(net, duration=events / 8 / rate, replications=8, rng=seed, progress=False)
+        rates.append(res.events / res.wall_time)
+    return float(np.median(rates))
 
 
 def main(argv=None):
