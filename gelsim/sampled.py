@@ -197,36 +197,36 @@ def relaxation_times(net, q, ext_exc, ext_inh):
         return 1.0 / (np.sqrt(lam_exc) - np.sqrt(removal)) ** 2
 
 
-def _output_influence(net, q, out, depth=32):
-    """Each cell's share in the outputs' readings: its spike flow ``r q`` times what a spike of it adds to
-    the outputs' ``q`` along excitatory routes (``1 / r_k`` entering output ``k``, passed on in proportion
-    ``w_ij / r_i``), summed over up to ``depth`` steps; an output cell also counts its own ``q``."""
-    flow = np.asarray(q, float).clip(0.0, 1.0) * net.fire_rate
-    # A cell of rate 0 sends nothing (and an output of rate 0 reads 0 or 1 whatever it receives).
-    per_spike = np.divide(1.0, net.fire_rate, out=np.zeros(net.n_cells), where=net.fire_rate > 0)
-    spread = sp.diags(per_spike) @ sp.csr_matrix(net.w_exc)     # per-spike routes, i -> j
+def _output_reach(net, out, depth=32):
+    """What one spike of each cell adds to the outputs' ``q`` along excitatory routes: ``1 / r_k`` entering
+    output ``k``, passed on in proportion ``w_ij / r_i`` (:func:`_per_spike`), summed over up to ``depth``
+    steps. It depends on the network only, so it is found once for all instances."""
+    spread = _per_spike(net, net.w_exc)
     entry = np.zeros(net.n_cells)
-    entry[out] = per_spike[out]
+    # An output of rate 0 reads 0 or 1 whatever it receives.
+    entry[out] = np.divide(1.0, net.fire_rate[out], out=np.zeros(len(out)), where=net.fire_rate[out] > 0)
     reach, step = np.zeros(net.n_cells), spread @ entry
     for _ in range(depth):
         reach += step
         step = spread @ step
         if not step.any():
             break
-    influence = flow * reach
-    influence[out] += np.asarray(q, float)[out].clip(0.0, 1.0)
-    return influence
+    return reach
 
 
-def _warmup_needed(model, keep, q, ext_exc, ext_inh):
+def _warmup_needed(model, keep, q, ext_exc, ext_inh, reach):
     """Expected events per replication of the simulated cells ``keep`` until the cells carrying half of
-    the outputs' readings (:func:`_output_influence`) have relaxed once (the influence-weighted median of
-    :func:`relaxation_times`)."""
-    net = model.network
-    tau = relaxation_times(net, q, ext_exc, ext_inh)[keep]
-    weight = _output_influence(net, q, model.output_cells)[keep]
+    the outputs' readings have relaxed once: the median of :func:`relaxation_times` weighted by each cell's
+    share in the readings, its spike flow ``r q`` times its :func:`_output_reach` ``reach`` (an output cell
+    also counts its own ``q``)."""
+    net, out = model.network, model.output_cells
+    q = np.asarray(q, float)
+    weight = q.clip(0.0, 1.0) * net.fire_rate * reach
+    weight[out] += q[out].clip(0.0, 1.0)
+    weight = weight[keep]
     if weight.sum() <= 0:
         return 0.0
+    tau = relaxation_times(net, q, ext_exc, ext_inh)[keep]
     order = np.argsort(tau)
     median = tau[order][np.searchsorted(np.cumsum(weight[order]), 0.5 * weight.sum())]
     return float(median * _event_rate(net.fire_rate[keep], q[keep], ext_exc[keep], ext_inh[keep]))
@@ -351,12 +351,18 @@ class _LinearTail:
         return read
 
 
+def _per_spike(net, w, cols=None):
+    """``w_ij / r_i``: the expected weight one spike of cell ``i`` sends to cell ``j`` through ``w`` (N, N),
+    as CSR, for the columns ``cols`` (all if None). A cell of rate 0 sends none."""
+    w = sp.csr_matrix(w)
+    per_rate = sp.diags(1.0 / np.where(net.fire_rate > 0, net.fire_rate, 1.0))
+    return sp.csr_matrix(per_rate @ (w if cols is None else w[:, cols]))
+
+
 def _routes_to(net, out):
     """Per spike of each cell, the expected excitatory and inhibitory weight it sends to each of ``out``:
     ``w_ik / r_i`` (N, len(out)) each, as CSR."""
-    per_rate = sp.diags(1.0 / np.where(net.fire_rate > 0, net.fire_rate, 1.0))
-    return (sp.csr_matrix(per_rate @ sp.csr_matrix(net.w_exc)[:, out]),
-            sp.csr_matrix(per_rate @ sp.csr_matrix(net.w_inh)[:, out]))
+    return _per_spike(net, net.w_exc, out), _per_spike(net, net.w_inh, out)
 
 
 def _read_outputs(reading, net, out, busy, fires, ext, ext_inh, routes):
@@ -526,7 +532,8 @@ class WarmupWarning(UserWarning):
 def _check_warmup(model, keep, inputs, solution, warmup_events):
     """Warn when ``warmup_events`` falls short of :func:`_warmup_needed` on any of ``inputs`` (the first
     few instances): the readings would then lean towards the empty start."""
-    needed = max(_warmup_needed(model, keep, solution(i), model.ext_exc(u), model.ext_inh(u))
+    reach = _output_reach(model.network, model.output_cells)
+    needed = max(_warmup_needed(model, keep, solution(i), model.ext_exc(u), model.ext_inh(u), reach)
                  for i, u in enumerate(inputs))
     if warmup_events < needed:
         per_cell = needed / max(keep.size, 1)

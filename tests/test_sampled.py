@@ -10,8 +10,8 @@ from scipy import stats
 
 import gelsim
 from gelsim.sampled import (ModelNetwork, SampledOutputs, WarmupWarning, _auto_reading, _decide, _horizons,
-                            _linear_tail, _look_levels, _simulated_cells, _warmup_needed, relaxation_times,
-                            sample_instance, sample_outputs)
+                            _linear_tail, _look_levels, _output_reach, _simulated_cells, _warmup_needed,
+                            relaxation_times, sample_instance, sample_outputs)
 from gelsim.simulation import CompiledNetwork
 from gelsim.validation._common import bonferroni_z
 
@@ -227,7 +227,8 @@ def test_short_warmup_from_empty_is_warned_about_and_biases_decisions():
     model, u, q = _slow_source()
     tau = relaxation_times(model.network, q, model.ext_exc(u), model.ext_inh(u))
     rate = 2 * (0.96 * 0.02 + 0.8)                       # arrivals and firings of the two sources
-    needed = _warmup_needed(model, np.array([0, 1]), q, model.ext_exc(u), model.ext_inh(u))
+    reach = _output_reach(model.network, model.output_cells)
+    needed = _warmup_needed(model, np.array([0, 1]), q, model.ext_exc(u), model.ext_inh(u), reach)
     assert needed == pytest.approx(tau[0] * rate, rel=1e-9)
     args = (model, np.array([u] * 40), lambda i: q, np.tile(q[2:], (40, 1)), np.array([0, 1]))
     with pytest.warns(WarmupWarning, match=re.escape(f"about {needed:.3g} expected events per replication")):
