@@ -32,7 +32,7 @@ import numpy as np
 
 import gelsim
 from gelsim import datasets
-from gelsim.sampled import WarmupWarning, _auto_reading, _part, _simulated_cells
+from gelsim.sampled import WarmupWarning
 
 IMAGES = {"digits": gelsim.datasets.load_digit_images, "MNIST-5k": gelsim.datasets.load_mnist_sample}
 
@@ -56,10 +56,7 @@ def simulate_rate(clf, x, events):
     """Events per second of gelsim.simulate on the cells that sampled inference simulates for instance
     ``x`` (its network, less the cells that the default reading computes instead), for about ``events``
     events: the median of three runs."""
-    model = clf._model_network()
-    keep = _simulated_cells(model, _auto_reading(model))
-    net = clf.to_network(x)
-    net = net if keep.size == net.n_cells else _part(net, keep)
+    net = clf.sampled_network(x)
     q = gelsim.solve(net).q
     rate = float(net.ext_exc.sum() + net.ext_inh.sum() + net.fire_rate @ q)
     gelsim.simulate(net, duration=1e3 / rate, replications=2, rng=0, progress=False)   # compile
@@ -91,7 +88,7 @@ def main(argv=None):
             clf = make().fit(ds.X_train, ds.y_train)
             test_accuracy[name, label] = 100 * clf.score(ds.X_test, ds.y_test)
             X, y = ds.X_test[:args.instances], ds.y_test[:args.instances]
-            n_cells = clf._model_network().network.n_cells
+            n_cells = clf.to_network(X[0]).n_cells
             if n_cells > args.max_cells:
                 print(f"{name:<15}{label:<11}{n_cells:>9} cells  skipped (more than --max-cells)", flush=True)
                 continue

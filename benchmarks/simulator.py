@@ -175,7 +175,7 @@ def bench_wide_rates(quick, repeat):
     """Events per second on 10^5 cells whose rates span three decades: rate buckets (composition-rejection)
     against one bucket, i.e. rejection against the fastest cell, which needs about as many tries per event
     as the ratio of the fastest rate to the mean."""
-    from gelsim import _sim_kernels as kern
+    from gelsim.simulation import _kernels as kern
 
     net = gelsim.generators.random_recurrent(100_000, out_degree=10, rate_decades=3, rng=0)
     ss = gelsim.solve(net)

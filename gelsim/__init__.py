@@ -1,37 +1,43 @@
 """gelsim: Gelenbe's random neural network, solved exactly, simulated spike by spike, used for deep learning.
 
-The analytic side (``Network``, ``solve``, ``cells``, ``generators``) imports eagerly and never touches
+The analytic side (``Network``, ``solve``, ``cells``, ``conv``, ``generators``) imports eagerly and never touches
 Numba; the simulator and the classifiers load on first use, so ``import gelsim`` stays fast.
 """
 
+import sys
 from importlib import import_module
 
-from . import cells, generators
+from . import generators
+from .learn import conv
 from .network import Network
-from .solver import ConvergenceWarning, SteadyState, solve
+from .steady import ConvergenceWarning, SteadyState, cells, solve
+
+# ``gelsim.cells`` and ``gelsim.conv`` stay importable by those names (``from gelsim.cells import phi``), as
+# they were before the layers: the modules themselves live in ``steady`` and ``learn``.
+sys.modules[f"{__name__}.cells"] = cells
+sys.modules[f"{__name__}.conv"] = conv
 
 __version__ = "0.1.0"
 
 # Attribute -> module that defines it, imported on first access (PEP 562).
 _LAZY = {
     "simulate": "gelsim.simulation",
-    "simulate_transient": "gelsim.transient",
+    "simulate_transient": "gelsim.simulation",
     "SimulationResult": "gelsim.simulation",
-    "TransientResult": "gelsim.transient",
-    "steady_state_vjp": "gelsim.gradients",
-    "SteadyStateGradient": "gelsim.gradients",
-    "conv": "gelsim.conv",
+    "TransientResult": "gelsim.simulation",
+    "steady_state_vjp": "gelsim.steady",
+    "SteadyStateGradient": "gelsim.steady",
     "datasets": "gelsim.datasets",
     "validation": "gelsim.validation",
-    "MLSRNNClassifier": "gelsim.mlsrnn",
-    "MCSRNNClassifier": "gelsim.mlsrnn",
-    "RocketSRNNClassifier": "gelsim.convsrnn",
-    "ConvSRNNClassifier": "gelsim.convsrnn",
-    "RecurrentRNNClassifier": "gelsim.recurrent",
-    "SequenceRNNClassifier": "gelsim.sequence",
+    "MLSRNNClassifier": "gelsim.learn.mlsrnn",
+    "MCSRNNClassifier": "gelsim.learn.mlsrnn",
+    "RocketSRNNClassifier": "gelsim.learn.convsrnn",
+    "ConvSRNNClassifier": "gelsim.learn.convsrnn",
+    "RecurrentRNNClassifier": "gelsim.learn.recurrent",
+    "SequenceRNNClassifier": "gelsim.learn.sequence",
 }
 
-__all__ = ["Network", "SteadyState", "ConvergenceWarning", "solve", "cells", "generators", *_LAZY]
+__all__ = ["Network", "SteadyState", "ConvergenceWarning", "solve", "cells", "conv", "generators", *_LAZY]
 
 
 def __getattr__(name):

@@ -79,7 +79,7 @@ def _cmd_generate(args):
 
 def _cmd_solve(args):
     from .network import Network
-    from .solver import solve
+    from .steady import solve
 
     net = Network.load(args.network)
     ss = solve(net, tol=args.tol)

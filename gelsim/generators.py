@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ._validation import as_generator, check_int, check_positive_number
+from ._checks import as_generator, check_int, check_positive_number
 from .network import Network
 
 

@@ -7,7 +7,7 @@ import zipfile
 import numpy as np
 import scipy.sparse as sp
 
-from ._validation import as_rate_vector, check_finite_nonnegative
+from ._checks import as_rate_vector, check_finite_nonnegative
 
 #: Relative slack allowed in the constraint sum_j (w+_ij + w-_ij) <= r_i (rounding of user weights).
 ROW_SUM_RTOL = 1e-9

@@ -5,8 +5,8 @@ import pytest
 
 import gelsim
 from gelsim import ConvSRNNClassifier, RocketSRNNClassifier
-from gelsim import _conv_kernels as kern
-from gelsim._ridge import fit_ridge_loo
+from gelsim.learn import _conv_kernels as kern
+from gelsim.learn._ridge import fit_ridge_loo
 
 
 def _series(n_per_class=12, length=40, channels=2, seed=0):
@@ -157,7 +157,7 @@ def test_spiking_readout_network_keeps_only_what_it_uses(conv, conv_spiking):
 
 
 def test_decision_loss_gradient_matches_finite_differences():
-    from gelsim._spiking_readout import decision_loss
+    from gelsim.learn._spiking_readout import decision_loss
 
     rng = np.random.default_rng(1)
     n, p, k = 25, 7, 4
@@ -185,7 +185,7 @@ def test_decision_loss_gradient_matches_finite_differences():
 def test_spiking_readout_l2_term_is_minimised():
     """The fit stops where the projected gradient of its objective (with the L2 term) vanishes: zero on
     the positive weights, non-negative on those held at 0. Without the term the same point is no optimum."""
-    from gelsim._spiking_readout import _feature_scale, fit_spiking_readout
+    from gelsim.learn._spiking_readout import _feature_scale, fit_spiking_readout
 
     rng = np.random.default_rng(2)
     n, p, k = 60, 6, 3
@@ -212,7 +212,7 @@ def test_spiking_readout_l2_term_is_minimised():
 
 def test_decision_events_follow_the_margin_t_statistic():
     """Events to a decision grow as 1 / z^2 and are infinite where the true class does not lead."""
-    from gelsim._spiking_readout import DECISION_T, decision_events
+    from gelsim.learn._spiking_readout import DECISION_T, decision_events
 
     F = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
     codes = np.array([0, 1, 1])                      # the third instance is misclassified
@@ -227,7 +227,7 @@ def test_decision_events_follow_the_margin_t_statistic():
 
 
 def test_penalty_search_picks_the_cheapest_of_the_accurate():
-    from gelsim._spiking_readout import stratified_folds
+    from gelsim.learn._spiking_readout import stratified_folds
 
     codes = np.repeat([0, 1, 2], [7, 8, 9])
     fold = stratified_folds(codes, 3, np.random.default_rng(0))
@@ -317,7 +317,7 @@ def test_pipeline_and_cross_validation():
 
 
 def test_not_fitted():
-    with pytest.raises(gelsim.convsrnn.NotFittedError):
+    with pytest.raises(gelsim.learn.convsrnn.NotFittedError):
         RocketSRNNClassifier().predict(np.zeros((1, 1, 20)))
 
 

@@ -10,21 +10,24 @@ from pathlib import Path
 import gelsim
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
-#: Modules whose public functions and classes the API reference must list.
-PUBLIC_MODULES = ["cells", "conv", "datasets", "generators", "gradients", "network", "sampled", "simulation",
-                  "solver", "transient", "validation", "cli"]
+#: Modules (attributes of ``gelsim``: the layers and the public modules) whose public functions and classes
+#: the API reference must list.
+PUBLIC_MODULES = ["steady", "cells", "simulation", "sampled", "learn", "conv", "datasets", "generators", "network",
+                  "validation", "cli"]
 
 
 def _public_names():
     names = {f"gelsim.{name}" for name in gelsim.__all__ if not inspect.ismodule(getattr(gelsim, name))}
     for module_name in PUBLIC_MODULES:
-        module = importlib.import_module(f"gelsim.{module_name}")
+        module = getattr(gelsim, module_name, None) or importlib.import_module(f"gelsim.{module_name}")
         exported = getattr(module, "__all__", None)
         if exported is None:
             exported = [n for n, v in vars(module).items() if not n.startswith("_")
                         and (inspect.isfunction(v) or inspect.isclass(v)) and v.__module__ == module.__name__]
         for name in exported:
             obj = getattr(module, name)
+            if inspect.ismodule(obj):
+                continue
             top = getattr(gelsim, name, None) is obj and name in gelsim.__all__
             names.add(f"gelsim.{name}" if top else f"gelsim.{module_name}.{name}")
     return names

@@ -6,7 +6,7 @@ import scipy.sparse as sp
 
 import gelsim
 from gelsim import Network, steady_state_vjp
-from gelsim.gradients import SaturationWarning
+from gelsim.steady import SaturationWarning
 
 
 def _random_net(n=7, seed=0, saturate=False):

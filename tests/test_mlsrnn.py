@@ -6,9 +6,9 @@ from scipy import optimize, stats
 
 import gelsim
 from gelsim import MCSRNNClassifier, MLSRNNClassifier
-from gelsim import _mlsrnn_core as core
-from gelsim._fista import nonneg_lasso
-from gelsim.mlsrnn import NotFittedError
+from gelsim.learn import _mlsrnn_maths as core
+from gelsim.learn._fista import nonneg_lasso
+from gelsim.learn.mlsrnn import NotFittedError
 
 sklearn = pytest.importorskip("sklearn")
 
@@ -249,8 +249,8 @@ import sys
 sys.modules['sklearn'] = None  # any 'import sklearn...' now raises ImportError
 import numpy as np
 from gelsim import MLSRNNClassifier, MCSRNNClassifier
-from gelsim.mlsrnn import NotFittedError
-from gelsim._sklearn_compat import HAVE_SKLEARN
+from gelsim.learn.mlsrnn import NotFittedError
+from gelsim.learn._sklearn_compat import HAVE_SKLEARN
 assert not HAVE_SKLEARN
 rng = np.random.default_rng(0)
 X = np.vstack([rng.normal(0, 1, (40, 3)), rng.normal(3, 1, (40, 3))])

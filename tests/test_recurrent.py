@@ -5,7 +5,7 @@ import pytest
 
 import gelsim
 from gelsim import RecurrentRNNClassifier
-from gelsim import _recurrent_core as core
+from gelsim.learn import _recurrent_maths as core
 
 D, H, K = 5, 4, 3
 

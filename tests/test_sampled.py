@@ -9,9 +9,11 @@ import scipy.sparse as sp
 from scipy import stats
 
 import gelsim
-from gelsim.sampled import (ModelNetwork, SampledOutputs, WarmupWarning, _auto_reading, _decide, _horizons,
-                            _linear_tail, _look_levels, _output_reach, _simulated_cells, _warmup_needed,
-                            relaxation_times, sample_instance, sample_outputs)
+from gelsim.sampled import (ModelNetwork, SampledOutputs, WarmupWarning, relaxation_times, sample_instance,
+                            sample_outputs)
+from gelsim.sampled.readings import _auto_reading, _linear_tail, _simulated_cells
+from gelsim.sampled.sequential import _decide, _horizons, _look_levels
+from gelsim.sampled.starts import _output_reach, _warmup_needed
 from gelsim.simulation import CompiledNetwork
 from gelsim.validation._common import bonferroni_z
 

@@ -5,7 +5,7 @@ import pytest
 
 import gelsim
 from gelsim import SequenceRNNClassifier
-from gelsim import _recurrent_core as core
+from gelsim.learn import _recurrent_maths as core
 
 
 def _up_down(n_per_class=20, length=20, seed=0):

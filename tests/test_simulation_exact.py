@@ -112,7 +112,7 @@ def test_network_beyond_int32_indices_refused():
     """Cell and routing indices are int32 in the kernels' tables: a larger network gets a clear error."""
     from types import SimpleNamespace
 
-    from gelsim._tables import compile_network
+    from gelsim.simulation._tables import compile_network
 
     with pytest.raises(ValueError, match=r"fewer than 2\*\*30 cells; this one has 1073741824"):
         compile_network(SimpleNamespace(n_cells=2**30))
@@ -150,7 +150,7 @@ def test_saturation_flag_false_alarms_at_q_095_are_rare():
 
 def test_results_do_not_depend_on_how_a_run_is_split(monkeypatch):
     """Kernel calls of any length (and progress-bar rounds) give bit-identical results."""
-    from gelsim import _replications
+    from gelsim.simulation import _replications
 
     net = generators.random_recurrent(50, rng=2)
     whole = gelsim.simulate(net, duration=200, replications=3, rng=7, progress=False)
@@ -167,9 +167,8 @@ def test_results_do_not_depend_on_how_a_run_is_split(monkeypatch):
 def test_interleaved_replications_identical_to_one_by_one(monkeypatch, chunk, spread):
     """The pipelined kernel (used on large networks) reproduces the one-by-one kernel bit for bit, with one
     rate bucket and with several (rates spread ±99.9 %)."""
-    from gelsim import _replications as reps
-    from gelsim import _sim_kernels as kern
-    from gelsim._tables import compile_network
+    from gelsim.simulation import _replications as reps
+    from gelsim.simulation._tables import compile_network
 
     # Inhibitory routes, departures, external inhibition.
     net = generators.random_recurrent(60, rate_spread=spread, rng=3)
@@ -177,13 +176,13 @@ def test_interleaved_replications_identical_to_one_by_one(monkeypatch, chunk, sp
     kwargs = dict(duration=300, replications=5, rng=11, hist_size=4, progress=False)
     one_by_one = gelsim.simulate(net, **kwargs)
     calls = []
-    pipelined = kern.run_events_pipelined
+    pipelined = reps.run_events_pipelined
 
     def spy(group, *args):
         calls.append(group.size)
         return pipelined(group, *args)
 
-    monkeypatch.setattr(kern, "run_events_pipelined", spy)
+    monkeypatch.setattr(reps, "run_events_pipelined", spy)
     monkeypatch.setattr(reps, "PIPELINE_MIN_CELLS", 1)
     if chunk:
         monkeypatch.setattr(reps, "CHUNK_EVENTS", chunk)
@@ -200,8 +199,8 @@ def test_interleaved_replications_identical_to_one_by_one(monkeypatch, chunk, sp
 def test_rate_buckets():
     """Cells are bucketed within a factor of two of their bucket's fastest rate, buckets numbered by
     decreasing summed rate; rates within a factor of four share one bucket; idle cells are left out."""
-    from gelsim import _sim_kernels as kern
-    from gelsim._tables import rate_buckets
+    from gelsim.simulation import _kernels as kern
+    from gelsim.simulation._tables import rate_buckets
 
     rate = np.array([8.0, 7.0, 4.1, 3.9, 1.0, 0.0, 1e-30, 0.5, 0.5, 0.5])
     bucket, top, counts = rate_buckets(rate)
@@ -222,7 +221,7 @@ def test_rate_buckets():
 @pytest.mark.parametrize("replications, workers, expected", [
     (1, 2, [1]), (8, 2, [4, 4]), (5, 2, [3, 2]), (20, 1, [7, 7, 6]), (3, 8, [1, 1, 1])])
 def test_group_sizes(replications, workers, expected):
-    from gelsim._replications import group_sizes
+    from gelsim.simulation._replications import group_sizes
 
     assert group_sizes(replications, workers) == expected
 
@@ -240,7 +239,7 @@ def test_standard_errors_are_the_spread_of_the_replications():
 
 def test_large_network_runs_interleaved_and_identically_in_a_process_pool():
     """Above PIPELINE_MIN_CELLS the groups run interleaved; a process pool still reproduces the thread run."""
-    from gelsim._replications import PIPELINE_MIN_CELLS
+    from gelsim.simulation._replications import PIPELINE_MIN_CELLS
 
     net = generators.random_recurrent(PIPELINE_MIN_CELLS, rng=5)
     kwargs = dict(duration=20.0, replications=4, rng=3, progress=False)
@@ -255,7 +254,7 @@ def test_large_network_runs_interleaved_and_identically_in_a_process_pool():
 
 def test_extend_without_busy_fractions_and_without_interleaving_gives_the_same_firings(monkeypatch):
     """``extend(busy=False)`` reads the same firing rates, and ``interleave=False`` runs the same chains."""
-    from gelsim import _replications as reps
+    from gelsim.simulation import _replications as reps
     from gelsim.simulation import CompiledNetwork
 
     monkeypatch.setattr(reps, "PIPELINE_MIN_CELLS", 1)  # so that interleave=True really interleaves

@@ -80,8 +80,8 @@ def test_recurrent_network_matches_solver_with_calibrated_errors():
 def test_wide_rate_network_matches_solver(monkeypatch, max_buckets):
     """Composition-rejection over rate buckets is exact, also when the slowest cells share a capped last
     bucket (``max_buckets`` = 3 puts cells up to 1,000 times slower than its top together)."""
-    from gelsim import _sim_kernels as kern
-    from gelsim._tables import compile_network
+    from gelsim.simulation import _kernels as kern
+    from gelsim.simulation._tables import compile_network
 
     if max_buckets:
         monkeypatch.setattr(kern, "MAX_BUCKETS", max_buckets)

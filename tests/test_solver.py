@@ -5,7 +5,7 @@ import pytest
 
 import gelsim
 from gelsim import generators
-from gelsim.solver import ConvergenceWarning
+from gelsim import ConvergenceWarning
 
 
 def residual(net, q):

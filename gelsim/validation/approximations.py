@@ -6,10 +6,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from .. import generators
-from ..cells import first_order, lrnn_i, lrnn_i_linear
+from ..steady.cells import first_order, lrnn_i, lrnn_i_linear
 from ..network import Network
 from ..simulation import simulate
-from ..solver import solve
+from ..steady import solve
 from ._common import Check, Timer, bonferroni_z, bound_check, pyplot, save, say, script_main
 from ._common import second_order_check as _second_order_check
 

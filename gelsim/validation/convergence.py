@@ -8,8 +8,8 @@ from scipy import stats
 from .. import generators
 from ..network import Network
 from ..simulation import simulate
-from ..solver import solve
-from ..transient import simulate_transient
+from ..steady import solve
+from ..simulation import simulate_transient
 from ._common import (ALPHA, Check, Timer, bonferroni_z, excursion_check, geometric_chi2, p_value_passes, pyplot,
                       save, say, script_main, z_normality)
 

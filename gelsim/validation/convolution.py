@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import conv
+from ..learn import conv
 from ..network import Network
 from ..simulation import simulate
 from ._common import Check, Timer, bonferroni_z, not_available, pyplot, save, say, script_main

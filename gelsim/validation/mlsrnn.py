@@ -30,7 +30,7 @@ def _data():
 
 def run(out, *, quick=False, seed=2026):
     """Run suite 5 and return its checks."""
-    from ..mlsrnn import MLSRNNClassifier
+    from ..learn.mlsrnn import MLSRNNClassifier
 
     data = _data()
     if data is None:
@@ -114,7 +114,7 @@ CONFIDENCES = (0.9, 0.99, 0.999)
 
 def _digits_decisions(out, quick, seed):
     """Sequential sampled decisions on digits at several confidence levels: agreement, events, wrong calls."""
-    from ..convsrnn import ConvSRNNClassifier
+    from ..learn.convsrnn import ConvSRNNClassifier
     from ..datasets import load_digit_images
 
     n_inst = 12 if quick else 40

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..cells import relu_cluster
+from ..steady.cells import relu_cluster
 from ..network import Network
 from ..simulation import simulate
 from ._common import Check, Timer, bonferroni_z, bound_check, pyplot, save, say, script_main, second_order_check

@@ -9,7 +9,7 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import expm_multiply
 
 from ..network import Network
-from ..transient import simulate_transient
+from ..simulation import simulate_transient
 from ._common import Check, Timer, bonferroni_z, pyplot, save, say, script_main
 
 SUITE = "transients"

@@ -36,7 +36,7 @@ def _contraction(core, w, X):
 
 def _gradient_convergence(seed):
     """Relative error of the K-step gradient against the adjoint one, for K = 1..96, per network."""
-    from .. import _recurrent_core as core
+    from ..learn import _recurrent_maths as core
 
     gen = np.random.default_rng(seed)
     d, H, K, n = 8, 20, 3, 16
@@ -65,7 +65,7 @@ def _gradient_convergence(seed):
 def _digits_sweep(quick, seed):
     """Test accuracy and parameter count of steady-state, shared and per-step unrolled models on digits."""
     from ..datasets import load_digit_images
-    from ..recurrent import RecurrentRNNClassifier
+    from ..learn.recurrent import RecurrentRNNClassifier
 
     ds = load_digit_images()
     Xtr, Xte = ds.X_train.reshape(len(ds.X_train), -1), ds.X_test.reshape(len(ds.X_test), -1)

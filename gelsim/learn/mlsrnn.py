@@ -11,11 +11,12 @@ import numbers
 
 import numpy as np
 
-from . import _mlsrnn_core as core
+from . import _mlsrnn_maths as core
 from ._sklearn_compat import (HAVE_SKLEARN, BaseEstimator, ClassifierMixin, NotFittedError, as_labels,
                               check_is_fitted, class_codes)
-from ._validation import as_generator
-from .sampled import ModelNetwork, SampledOutputs, SpikingClassifierMixin
+from .._checks import as_generator
+from ..sampled import SampledOutputs, SpikingClassifierMixin
+from ..steady.model_network import ModelNetwork
 
 __all__ = ["MLSRNNClassifier", "MCSRNNClassifier", "SampledOutputs", "NotFittedError"]
 

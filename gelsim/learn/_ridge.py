@@ -38,7 +38,7 @@ def fit_ridge_loo(F, Y, alphas):
     Examples
     --------
     >>> import numpy as np
-    >>> from gelsim._ridge import fit_ridge_loo
+    >>> from gelsim.learn._ridge import fit_ridge_loo
     >>> rng = np.random.default_rng(0)
     >>> F = rng.normal(size=(50, 3)); Y = F @ [[1.0], [2.0], [0.0]] + 0.01 * rng.normal(size=(50, 1))
     >>> fit = fit_ridge_loo(F, Y, alphas=np.logspace(-3, 3, 7))

@@ -15,8 +15,8 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 
 from ._fista import nonneg_lasso
-from .cells import phi, rho
-from .network import Network
+from ..steady.cells import phi, rho
+from ..network import Network
 
 
 @dataclass(frozen=True)

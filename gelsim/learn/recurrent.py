@@ -16,11 +16,12 @@ import warnings
 
 import numpy as np
 
-from . import _recurrent_core as core
+from . import _recurrent_maths as core
 from ._sklearn_compat import BaseEstimator, ClassifierMixin, check_is_fitted, fit_labels
-from ._validation import as_dense_finite, as_generator, check_int, check_positive_number
-from .gradients import SaturationWarning
-from .sampled import ModelNetwork, SpikingClassifierMixin
+from .._checks import as_dense_finite, as_generator, check_int, check_positive_number
+from ..steady import SaturationWarning
+from ..sampled import SpikingClassifierMixin
+from ..steady.model_network import ModelNetwork
 
 __all__ = ["RecurrentRNNClassifier"]
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _sim_kernels as kern
+from . import _kernels as kern
+from ._kernels import ints, ints32
 
 #: Events per kernel call. Results do not depend on how a run is split into calls (or into the rounds that
 #: move the progress bar): the kernel resumes exactly where it stopped.
@@ -106,7 +107,7 @@ def new_group(tables, starts, seed_seqs, n_hist, rec_slot, rec_capacity):
                              rec_slot=rec_slot, rec_times=np.zeros(rec_capacity) if recording else None,
                              rec_cells=np.zeros(rec_capacity, np.int64) if recording else None)
     for c in range(n_chains):
-        kern.start_replication(group, c, tables)
+        start_replication(group, c, tables)
     return group
 
 
@@ -118,11 +119,11 @@ def advance(tables, group, t_end, interleave=True):
     choice only affects speed.
     """
     if interleave and group.size > 1 and tables.n_cells >= PIPELINE_MIN_CELLS and group.rec_times is None:
-        while not np.all(kern.run_events_pipelined(group, tables, t_end, CHUNK_EVENTS)):
+        while not np.all(run_events_pipelined(group, tables, t_end, CHUNK_EVENTS)):
             pass
         return group
     for c in range(group.size):
-        while not kern.run_events(group, c, tables, t_end, CHUNK_EVENTS):
+        while not run_events(group, c, tables, t_end, CHUNK_EVENTS):
             pass
     return group
 
@@ -190,3 +191,37 @@ def group_events(_, group):
 def group_busy_fractions(_, group, now, measured):
     """Busy fractions of ``group``'s replications over the ``measured`` time up to ``now``, (G, N) (a task)."""
     return busy_fractions(flushed_cells([group], now), measured)
+
+
+def start_replication(group, c, tables):
+    """Ready replication ``c`` of ``group``, whose potentials are set: put every cell with a positive
+    potential on the (empty) active list, and make the first look-ahead draws (``_kernels`` docstring)."""
+    kern._start_replication(group.cell[c], group.act[c], tables.cell_const, group.counters[c], group.scal[c],
+                            group.rng[c], tables.ext_table, tables.bucket_start, tables.bucket_top,
+                            group.bucket_count[c], group.bucket_rate[c])
+
+
+def run_events(group, c, tables, t_end, max_events):
+    """Advance replication ``c`` of ``group`` until its expected time reaches ``t_end`` or ``max_events``
+    events (``_kernels._run_events``); True when it reached ``t_end`` or can have no more events."""
+    g, t = group, tables
+    cell, act = g.cell[c], g.act[c]
+    rec_times, rec_cells = (g.rec_times, g.rec_cells) if c == 0 else (None, None)
+    return kern._run_events(cell, ints(cell), t.cell_const, ints(t.cell_const), act, ints32(act), g.bucket_count[c],
+                            g.bucket_rate[c], g.counters[c], g.scal[c], g.rng[c], t_end, max_events, t.ext_table,
+                            ints32(t.ext_table), t.ext_rate, t.bucket_start, t.bucket_top, t.n_buckets, t.route,
+                            ints32(t.route), t.n_cells, g.n_hist, g.rec_slot, rec_times, rec_cells)
+
+
+def run_events_pipelined(group, tables, t_end, max_events):
+    """:func:`run_events` for all replications of ``group`` at once, interleaved to hide memory latency
+    (``_kernels._run_events_pipelined``): bit-identical to running them one by one; True per replication
+    that reached ``t_end``."""
+    g, t = group, tables
+    cell2 = g.cell.reshape(-1, g.cell.shape[2])  # replication c's cell i is row c * n_cells + i
+    act2 = g.act.reshape(-1, g.act.shape[2])
+    return kern._run_events_pipelined(cell2, ints(cell2), t.cell_const, ints(t.cell_const), act2, ints32(act2),
+                                      g.bucket_count.ravel(), g.bucket_rate.ravel(), g.counters, g.scal, g.rng,
+                                      t_end, max_events, t.ext_table, ints32(t.ext_table), t.ext_rate,
+                                      t.bucket_start, t.bucket_top, t.n_buckets, t.route, ints32(t.route),
+                                      t.n_cells, g.n_hist)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize
 
-from ._progress import Progress
+from .._progress import Progress
 
 
 def _weight_bounds(runnable, n_classes):

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _recurrent_core as core
+from . import _recurrent_maths as core
 from ._sklearn_compat import BaseEstimator, ClassifierMixin, check_is_fitted, fit_labels
-from ._validation import as_dense_finite, as_generator, check_int, check_positive_number
-from .sampled import ModelNetwork, SpikingClassifierMixin
+from .._checks import as_dense_finite, as_generator, check_int, check_positive_number
+from ..sampled import SpikingClassifierMixin
+from ..steady.model_network import ModelNetwork
 
 __all__ = ["SequenceRNNClassifier"]
 

@@ -1,7 +1,7 @@
 """The mathematics of the convolutional single-cell classifiers: kernel banks, readout, spiking network.
 
 A *bank* fixes every convolution cell: MiniRocket's 84 kernels of 9 taps (3 of weight +2, all of weight
--1; see :mod:`gelsim._conv_kernels`), dilations, the channels each kernel sums (series), which kernels are
+-1; see :mod:`gelsim.learn._conv_kernels`), dilations, the channels each kernel sums (series), which kernels are
 padded, and one bias per feature, which is the firing rate of that feature's position cells. The pooled
 features go to a linear readout, realised as output cells with non-negative weights (:func:`realise`).
 """
@@ -14,7 +14,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _conv_kernels as kern
-from .network import Network
+from ..network import Network
+from ..steady.model_network import ModelNetwork
 
 _GOLDEN = (np.sqrt(5.0) + 1.0) / 2.0
 #: Smallest |bias|, in units of the scaled input (one tap spans [0, 1]). A bias is a firing rate, so it
@@ -311,7 +312,6 @@ def event_costs(bank, u_mean, f_mean):
 def model_network(bank, readout):
     """The fitted model as a :class:`gelsim.sampled.ModelNetwork`: position cells (driven by the inputs),
     pooling cells, then the readout's output cells (rate 1, external excitation ``readout.offset``)."""
-    from .sampled import ModelNetwork
 
     n_regions = _n_regions(bank)
     gains = region_gains(bank, readout.weights)

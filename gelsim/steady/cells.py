@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._anderson import anderson
-from .network import Network
+from ..network import Network
 
 
 def phi(x_exc, x_inh, *, ext_exc=1.0, fire_rate=1.0):

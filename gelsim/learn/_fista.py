@@ -26,7 +26,7 @@ def nonneg_lasso(H, X, *, l1=1.0, tol=1e-4, max_iter=200):
     Examples
     --------
     >>> import numpy as np
-    >>> from gelsim._fista import nonneg_lasso
+    >>> from gelsim.learn._fista import nonneg_lasso
     >>> H = np.eye(3)
     >>> B, _ = nonneg_lasso(H, np.array([[2.0], [-1.0], [0.2]]), l1=1.0)
     >>> np.round(B.ravel(), 6).tolist()   # soft-thresholded by l1 / 2, negatives projected to 0

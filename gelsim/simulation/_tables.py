@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _sim_kernels as kern
+from . import _kernels as kern
 
 
 

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from ._progress import Progress
-from .gradients import steady_state_vjp
-from .network import Network
-from .solver import solve
+from .._progress import Progress
+from ..steady import steady_state_vjp
+from ..network import Network
+from ..steady import solve
 
 
 @dataclass

@@ -16,12 +16,12 @@ import numbers
 
 import numpy as np
 
-from . import _conv_core as core
+from . import _conv_maths as core
 from ._ridge import fit_ridge_loo, realise
 from ._spiking_readout import PenaltySearch, choose_penalty, fit_for_decisions
 from ._sklearn_compat import BaseEstimator, ClassifierMixin, NotFittedError, check_is_fitted, fit_labels
-from ._validation import as_generator
-from .sampled import SampledOutputs, SpikingClassifierMixin
+from .._checks import as_generator
+from ..sampled import SampledOutputs, SpikingClassifierMixin
 
 __all__ = ["RocketSRNNClassifier", "ConvSRNNClassifier", "SampledOutputs", "PenaltySearch", "NotFittedError"]
 
@@ -301,7 +301,7 @@ class RocketSRNNClassifier(_ConvSRNNBase):
     ``F @ coef_ + intercept_`` of pooled features ``F``), ``alpha_`` (ridge penalty chosen by
     leave-one-out; None for the spiking readout), ``readout_`` (the output cells), ``score_scale_``,
     ``n_features_out_``; with the spiking readout also ``spiking_penalty_`` (the penalty used) and
-    ``penalty_search_`` (the cross-validation's :class:`~gelsim.convsrnn.PenaltySearch`, or None).
+    ``penalty_search_`` (the cross-validation's :class:`~gelsim.learn.convsrnn.PenaltySearch`, or None).
 
     Examples
     --------

@@ -8,9 +8,8 @@ the CNN operation, i.e. cross-correlation, as in the paper.
 from __future__ import annotations
 
 import numpy as np
-from scipy import signal
 
-from .cells import phi, relu_cluster
+from ..steady.cells import phi, relu_cluster
 
 
 def _bank(kernels):
@@ -44,6 +43,8 @@ def conv2d(image, kernels):
     (1, 3, 3)
     """
     img = np.asarray(image, dtype=float)
+    from scipy import signal  # on first use: importing it with gelsim would double ``import gelsim``'s time
+
     return np.stack([signal.correlate(img, k, mode="valid") for k in _bank(kernels)])
 
 

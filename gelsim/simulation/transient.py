@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import _sim_kernels as kern
+from . import _kernels as kern
 from ._executors import TaskRunner
 from ._tables import compile_network
-from ._validation import as_generator, check_int
-from .network import Network
-from .simulation import initial_states
+from .._checks import as_generator, check_int
+from ..network import Network
+from .compiled import initial_states
 
 
 @dataclass(frozen=True, repr=False)
@@ -53,8 +53,15 @@ def _transient_batch(tables, job, times):
     words[0] |= np.uint64(1)
     shape = (times.size, starts.shape[1])
     busy, ksum, k2sum = np.zeros(shape, np.int64), np.zeros(shape, np.int64), np.zeros(shape, np.int64)
-    kern.run_transient(tables, starts, times, n_reps, words, (busy, ksum, k2sum))
+    _run_transient_batch(tables, starts, times, n_reps, words, (busy, ksum, k2sum))
     return busy, ksum, k2sum
+
+
+def _run_transient_batch(tables, starts, times, n_reps, rng, sums):
+    """Simulate ``n_reps`` runs of the network compiled in ``tables`` in sampled real time and add
+    snapshots at ``times`` to ``sums`` = (busy_sum, k_sum, k2_sum) (see ``_run_transient``)."""
+    kern._run_transient(starts, times, n_reps, rng, tables.ev_prob, tables.ev_alias, tables.cell_const,
+                        tables.route, tables.rate_total, *sums)
 
 
 def simulate_transient(net, times, *, replications=1000, initial="empty", rng=None, executor=None, batches=None):

@@ -1,15 +1,15 @@
 """Numba kernels of the spike simulator: arrays in, arrays out, no validation.
 
-The entry points (``start_replication``, ``run_events``, ``run_events_pipelined``, ``run_transient``) take
-the compiled network (``_tables.Tables``) and the replications' state (``_replications.ReplicationGroup``)
-as two bundles, and call the compiled kernels (``_run_events`` ...) with their arrays as flat arguments,
-which is what keeps the kernels fast (see ``_run_events``).
+The kernels (``_start_replication``, ``_run_events``, ``_run_events_pipelined``, ``_run_transient``) take
+their arrays as flat arguments, which is what keeps them fast; the wrappers that unpack the compiled
+network (``_tables.Tables``) and the replications' state (``_replications.ReplicationGroup``) into those
+arguments live beside that state (``_replications``, ``transient``).
 
-``run_events`` simulates the jump chain of the G-network's continuous-time Markov chain (see :class:`gelsim.Network`)
+``_run_events`` simulates the jump chain of the G-network's continuous-time Markov chain (see :class:`gelsim.Network`)
 with O(1) work per event and no wasted steps; long-run time averages use the expected holding
 time of each state rather than a sampled one (Fox & Glynn), which is exact for long-run averages and
-has lower variance. ``run_events_pipelined`` runs the same chain for several replications at once,
-interleaved so that their memory loads overlap (large networks). ``run_transient`` simulates in sampled
+has lower variance. ``_run_events_pipelined`` runs the same chain for several replications at once,
+interleaved so that their memory loads overlap (large networks). ``_run_transient`` simulates in sampled
 real time by uniformisation (a Poisson clock of constant rate whose ticks on empty cells are no-ops), for
 ensemble averages at fixed times.
 
@@ -37,7 +37,7 @@ and the uniform that picks its route. The kernel can then start loading what the
 while the current one finishes. A draw made early is still used exactly once and is independent of
 everything that happens before its use, so the chain's law is unchanged. The look-ahead values are part of
 each replication's state (``counters[NEXT_EXT]``, ``scal[NEXT_PICK]``, ``scal[NEXT_ROUTE]``; set by
-``start_replication`` before the first event), so splitting a run into calls changes nothing.
+``_start_replication`` before the first event), so splitting a run into calls changes nothing.
 """
 
 from __future__ import annotations
@@ -321,14 +321,6 @@ def _deliver(code, off, boff, cell, celli, const, consti, act, acti, now, n_cell
     return n_act, a_rate
 
 
-def start_replication(group, c, tables):
-    """Ready replication ``c`` of ``group``, whose potentials are set: put every cell with a positive
-    potential on the (empty) active list, and make the first look-ahead draws (see the module docstring)."""
-    _start_replication(group.cell[c], group.act[c], tables.cell_const, group.counters[c], group.scal[c],
-                       group.rng[c], tables.ext_table, tables.bucket_start, tables.bucket_top, group.bucket_count[c],
-                       group.bucket_rate[c])
-
-
 @njit(cache=True, nogil=True)
 def _start_replication(cell, act, const, counters, scal, rng, ext_table, bstart, btop, bcount, brate):
     celli, consti, acti = cell.view(np.int64), const.view(np.int64), act.view(np.int32)
@@ -345,10 +337,13 @@ def _start_replication(cell, act, const, counters, scal, rng, ext_table, bstart,
     scal[NEXT_ROUTE] = _next_double(rng)
 
 
-def run_events(group, c, tables, t_end, max_events):
-    """Advance replication ``c`` of ``group`` until its (expected) time reaches ``t_end`` or ``max_events`` events.
+@njit(cache=True, nogil=True)
+def _run_events(cell, celli, const, consti, act, acti, bcount, brate, counters, scal, rng, t_end, max_events,
+                ext_table, ext_tablei, ext_rate, bstart, btop, n_buckets, route, routei, n_cells, n_hist, rec_slot,
+                rec_times, rec_cells):
+    """Advance one replication until its (expected) time reaches ``t_end`` or ``max_events`` events.
 
-    ``group`` carries the replications' state (``cell``, ``act``, ``bucket_count``, ``bucket_rate``,
+    The state (of ``_replications.ReplicationGroup``) (``cell``, ``act``, ``bucket_count``, ``bucket_rate``,
     ``counters``, ``scal``, ``rng``, each with a leading replication axis, ``n_hist``, and the spike buffers
     ``rec_slot``, ``rec_times``, ``rec_cells``, used by replication 0 only), ``tables`` the compiled network
     (``cell_const``, ``ext_table``, ``ext_rate``, ``bucket_start``, ``bucket_top``, ``n_buckets``, ``route``,
@@ -382,19 +377,6 @@ def run_events(group, c, tables, t_end, max_events):
     gives bit-identical results. Returns True when the run reached ``t_end`` (or can have no more events),
     False when it stopped after ``max_events``.
     """
-    g, t = group, tables
-    cell, act = g.cell[c], g.act[c]
-    rec_times, rec_cells = (g.rec_times, g.rec_cells) if c == 0 else (None, None)
-    return _run_events(cell, ints(cell), t.cell_const, ints(t.cell_const), act, ints32(act), g.bucket_count[c],
-                       g.bucket_rate[c], g.counters[c], g.scal[c], g.rng[c], t_end, max_events, t.ext_table,
-                       ints32(t.ext_table), t.ext_rate, t.bucket_start, t.bucket_top, t.n_buckets, t.route,
-                       ints32(t.route), t.n_cells, g.n_hist, g.rec_slot, rec_times, rec_cells)
-
-
-@njit(cache=True, nogil=True)
-def _run_events(cell, celli, const, consti, act, acti, bcount, brate, counters, scal, rng, t_end, max_events,
-                ext_table, ext_tablei, ext_rate, bstart, btop, n_buckets, route, routei, n_cells, n_hist, rec_slot,
-                rec_times, rec_cells):
     """``run_events`` on the tables and their integer views (``celli`` ...), made by the Python caller. Views
     made in a kernel are new references, and every pass to an inlined helper would update their counts
     (measured: 15 % of the time); arguments are borrowed, so passing them costs nothing. For the same
@@ -500,7 +482,10 @@ def _next_double_of(rng, c):
     return u
 
 
-def run_events_pipelined(group, tables, t_end, max_events):
+@njit(cache=True, nogil=True)
+def _run_events_pipelined(cell, celli, const, consti, act, acti, bcount, brate, counters, scal, rng, t_end,
+                          max_events, ext_table, ext_tablei, ext_rate, bstart, btop, n_buckets, route, routei, n_cells,
+                          n_hist):
     """``run_events`` for all ``G`` replications of ``group`` at once, interleaved to hide memory latency.
 
     The state arrays carry a leading replication axis (``cell[c]`` is replication ``c``'s ``cell`` and so on).
@@ -513,19 +498,6 @@ def run_events_pipelined(group, tables, t_end, max_events):
     is recorded. Returns a bool per replication: True when it reached ``t_end`` (or can have no more
     events), False when it stopped after ``max_events`` events.
     """
-    g, t = group, tables
-    cell2 = g.cell.reshape(-1, g.cell.shape[2])  # replication c's cell i is row c * n_cells + i
-    act2 = g.act.reshape(-1, g.act.shape[2])
-    return _run_events_pipelined(cell2, ints(cell2), t.cell_const, ints(t.cell_const), act2, ints32(act2),
-                                 g.bucket_count.ravel(), g.bucket_rate.ravel(), g.counters, g.scal, g.rng, t_end,
-                                 max_events, t.ext_table, ints32(t.ext_table), t.ext_rate, t.bucket_start,
-                                 t.bucket_top, t.n_buckets, t.route, ints32(t.route), t.n_cells, g.n_hist)
-
-
-@njit(cache=True, nogil=True)
-def _run_events_pipelined(cell, celli, const, consti, act, acti, bcount, brate, counters, scal, rng, t_end,
-                          max_events, ext_table, ext_tablei, ext_rate, bstart, btop, n_buckets, route, routei, n_cells,
-                          n_hist):
     """``run_events_pipelined`` on the replications' rows stacked into 2-D tables (replication ``c``'s rows
     start at ``c * n_cells``, its buckets at ``c * MAX_BUCKETS``) and their integer views, made by the Python
     caller (see ``_run_events``)."""
@@ -677,13 +649,6 @@ def reset_accumulators(cell, now):
         cell[i, LAST] = now
         for c in range(AREA, cell.shape[1]):
             cell[i, c] = 0.0
-
-
-def run_transient(tables, starts, times, n_reps, rng, sums):
-    """Simulate ``n_reps`` runs of the network compiled in ``tables`` in sampled real time and add
-    snapshots at ``times`` to ``sums`` = (busy_sum, k_sum, k2_sum) (see ``_run_transient``)."""
-    _run_transient(starts, times, n_reps, rng, tables.ev_prob, tables.ev_alias, tables.cell_const, tables.route,
-                   tables.rate_total, *sums)
 
 
 @njit(cache=True, nogil=True)

@@ -1,0 +1,151 @@
+"""How a run is read: which cells are simulated, and each replication's estimate of the output cells'
+``q`` from the simulated cells' excited fractions and spike counts (``"busy"``, ``"spikes"``, ``"inputs"``,
+``"linear"``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..network import Network
+
+
+def _linear_outputs(model):
+    """Whether no output cell ever receives inhibition (then its ``q`` is linear in its input)."""
+    net, out = model.network, model.output_cells
+    return (sp.csr_matrix(net.w_inh)[:, out].nnz == 0 and not np.any(np.asarray(net.ext_inh)[out])
+            and model.input_inh[out].nnz == 0)
+
+
+def _linear_tail(model):
+    """Cells whose firing the ``"linear"`` reading computes instead of simulating: cells that no inhibition
+    reaches (their ``q`` is their input rate over their rate while below 1), that take no instance input
+    (the input's arrivals are what is sampled) and that send spikes only to such cells. Nothing outside the
+    tail depends on it, so the rest runs unchanged without it."""
+    net = model.network
+    w_exc, w_inh = sp.csr_matrix(net.w_exc), sp.csr_matrix(net.w_inh)
+    inhibited = ((np.diff(w_inh.tocsc().indptr) > 0) | (np.asarray(net.ext_inh) != 0)
+                 | (np.diff(sp.csr_matrix(model.input_inh).indptr) > 0))
+    driven = np.diff(sp.csr_matrix(model.input_exc).indptr) > 0
+    sends = (abs(w_exc) + abs(w_inh)).tocsr()
+    tail = ~inhibited & ~driven
+    while True:
+        # A cell that sends to a cell outside the tail is needed outside it: it leaves the tail too.
+        shrunk = tail & ~(sends @ (~tail).astype(float) > 0)
+        if np.array_equal(shrunk, tail):
+            return np.flatnonzero(tail)
+        tail = shrunk
+
+
+class _LinearTail:
+    """The ``"linear"`` reading of one model: the tail's firing rates, hence the outputs, from the
+    simulated cells that feed it.
+
+    A simulated cell ``i`` fires at ``r_i q_i``, estimated either by its spike count over the run or by
+    ``r_i`` times the fraction of the run it is excited, both unbiased. For a cell whose excitation rises
+    and falls as a birth-death chain (Poisson arrivals at rate ``lambda``, removals at ``r + rho`` with
+    ``rho`` its inhibition rate), the count estimates ``q`` with variance ``q / (r T)`` (its spikes are
+    a Poisson stream) and the excited fraction with ``2 q / ((r + rho) T)`` (the chain's relaxation), so
+    the excited fraction is read where ``rho > r``: in a convolutional model, the position cells, whose
+    inhibition is several times their rate (the analytic solution is used for that choice of estimator
+    only). A tail cell fires at the rate it receives, ``ext_j + sum_i f_i w_ij / r_i``, up to its rate
+    ``r_j`` (linear below saturation, hence unbiased there); the outputs, which are tail cells, read
+    ``f_k / r_k``.
+    """
+
+    def __init__(self, model, tail, keep):
+        net = model.network
+        per_spike = _routes_to(net, tail)[0]                              # (all, tail): w_ij / r_i
+        self.tail, self.keep = tail, keep
+        self.from_kept = sp.csr_matrix(per_spike[keep].T)               # (tail, kept)
+        self.within = sp.csr_matrix(per_spike[tail].T)                  # (tail, tail)
+        self.rate, self.kept_rate = net.fire_rate[tail], net.fire_rate[keep]
+        self.inhibition = sp.csr_matrix(sp.csr_matrix(net.w_inh)[:, keep].T)     # (kept, all)
+        self.out = np.searchsorted(tail, model.output_cells)
+        # Longest chain of tail cells (pooling cell -> output: 1): that many passes compute every rate.
+        reach, self.depth = self.within.copy(), 0
+        while reach.nnz and self.depth < tail.size:
+            reach, self.depth = self.within @ reach, self.depth + 1
+
+    def solver(self, ext, ext_inh, q):
+        """For one instance (external excitation ``ext`` and inhibition ``ext_inh``, analytic ``q``, over
+        all cells), the function that maps the simulated cells' excited fractions and firing rates (each
+        replications x kept) to the outputs' ``q``."""
+        ext_tail = ext[self.tail][:, None]
+        rate = self.rate[:, None]
+        by_busy = ext_inh[self.keep] + self.inhibition @ q > self.kept_rate
+
+        def read(busy, fires):
+            fires = np.where(by_busy, busy * self.kept_rate, fires)      # (replications, kept)
+            inflow = ext_tail + self.from_kept @ fires.T                 # (tail, replications)
+            rates = np.minimum(inflow, rate)
+            for _ in range(self.depth):
+                rates = np.minimum(inflow + self.within @ rates, rate)
+            return (rates[self.out] / rate[self.out]).T
+        return read
+
+
+def _per_spike(net, w, cols=None):
+    """``w_ij / r_i``: the expected weight one spike of cell ``i`` sends to cell ``j`` through ``w`` (N, N),
+    as CSR, for the columns ``cols`` (all if None). A cell of rate 0 sends none."""
+    w = sp.csr_matrix(w)
+    per_rate = sp.diags(1.0 / np.where(net.fire_rate > 0, net.fire_rate, 1.0))
+    return sp.csr_matrix(per_rate @ (w if cols is None else w[:, cols]))
+
+
+def _routes_to(net, out):
+    """Per spike of each cell, the expected excitatory and inhibitory weight it sends to each of ``out``:
+    ``w_ik / r_i`` (N, len(out)) each, as CSR."""
+    return _per_spike(net, net.w_exc, out), _per_spike(net, net.w_inh, out)
+
+
+def _read_outputs(reading, net, out, busy, fires, ext, ext_inh, routes):
+    """Each replication's estimate (rows) of the output cells' ``q`` (columns), by ``reading``."""
+    if reading == "busy":
+        return busy[:, out]
+    if reading == "spikes":
+        return fires[:, out] / net.fire_rate[out]
+    # "inputs": the rates at which spikes reach each output cell, given how often every cell fired: a
+    # cell firing ``f`` times per unit time sends ``f w_ik / r_i`` to output k (conditional Monte Carlo:
+    # the random routing of each spike is averaged out instead of sampled).
+    lam = ext[out] + np.asarray(routes[0].T @ fires.T).T
+    lam_inh = ext_inh[out] + np.asarray(routes[1].T @ fires.T).T
+    return np.minimum(lam / (net.fire_rate[out] + lam_inh), 1.0)
+
+
+def _tail_holds_outputs(model, tail):
+    """Whether every output cell is in the model's :func:`_linear_tail` ``tail`` (the ``"linear"`` reading
+    applies)."""
+    return bool(np.isin(model.output_cells, tail).all()) and tail.size < model.network.n_cells
+
+
+def _auto_reading(model, tail=None):
+    """``reading="auto"``: ``"linear"`` where it applies, else ``"inputs"`` for outputs that no inhibition
+    reaches, else ``"spikes"``. ``tail``: the model's :func:`_linear_tail`, if already found."""
+    if _tail_holds_outputs(model, _linear_tail(model) if tail is None else tail):
+        return "linear"
+    return "inputs" if _linear_outputs(model) else "spikes"
+
+
+def _simulated_cells(model, reading, tail=None):
+    """The cells a sampled decision must simulate: all of them, except output cells that send no spike
+    when ``reading="inputs"``, and the whole :func:`_linear_tail` when ``reading="linear"``. Those are
+    computed from the firing of the cells that feed them, and cells that send nothing outside themselves
+    cannot change any other cell's course, so leaving them out changes nothing that is read. It spares
+    their events, which are many: an output cell fires faster than the hundreds of cells it sums (rate 1
+    against about 1e-3 in a convolutional model). ``tail``: the model's :func:`_linear_tail`, if already
+    found."""
+    net, out = model.network, model.output_cells
+    if reading == "linear":
+        return np.setdiff1d(np.arange(net.n_cells), _linear_tail(model) if tail is None else tail)
+    silent = (sp.csr_matrix(net.w_exc)[out].nnz == 0) and (sp.csr_matrix(net.w_inh)[out].nnz == 0)
+    if reading != "inputs" or not silent:
+        return np.arange(net.n_cells)
+    return np.setdiff1d(np.arange(net.n_cells), out)
+
+
+def _part(net, keep):
+    """The network of the cells ``keep`` (the spikes they send to other cells are lost)."""
+    return Network(fire_rate=net.fire_rate[keep], w_exc=sp.csr_matrix(net.w_exc)[keep][:, keep],
+                   w_inh=sp.csr_matrix(net.w_inh)[keep][:, keep], ext_exc=np.asarray(net.ext_exc)[keep],
+                   ext_inh=np.asarray(net.ext_inh)[keep])
