@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zipfile
+import zlib
 
 import numpy as np
 import scipy.sparse as sp
@@ -58,13 +59,23 @@ class Network:
         self.ext_exc = as_rate_vector(ext_exc, "ext_exc", n)
         self.ext_inh = as_rate_vector(ext_inh, "ext_inh", n)
         self._check_row_sums()
-        for arr in (self.fire_rate, self.ext_exc, self.ext_inh):
-            arr.flags.writeable = False
-        if not self.is_sparse:
-            self.w_exc.flags.writeable = False
-            self.w_inh.flags.writeable = False
+        self._freeze()
         self._stacked_t = None
         self._recurrent = None
+
+    def _freeze(self):
+        """Make every array read-only (the sparse matrices' data and index arrays too): cached results
+        (``stacked_transpose``, a solution) must never go stale."""
+        arrays = [self.fire_rate, self.ext_exc, self.ext_inh]
+        for w in (self.w_exc, self.w_inh):
+            arrays += [w.data, w.indices, w.indptr] if sp.issparse(w) else [w]
+        for arr in arrays:
+            arr.flags.writeable = False
+
+    def __setstate__(self, state):
+        # pickle and copy.deepcopy rebuild the arrays writeable: freeze them again.
+        self.__dict__.update(state)
+        self._freeze()
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -200,32 +211,37 @@ class Network:
                 data[f"{name}_data"], data[f"{name}_indices"], data[f"{name}_indptr"] = w.data, w.indices, w.indptr
             else:
                 data[name] = w
-        np.savez_compressed(path, **data)
+        # Through a file object, numpy writes exactly to ``path`` (given a name, it would append ".npz").
+        with open(path, "wb") as fh:
+            np.savez_compressed(fh, **data)
 
     @classmethod
     def load(cls, path):
         """Load a network written by :meth:`save`.
 
-        Raises ``ValueError`` when the file is not a gelsim network.
+        Raises ``FileNotFoundError`` when there is no such file and ``ValueError`` when the file is not a
+        gelsim network or is damaged (the network it holds is checked as any other).
         """
+        with open(path, "rb") as fh:   # FileNotFoundError, PermissionError as they are
+            magic = fh.read(4)
+        if magic != b"PK\x03\x04":
+            raise ValueError(f"{path!s} is not a gelsim network file (not an .npz archive written by Network.save).")
         try:
-            archive = np.load(path, allow_pickle=False)
-        except (ValueError, OSError, zipfile.BadZipFile) as exc:
-            raise ValueError(f"{path!s} is not a gelsim network file (it cannot be read as an .npz archive: "
-                             f"{exc}).") from exc
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise ValueError(f"{path!s} is not a gelsim network file (it holds a single array, not an .npz "
-                             "archive written by Network.save).")
-        with archive as f:
-            if "format" not in f or str(f["format"]) != "gelsim-network-1":
-                raise ValueError(f"{path!s} is not a gelsim network file (missing 'format' = 'gelsim-network-1').")
-            n = f["fire_rate"].size
-            if bool(f["sparse"]):
-                w = {name: sp.csr_matrix((f[f"{name}_data"], f[f"{name}_indices"], f[f"{name}_indptr"]),
-                                         shape=(n, n)) for name in ("w_exc", "w_inh")}
-            else:
-                w = {name: f[name] for name in ("w_exc", "w_inh")}
-            return cls(fire_rate=f["fire_rate"], ext_exc=f["ext_exc"], ext_inh=f["ext_inh"], **w)
+            with np.load(path, allow_pickle=False) as f:
+                if "format" not in f or str(f["format"]) != "gelsim-network-1":
+                    raise ValueError(f"{path!s} is not a gelsim network file (missing 'format' = "
+                                     "'gelsim-network-1').")
+                n = f["fire_rate"].size
+                if bool(f["sparse"]):
+                    parts = {name: (f[f"{name}_data"], f[f"{name}_indices"], f[f"{name}_indptr"])
+                             for name in ("w_exc", "w_inh")}
+                    w = {name: sp.csr_matrix(part, shape=(n, n)) for name, part in parts.items()}
+                else:
+                    w = {name: f[name] for name in ("w_exc", "w_inh")}
+                arrays = dict(fire_rate=f["fire_rate"], ext_exc=f["ext_exc"], ext_inh=f["ext_inh"])
+        except (OSError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+            raise ValueError(f"{path!s} is a damaged gelsim network file ({type(exc).__name__}: {exc}).") from exc
+        return cls(**arrays, **w)
 
     # ------------------------------------------------------------------ display
     def __repr__(self):
@@ -239,6 +255,7 @@ class Network:
 
 def _as_weights(w, name, n, owner="Network"):
     if sp.issparse(w):
+        _check_sparse_structure(w, name, n, owner)
         w = sp.csr_matrix(w, dtype=float, copy=True)
         w.sum_duplicates()
         w.eliminate_zeros()  # stored zeros would cost every mat-vec and every routing table for nothing
@@ -254,6 +271,24 @@ def _as_weights(w, name, n, owner="Network"):
         )
     check_finite_nonnegative(w, name, owner)
     return w
+
+
+def _check_sparse_structure(w, name, n, owner):
+    """Raise ``ValueError`` when a sparse matrix's index arrays point outside it: scipy checks them only on
+    request, and every later product (and the simulator's tables) would read out of bounds."""
+    if w.ndim != 2 or w.shape != (n, n):
+        raise ValueError(f"The {name!r} parameter of {owner} must be a non-negative array of shape ({n}, {n}). "
+                         f"Got shape {w.shape} instead.")
+    if w.format in ("csr", "csc"):
+        indptr, indices = np.asarray(w.indptr), np.asarray(w.indices)
+        ok = (indptr.size == n + 1 and indptr[0] == 0 and np.all(np.diff(indptr) >= 0)
+              and indptr[-1] <= indices.size and indptr[-1] <= np.asarray(w.data).size)
+        ok = ok and (indices.size == 0 or (indices[:indptr[-1]].min() >= 0 and indices[:indptr[-1]].max() < n))
+        if not ok:
+            raise ValueError(f"The {name!r} parameter of {owner} is a malformed {w.format.upper()} matrix: its "
+                             f"indices must lie in [0, {n}) and its indptr must rise from 0 by row. Got indices "
+                             f"in [{indices.min() if indices.size else 0}, {indices.max() if indices.size else 0}] "
+                             f"and indptr {indptr[:6].tolist()}{'...' if indptr.size > 6 else ''}.")
 
 
 def _zeros_like(w):

@@ -147,3 +147,70 @@ def test_load_rejects_files_that_are_not_networks(tmp_path, content):
             np.save(fh, np.arange(3))
     with pytest.raises(ValueError, match="is not a gelsim network file"):
         gelsim.Network.load(path)
+
+
+# ---------------------------------------------------------------- defects found by a new user (#25)
+def test_sparse_indices_outside_the_matrix_are_refused():
+    """A CSR matrix whose column indices point past its shape used to build, then read out of bounds."""
+    for index in (7, 10**8):
+        bad = sp.csr_matrix((np.array([0.5]), np.array([index]), np.array([0, 1, 1])), shape=(2, 2))
+        with pytest.raises(ValueError, match=r"'w_exc' parameter of Network is a malformed CSR matrix"):
+            gelsim.Network(fire_rate=[1.0, 1.0], w_exc=bad)
+    falling = sp.csr_matrix((np.array([0.5]), np.array([1]), np.array([0, 1, 1])), shape=(2, 2))
+    falling.indptr = np.array([0, 1, 0])
+    with pytest.raises(ValueError, match="indptr must rise"):
+        gelsim.Network(fire_rate=[1.0, 1.0], w_inh=falling, w_exc=sp.csr_matrix((2, 2)))
+
+
+def test_a_crafted_file_with_bad_indices_is_refused(tmp_path):
+    path = tmp_path / "net.npz"
+    gelsim.Network(fire_rate=[1.0, 1.0], w_exc=sp.csr_matrix([[0, 0.5], [0, 0]])).save(path)
+    with np.load(path) as f:
+        data = dict(f)
+    data["w_exc_indices"] = np.array([7], np.int32)
+    with open(path, "wb") as fh:
+        np.savez_compressed(fh, **data)
+    with pytest.raises(ValueError, match="malformed CSR"):
+        gelsim.Network.load(path)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_the_network_stays_immutable(sparse):
+    """Sparse data, and dense weights after pickle or deepcopy, used to be writable: a cached solution then
+    went stale while the simulator saw the new weights."""
+    import copy
+    import pickle
+
+    w = [[0.0, 0.5], [0.0, 0.0]]
+    net = gelsim.Network(fire_rate=[1.0, 1.0], w_exc=sp.csr_matrix(w) if sparse else np.array(w), ext_exc=[0.5, 0])
+    for copy_of in (net, pickle.loads(pickle.dumps(net)), copy.deepcopy(net)):
+        targets = [copy_of.fire_rate, copy_of.ext_exc, copy_of.ext_inh]
+        for weights in (copy_of.w_exc, copy_of.w_inh):
+            targets += [weights.data, weights.indices, weights.indptr] if sparse else [weights]
+        for arr in targets:
+            with pytest.raises(ValueError, match="read-only"):
+                arr[0] = 100
+
+
+def test_save_writes_the_path_it_is_given(tmp_path):
+    net = gelsim.generators.line_tandem()
+    net.save(tmp_path / "mynet")                  # numpy alone would have written mynet.npz
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mynet"]
+    assert gelsim.Network.load(tmp_path / "mynet").n_cells == 2
+
+
+def test_unreadable_files_are_value_errors(tmp_path):
+    good = tmp_path / "good.npz"
+    gelsim.generators.line_tandem().save(good)
+    content = good.read_bytes()
+    damaged = bytearray(content)
+    damaged[200:260] = bytes(60)
+    cases = {"garbage": b"garbage bytes", "truncated": content[:300], "damaged": bytes(damaged),
+             "empty": b""}
+    for name, data in cases.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        with pytest.raises(ValueError, match="not a gelsim network file|damaged gelsim network file"):
+            gelsim.Network.load(path)
+    with pytest.raises(FileNotFoundError):
+        gelsim.Network.load(tmp_path / "missing.npz")

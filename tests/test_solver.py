@@ -118,3 +118,24 @@ def test_solve_rejects_non_network():
 def test_repr():
     text = repr(gelsim.solve(generators.line_tandem()))
     assert text.startswith("SteadyState(q: 2 in [") and "converged=True" in text
+
+
+def test_excitatory_self_loop_reaches_saturation():
+    """A cell exciting itself with p = 1 climbs to q = 1 by a constant step; Anderson mixing stalled there
+    and returned q = 0.2 (flagged only by a warning). It now falls back to plain iteration, quickly."""
+    import warnings
+
+    net = gelsim.Network.from_probabilities(fire_rate=[1.0], p_exc=[[1.0]], ext_exc=[0.1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ss = gelsim.solve(net)
+    assert ss.converged and ss.saturated.tolist() == [True] and ss.q[0] > 1 - 1e-12
+    assert ss.iterations < 1_000
+    assert gelsim.solve(net, method="picard").q[0] > 1 - 1e-12
+
+
+@pytest.mark.parametrize("q0, message", [([np.nan, 0.1], "NaN or infinite"), ([0.1, 0.1, 0.1], r"shape \(3,\)"),
+                                         ("ab", "numeric array")])
+def test_bad_starting_point(q0, message):
+    with pytest.raises(ValueError, match=rf"'q0' parameter of solve.*{message}"):
+        gelsim.solve(gelsim.generators.line_tandem(), q0=q0)

@@ -9,6 +9,11 @@ from __future__ import annotations
 import numpy as np
 
 
+#: Iterations without a new best residual after which a mixing (memory > 0) row gives up; the caller then
+#: solves it by plain iteration (solve does). Plain iteration never gives up before max_iter.
+STALL_ITERATIONS = 100
+
+
 def anderson(G, x0, *, tol, max_iter, memory=8, lower=0.0, upper=1.0, regularization=1e-12):
     """Solve ``x = G(x)`` row-wise by Anderson(m) mixing with a plain-iteration fallback.
 
@@ -43,8 +48,9 @@ def anderson(G, x0, *, tol, max_iter, memory=8, lower=0.0, upper=1.0, regulariza
     gram = np.zeros((D, m, m)) if m else None
     count = np.zeros(D, dtype=np.int64)  # how many history slots are filled
     head = np.zeros(D, dtype=np.int64)   # next slot to overwrite
+    since_best = np.zeros(D, dtype=np.int64)
     for _ in range(max_iter):
-        active = np.flatnonzero(resnorm > tol)
+        active = np.flatnonzero((resnorm > tol) & (since_best < STALL_ITERATIONS))
         if active.size == 0:
             break
         xa, ra = x[active], res[active]
@@ -71,6 +77,8 @@ def anderson(G, x0, *, tol, max_iter, memory=8, lower=0.0, upper=1.0, regulariza
         if m:
             _push(dX, dR, gram, count, head, active, x_new - xa, r_new - ra)
         x[active], res[active], resnorm[active] = x_new, r_new, n_new
+        if m:
+            since_best[active] = np.where(n_new < best[active], 0, since_best[active] + 1)
         best[active] = np.minimum(best[active], n_new)
         iters[active] += 1
     # x itself is returned (not G(x)): its residual |x - G(x)| is the one reported.

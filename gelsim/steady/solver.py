@@ -120,6 +120,7 @@ def solve(net, *, ext_exc=None, ext_inh=None, tol=1e-12, max_iter=10_000, method
     """
     tol, max_iter, memory, lam_exc, lam_inh, batch = _check_solve(net, ext_exc, ext_inh, tol, max_iter, method,
                                                                   memory)
+    q0 = _check_q0(q0, lam_exc.shape[0], net.n_cells)
     n = net.n_cells
     D = lam_exc.shape[0]
     wt = net.stacked_transpose()
@@ -136,9 +137,20 @@ def solve(net, *, ext_exc=None, ext_inh=None, tol=1e-12, max_iter=10_000, method
     if q0 is None:
         start = _ratio(lam_exc, r + lam_inh)
     else:
-        start = np.broadcast_to(np.clip(np.asarray(q0, dtype=float), 0.0, 1.0), (D, n))
+        start = np.broadcast_to(np.clip(q0, 0.0, 1.0), (D, n))
     q, resid, iters, evals = anderson(F, start, tol=tol, max_iter=max_iter,
                                       memory=memory if method == "anderson" else 0)
+    if memory and method == "anderson" and np.any(resid > tol):
+        # Anderson mixing can stall where F is affine with slope 1 (a cell exciting itself with p = 1 climbs
+        # to saturation by a constant step): rows it left unconverged are solved again by plain iteration,
+        # which converges on Eq. (1), and the better answer of the two is kept.
+        rows = np.flatnonzero(resid > tol)
+        q_p, resid_p, iters_p, evals_p = anderson(lambda x, sub: F(x, rows[sub]), start[rows], tol=tol,
+                                                  max_iter=max_iter, memory=0)
+        better = resid_p < resid[rows]
+        q[rows[better]], resid[rows[better]] = q_p[better], resid_p[better]
+        iters[rows] += iters_p
+        evals += evals_p * rows.size / D
     num, den = numer_denom(q, np.arange(D))
     # Ratio >= 1 (to rounding): the cell is critical or unstable, its potential escapes and q = 1.
     saturated = (num > 0) & (num >= den * (1.0 - SATURATION_MARGIN))
@@ -174,6 +186,22 @@ def _check_solve(net, ext_exc, ext_inh, tol, max_iter, method, memory):
                          f"Got {lam_exc.shape[0]} and {lam_inh.shape[0]}.")
     return (tol, max_iter, memory, np.broadcast_to(lam_exc, (D, n)), np.broadcast_to(lam_inh, (D, n)),
             batch or batch_inh)
+
+
+def _check_q0(q0, batch_rows, n):
+    """``q0`` as a finite float array of shape (N,) or (D, N), or None."""
+    if q0 is None:
+        return None
+    try:
+        arr = np.asarray(q0, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"The 'q0' parameter of solve must be a numeric array of shape ({n},). "
+                         f"Got {q0!r}.") from exc
+    if arr.shape not in ((n,), (batch_rows, n)) or not np.all(np.isfinite(arr)):
+        raise ValueError(f"The 'q0' parameter of solve must be a finite array of shape ({n},) or "
+                         f"({batch_rows}, {n}). Got shape {arr.shape}"
+                         f"{'' if np.all(np.isfinite(arr)) else ' with NaN or infinite entries'}.")
+    return arr
 
 
 def _ratio(num, den):
