@@ -268,3 +268,37 @@ def test_extend_without_busy_fractions_and_without_interleaving_gives_the_same_f
     assert none is None and busy.shape == fires.shape == (4, net.n_cells)
     np.testing.assert_array_equal(fires, fires_only)
     assert runs[0].events == runs[1].events > 0
+
+
+# ---------------------------------------------------------------- runs that used to hang (#25)
+def test_target_se_on_a_network_whose_cells_never_fire():
+    """A pilot length from the median of no firing rates was NaN, and the run never ended."""
+    net = gelsim.Network(fire_rate=[0.0], w_exc=[[0.0]], ext_exc=[1.0])
+    res = gelsim.simulate(net, target_se=0.01, replications=2, rng=0)
+    assert res.saturated.tolist() == [True] and res.q[0] == 1.0 and np.isfinite(res.duration)
+
+
+def test_transient_times_beyond_reach_are_refused():
+    with pytest.raises(ValueError, match=r"'times' parameter of simulate_transient asks for about 3e\+18"):
+        gelsim.simulate_transient(generators.mm1(arrival=1.0, service=2.0), times=[1e15])
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(duration=float("nan")), "'duration' parameter of CompiledNetwork.run"),
+    (dict(duration=-5.0), "'duration' parameter of CompiledNetwork.run"),
+    (dict(ext_exc=[-1.0]), "'ext_exc' parameter of CompiledNetwork.start"),
+    (dict(ext_exc=[0.5, 0.5]), "'ext_exc' parameter of CompiledNetwork.start"),
+    (dict(ext_inh=[np.inf]), "'ext_inh' parameter of CompiledNetwork.start"),
+    (dict(starts=np.array([[-1], [0]])), "'starts' parameter of CompiledNetwork.start"),
+    (dict(starts=np.zeros((2, 1))), "'starts' parameter of CompiledNetwork.start"),
+    (dict(seeds=1), "'seed_seqs' parameter of CompiledNetwork.start"),
+])
+def test_compiled_network_checks_its_inputs(change, message):
+    from gelsim.simulation import CompiledNetwork
+
+    compiled = CompiledNetwork(generators.mm1(arrival=1.0, service=2.0))
+    args = dict(ext_exc=[0.5], starts=np.zeros((2, 1), np.int64), seeds=2, duration=10.0)
+    args.update(change)
+    seeds = np.random.SeedSequence(0).spawn(args.pop("seeds"))
+    with pytest.raises(ValueError, match=message):
+        compiled.run(args.pop("ext_exc"), args.pop("starts"), seeds, **args)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._checks import as_rate_vector, check_int, check_positive_number
 from . import _kernels as kern
 from ._replications import MAX_GROUP, advance, new_group, start_measuring
 from ._tables import compile_network, with_external, with_inhibition
@@ -47,7 +48,8 @@ class CompiledNetwork:
         instances in parallel. External excitation ``ext_exc`` replaces the network's ``Λ`` (and
         ``ext_inh``, if given, its ``λ``).
         """
-        runs = self.start(ext_exc, starts, seed_seqs, ext_inh=ext_inh, group_size=len(starts))
+        duration = check_positive_number(duration, "duration", "CompiledNetwork.run")
+        runs = self.start(ext_exc, starts, seed_seqs, ext_inh=ext_inh, group_size=max(len(starts), 1))
         busy, fires = self.extend(runs, duration)
         return busy, fires, runs.groups[0].counters[:, kern.EVENTS].copy()
 
@@ -71,14 +73,13 @@ class CompiledNetwork:
         """
         net = self.net
         tables = self.tables
+        ext_exc, ext_inh, starts, seed_seqs = _check_start(net, ext_exc, ext_inh, starts, seed_seqs)
+        group_size = check_int(group_size, "group_size", "CompiledNetwork.start", minimum=1)
         if ext_inh is None:
             ext_inh = net.ext_inh
         else:
-            ext_inh = np.asarray(ext_inh, float)
             tables = with_inhibition(tables, ext_inh, net.fire_rate)
-        tables = with_external(tables, np.asarray(ext_exc, float), ext_inh, net.fire_rate)
-        starts = np.asarray(starts, np.int64)
-        seed_seqs = list(seed_seqs)
+        tables = with_external(tables, ext_exc, ext_inh, net.fire_rate)
         no_record = np.full(net.n_cells, -1)
         groups = [start_measuring(tables, new_group(tables, starts[a:a + group_size], seed_seqs[a:a + group_size], 2,
                                                     no_record, 0), 0.0)
@@ -89,6 +90,7 @@ class CompiledNetwork:
         """Run ``runs`` (from :meth:`start`) up to ``horizon``; busy fractions and firing rates over
         ``[0, horizon]``, each (replications, N). ``busy=False`` skips the busy fractions (None is returned
         in their place), which spares a pass over every cell's accumulators when only firings are read."""
+        horizon = check_positive_number(horizon, "horizon", "CompiledNetwork.extend")
         for group in runs.groups:
             advance(runs.tables, group, horizon, runs.interleave)
         cells = [cell for group in runs.groups for cell in group.cell]
@@ -113,6 +115,24 @@ class RunningReplications:
     def events(self):
         """Events simulated so far by all the replications."""
         return sum(group.events for group in self.groups)
+
+
+def _check_start(net, ext_exc, ext_inh, starts, seed_seqs):
+    """CompiledNetwork.start's checks: the rates as finite non-negative vectors of length N, ``starts`` as
+    (replications, N) non-negative integers, and one seed sequence per replication."""
+    owner, n = "CompiledNetwork.start", net.n_cells
+    ext_exc = as_rate_vector(ext_exc, "ext_exc", n, owner)
+    ext_inh = None if ext_inh is None else as_rate_vector(ext_inh, "ext_inh", n, owner)
+    k0 = np.asarray(starts)
+    if (k0.ndim != 2 or k0.shape[0] < 1 or k0.shape[1] != n or not np.issubdtype(k0.dtype, np.integer)
+            or np.any(k0 < 0)):
+        raise ValueError(f"The 'starts' parameter of {owner} must be a (replications, {n}) array of non-negative "
+                         f"integers. Got {_short(starts)}{' with negative entries' if np.any(k0 < 0) else ''}.")
+    seed_seqs = list(seed_seqs)
+    if len(seed_seqs) != k0.shape[0] or not all(isinstance(s, np.random.SeedSequence) for s in seed_seqs):
+        raise ValueError(f"The 'seed_seqs' parameter of {owner} must hold one numpy.random.SeedSequence per row "
+                         f"of 'starts' ({k0.shape[0]}). Got {len(seed_seqs)} items.")
+    return ext_exc, ext_inh, k0.astype(np.int64), seed_seqs
 
 
 def initial_states(net, initial, seed_seqs):

@@ -158,8 +158,7 @@ def simulate(net, *, duration=None, warmup=None, replications=8, target_se=None,
     gen = as_generator(rng)
     tables = compile_network(net)
     if duration is None:
-        # Start from a short pilot; the loop below grows it to reach target_se.
-        duration = 200.0 * net.n_cells / tables.rate_total + 100.0 / np.median(net.fire_rate[net.fire_rate > 0])
+        duration = _pilot_duration(net, tables)
     warmup = duration / 100 if warmup is None else check_positive_number(warmup, "warmup", "simulate",
                                                                          allow_zero=True)
     max_duration = (1e4 * duration if max_duration is None
@@ -178,6 +177,16 @@ def simulate(net, *, duration=None, warmup=None, replications=8, target_se=None,
             first += size
         groups, measured = _run(tables, specs, runner, duration, warmup, target_se, max_duration, progress)
     return _summarise(groups, measured, warmup, t_start)
+
+
+def _pilot_duration(net, tables):
+    """The first length of a ``target_se`` run, which the loop in :func:`_run` grows: about 200 events per
+    cell and 100 firings of the median firing cell; 1 for a network that has no events at all (its every
+    state is final, and any length measures it exactly)."""
+    firing = net.fire_rate[net.fire_rate > 0]
+    duration = (200.0 * net.n_cells / tables.rate_total if tables.rate_total > 0 else 0.0)
+    duration += 100.0 / np.median(firing) if firing.size else 0.0
+    return duration if duration > 0 else 1.0
 
 
 def _check_simulate(net, duration, replications, hist_size, target_se):

@@ -46,6 +46,11 @@ class TransientResult:
                 f"N={self.q.shape[1]}, replications={self.replications}, wall_time={self.wall_time:.3g}s)")
 
 
+#: Largest expected number of uniformisation ticks (all replications) that simulate_transient accepts:
+#: about an hour at tens of millions of ticks per second. A larger request is almost always a mistake.
+MAX_TICKS = 1e11
+
+
 def _transient_batch(tables, job, times):
     """One batch of runs: ``job`` is (starting potentials, one row or one per run; runs; seed sequence)."""
     starts, n_reps, seed_seq = job
@@ -101,6 +106,12 @@ def simulate_transient(net, times, *, replications=1000, initial="empty", rng=No
     times, replications, batches = _check_transient(net, times, replications, batches)
     gen = as_generator(rng)
     tables = compile_network(net)
+    ticks = tables.rate_total * times[-1] * replications
+    if ticks > MAX_TICKS:
+        raise ValueError(f"The 'times' parameter of simulate_transient asks for about {ticks:.3g} clock ticks "
+                         f"({replications} replications to t = {times[-1]:.4g} at {tables.rate_total:.4g} ticks "
+                         f"per unit time), more than the {MAX_TICKS:.0e} allowed (hours of work). Ask for "
+                         f"earlier times or fewer replications; simulate() measures the long run.")
     seeds = np.random.SeedSequence(gen.integers(0, 2**63)).spawn(batches)
     sizes = np.full(batches, replications // batches)
     sizes[: replications % batches] += 1
