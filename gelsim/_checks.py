@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import os
 
 import numpy as np
 import scipy.sparse as sp
@@ -13,7 +14,7 @@ def as_rate_vector(value, name, n, owner="Network"):
 
     A scalar is broadcast. Raises ``ValueError`` naming ``name`` otherwise.
     """
-    arr = np.asarray(value, dtype=float) if not sp.issparse(value) else None
+    arr = None if sp.issparse(value) else as_real_array(value, name, owner, f"a 1-D array of length {n}")
     if arr is None or arr.ndim > 1:
         raise ValueError(
             f"The {name!r} parameter of {owner} must be a scalar or a 1-D array of length {n}. "
@@ -69,6 +70,18 @@ def check_int(value, name, owner, minimum=0):
     return int(value)
 
 
+def check_n_jobs(n_jobs, owner):
+    """Workers for ``n_jobs`` as scikit-learn and joblib read it: None or -1 all cores, -2 all but one and so
+    on, a positive integer that many; 0 and non-integers are errors."""
+    cores = os.cpu_count() or 1
+    if n_jobs is None:
+        return cores
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs == 0:
+        raise ValueError(f"The 'n_jobs' parameter of {owner} must be None, a positive integer, or a negative "
+                         f"integer counting back from all cores (-1: all {cores}). Got {n_jobs!r} instead.")
+    return int(n_jobs) if n_jobs > 0 else max(cores + 1 + int(n_jobs), 1)
+
+
 def as_dense_finite(X, owner, ndim, shape_text):
     """``X`` as a non-empty, finite float64 array of ``ndim`` dimensions (``shape_text`` names them)."""
     if hasattr(X, "toarray"):
@@ -97,6 +110,17 @@ def as_generator(rng):
     raise ValueError(
         f"The 'rng' parameter must be None, a non-negative int or a numpy.random.Generator. Got {rng!r} instead."
     )
+
+
+def as_real_array(value, name, owner, form):
+    """``value`` as a float64 array; strings, objects and complex numbers raise ``ValueError`` naming ``name``
+    (numpy would say only "could not convert", or drop an imaginary part with a warning)."""
+    if np.iscomplexobj(value):
+        raise ValueError(f"The {name!r} parameter of {owner} must be real. Got complex values.")
+    try:
+        return np.asarray(value, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"The {name!r} parameter of {owner} must be {form} of numbers. Got {value!r}.") from exc
 
 
 def _describe(value):

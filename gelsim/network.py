@@ -8,7 +8,7 @@ import zlib
 import numpy as np
 import scipy.sparse as sp
 
-from ._checks import as_rate_vector, check_finite_nonnegative
+from ._checks import as_real_array, as_rate_vector, check_finite_nonnegative
 
 #: Relative slack allowed in the constraint sum_j (w+_ij + w-_ij) <= r_i (rounding of user weights).
 ROW_SUM_RTOL = 1e-9
@@ -43,14 +43,8 @@ class Network:
     """
 
     def __init__(self, fire_rate, w_exc, w_inh=None, ext_exc=0.0, ext_inh=0.0):
-        r = np.asarray(fire_rate, dtype=float)
-        if r.ndim != 1 or r.size == 0:
-            raise ValueError(
-                "The 'fire_rate' parameter of Network must be a non-empty 1-D array. "
-                f"Got an array of shape {r.shape} instead."
-            )
-        n = r.size
-        self.fire_rate = as_rate_vector(r, "fire_rate", n)
+        n = _cell_count(fire_rate, "Network")
+        self.fire_rate = as_rate_vector(fire_rate, "fire_rate", n)
         self.w_exc = _as_weights(w_exc, "w_exc", n)
         self.w_inh = _as_weights(w_inh if w_inh is not None else _zeros_like(self.w_exc), "w_inh", n)
         if sp.issparse(self.w_exc) != sp.issparse(self.w_inh):
@@ -92,8 +86,8 @@ class Network:
         >>> float(net.w_exc[0, 1])
         2.0
         """
-        r = np.asarray(fire_rate, dtype=float)
-        n = r.size
+        n = _cell_count(fire_rate, "Network.from_probabilities")
+        r = as_rate_vector(fire_rate, "fire_rate", n, owner="Network.from_probabilities")
         p_exc = _as_weights(p_exc, "p_exc", n, owner="Network.from_probabilities")
         p_inh = _as_weights(p_inh if p_inh is not None else _zeros_like(p_exc), "p_inh", n,
                             owner="Network.from_probabilities")
@@ -253,17 +247,25 @@ class Network:
                 f"ext_inh={_fmt_total(self.ext_inh)})")
 
 
+def _cell_count(fire_rate, owner):
+    """N, from ``fire_rate``, which must be a non-empty 1-D array of numbers."""
+    r = as_real_array(fire_rate, "fire_rate", owner, "a non-empty 1-D array")
+    if r.ndim != 1 or r.size == 0:
+        raise ValueError(f"The 'fire_rate' parameter of {owner} must be a non-empty 1-D array. "
+                         f"Got an array of shape {r.shape} instead.")
+    return r.size
+
+
 def _as_weights(w, name, n, owner="Network"):
     if sp.issparse(w):
         _check_sparse_structure(w, name, n, owner)
+        if np.iscomplexobj(w.data):
+            raise ValueError(f"The {name!r} parameter of {owner} must be real. Got complex values.")
         w = sp.csr_matrix(w, dtype=float, copy=True)
         w.sum_duplicates()
         w.eliminate_zeros()  # stored zeros would cost every mat-vec and every routing table for nothing
     else:
-        try:
-            w = np.array(w, dtype=float)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"The {name!r} parameter of {owner} must be a numeric (N, N) array. Got {w!r}.") from exc
+        w = np.array(as_real_array(w, name, owner, f"an ({n}, {n}) array"), dtype=float)
     if w.shape != (n, n):
         raise ValueError(
             f"The {name!r} parameter of {owner} must be a non-negative array of shape ({n}, {n}). "

@@ -393,3 +393,13 @@ def test_excitation_maps_pool_to_the_features(rocket, conv):
         assert q[r0:r1, c0:c1].mean() == pytest.approx(F[feature * bank.n_regions + 1], rel=1e-12)
     with pytest.raises(ValueError, match="'feature'"):
         clf.excitation_map(X[0], bank.biases.size)
+
+
+def test_to_network_without_an_instance():
+    """One signature for every classifier: to_network() gives the network with silent inputs."""
+    X = np.random.default_rng(0).normal(size=(20, 1, 30))
+    clf = gelsim.RocketSRNNClassifier(n_kernels=84, random_state=0).fit(X, np.arange(20) % 2)
+    silent, driven = clf.to_network(), clf.to_network(X[0])
+    assert silent.n_cells == driven.n_cells
+    # The instance's input arrives as external rates on top of the model's own.
+    assert np.all(silent.ext_exc <= driven.ext_exc) and driven.ext_exc.sum() > silent.ext_exc.sum() + 1.0

@@ -214,3 +214,36 @@ def test_unreadable_files_are_value_errors(tmp_path):
             gelsim.Network.load(path)
     with pytest.raises(FileNotFoundError):
         gelsim.Network.load(tmp_path / "missing.npz")
+
+
+@pytest.mark.parametrize("build, message", [
+    (lambda: Network.from_probabilities(2.0, [[0.5]]), "'fire_rate' parameter of Network.from_probabilities"),
+    (lambda: Network(fire_rate="ab", w_exc=[[0.0]]), "'fire_rate' parameter of Network"),
+    (lambda: Network(fire_rate=[1.0], w_exc=[[0.5 + 1j]]), "'w_exc' parameter of Network must be real"),
+    (lambda: Network(fire_rate=[1.0], w_exc=sp.csr_matrix(np.array([[0.5 + 1j]]))), "'w_exc' .* must be real"),
+    (lambda: Network(fire_rate=[1.0], w_exc=[["a"]]), "'w_exc' parameter of Network"),
+    (lambda: Network(fire_rate=[1.0], w_exc=[[0.5]], ext_exc="x"), "'ext_exc' parameter of Network"),
+])
+def test_unreadable_parameters_are_named(build, message):
+    """A scalar rate gave a bare IndexError, strings numpy's bare conversion error, complex weights were
+    truncated with a warning only."""
+    with pytest.raises(ValueError, match=message):
+        build()
+
+
+def test_n_jobs_reads_as_in_scikit_learn():
+    import os
+
+    from gelsim._checks import check_n_jobs
+
+    cores = os.cpu_count() or 1
+    assert check_n_jobs(None, "f") == cores and check_n_jobs(-1, "f") == cores and check_n_jobs(3, "f") == 3
+    assert check_n_jobs(-2, "f") == max(cores - 1, 1)
+    for bad in (0, 1.5, "2", True):
+        with pytest.raises(ValueError, match="'n_jobs' parameter of f"):
+            check_n_jobs(bad, "f")
+
+
+def test_record_no_spikes():
+    res = gelsim.simulate(generators.mm1(1.0, 2.0), duration=10.0, replications=2, record_spikes=[], rng=0)
+    assert res.spike_times.size == 0

@@ -314,3 +314,20 @@ def test_dask_client_gives_the_same_sampled_outputs():
         remote = clf.sample_outputs(X[:3], duration=2e3, replications=4, rng=0, executor=client)
     np.testing.assert_array_equal(local.outputs, remote.outputs)
     np.testing.assert_array_equal(local.events, remote.events)
+
+
+def test_n_jobs_minus_one_means_all_cores():
+    """n_jobs=-1 used to fail ("max_workers must be greater than 0"); results do not depend on it."""
+    model = _two_outputs(0.1)
+    inputs = np.array([[0.6, 0.6], [0.2, 0.8], [0.9, 0.1]])
+
+    def run(n_jobs):
+        def solution(i):
+            return gelsim.solve(model.network, ext_exc=model.ext_exc(inputs[i])).q
+
+        return sample_outputs(model, inputs, solution,
+                              np.zeros((3, 2)), np.array(["a", "b"]), duration=100.0, replications=4, rng=3,
+                              n_jobs=n_jobs)
+    np.testing.assert_array_equal(run(-1).outputs, run(1).outputs)
+    with pytest.raises(ValueError, match="'n_jobs' parameter of sample_outputs"):
+        run(0)

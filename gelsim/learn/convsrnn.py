@@ -192,8 +192,9 @@ class _ConvSRNNBase(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
             raise ValueError(f"The 'feature' parameter must be an integer in [0, {n_kinds}). Got {feature!r}.")
         return self.bank_.position_q(u, int(feature))
 
-    def to_network(self, x):
-        """The trained model for one instance ``x`` as a :class:`gelsim.Network`.
+    def to_network(self, x=None):
+        """The trained model for one instance ``x`` as a :class:`gelsim.Network` (with silent inputs when
+        ``x`` is None, as the other classifiers do).
 
         Cells in order: position cells (one per used feature and kernel position; the scaled input
         arrives at them as Poisson spikes, so they are the network's only externally driven cells),
@@ -214,6 +215,8 @@ class _ConvSRNNBase(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
         if self.pooling == "exact":
             raise ValueError("pooling='exact' (MiniRocket's hard PPV) is an analytic reference that no spiking "
                              "cell computes; fit with pooling='soft' to build the network.")
+        if x is None:
+            return self._model_network().network
         u = self._scale(self._check_X(np.asarray(x)[None], reset=False))[0]
         return self._model_network().network_at(u)
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import as_generator, check_int, check_positive_number
+from .._checks import as_generator, check_int, check_n_jobs, check_positive_number
 from .._progress import Progress
 from ..simulation import CompiledNetwork
 from ..simulation._executors import TaskRunner
@@ -163,7 +163,7 @@ def sample_outputs(model_network, inputs, solution, analytic, classes, *, confid
         bar.update(i + 1, f"{i + 1}/{n} instances, {done_events[0]:.3g} events")
 
     try:
-        with TaskRunner(executor, workers=n_jobs, owner="sample_outputs") as runner:
+        with TaskRunner(executor, workers=check_n_jobs(n_jobs, "sample_outputs"), owner="sample_outputs") as runner:
             parts = runner.map(_sample_task, runner.share(job), range(n), on_result=report)
     finally:
         bar.close()

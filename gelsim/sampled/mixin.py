@@ -122,7 +122,8 @@ class SpikingClassifierMixin:
             network for an empty one.
         rng : None, int or numpy.random.Generator
         n_jobs : int, optional
-            Instances simulated in parallel threads (default: all cores).
+            Instances simulated in parallel threads, as scikit-learn counts them: None or -1 all cores, -2
+            all but one, a positive number that many.
         executor : concurrent.futures.Executor or distributed.Client, optional
             Where instances run instead (each instance is one task). The tasks share the compiled model and
             its solution function (sent to Dask workers once), so a process pool needs them to pickle;

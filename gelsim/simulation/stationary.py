@@ -220,6 +220,8 @@ def _recording(record_spikes, net, duration):
     if record_spikes is None:
         return rec_slot, 0
     cells = np.asarray(record_spikes)
+    if cells.size == 0:
+        cells = cells.astype(np.int64).reshape(0)   # an empty list records nothing (numpy reads it as float)
     if cells.ndim != 1 or not np.issubdtype(cells.dtype, np.integer) or np.any((cells < 0) | (cells >= n)):
         raise ValueError(f"The 'record_spikes' parameter must list cell indices in [0, {n}). Got {record_spikes!r}.")
     rec_slot[cells] = np.arange(cells.size)
