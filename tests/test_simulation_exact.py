@@ -302,3 +302,63 @@ def test_compiled_network_checks_its_inputs(change, message):
     seeds = np.random.SeedSequence(0).spawn(args.pop("seeds"))
     with pytest.raises(ValueError, match=message):
         compiled.run(args.pop("ext_exc"), args.pop("starts"), seeds, **args)
+
+
+# ---------------------------------------------------------------- Ctrl-C (#25)
+_LONG_RUN = """
+import sys, gelsim
+net = gelsim.generators.random_recurrent(1000, rng=0)
+gelsim.simulate(net, duration=1.0, replications=2, rng=0, progress=False)      # kernels compiled or loaded
+gelsim.simulate_transient(gelsim.generators.mm1(1.0, 2.0), times=[1.0], replications=4, rng=0)
+print("started", flush=True)
+if sys.argv[1] == "simulate":
+    gelsim.simulate(net, duration=1e7, replications=2, rng=0, progress=False)   # minutes of work
+else:
+    gelsim.simulate_transient(net, times=[2e4], replications=400, rng=0)
+"""
+
+
+@pytest.mark.parametrize("kind", ["simulate", "transient"])
+def test_ctrl_c_stops_a_long_run_within_seconds(kind):
+    """SIGINT used to wait for the whole job when no progress bar split it into rounds (20 s of a 22 s run)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-c", _LONG_RUN, kind], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        assert proc.stdout.readline().strip() == "started"
+        time.sleep(1.5)
+        sent = time.perf_counter()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+        waited = time.perf_counter() - sent
+    finally:
+        proc.kill()
+    assert "KeyboardInterrupt" in err
+    assert waited < 5.0, f"{kind} took {waited:.1f} s to stop after Ctrl-C"
+
+
+def test_a_task_stops_at_its_next_chunk_once_its_runner_unwinds():
+    """The mechanism behind the test above, without timing: a runner that unwinds sets its tasks' stop flag,
+    and advance raises at its next chunk instead of running to the end."""
+    from gelsim.simulation import _replications as reps
+    from gelsim.simulation._executors import TaskRunner
+    from gelsim.simulation._tables import compile_network
+
+    net = generators.random_recurrent(50, rng=0)
+    tables = compile_network(net)
+    seeds = np.random.SeedSequence(0).spawn(1)
+    group = reps.new_group(tables, np.zeros((1, 50), np.int64), seeds, 2, np.full(50, -1), 0)
+
+    def long_advance(shared, item):
+        runner._stop.set()                       # as if the caller had been interrupted meanwhile
+        return reps.advance(tables, group, 3e7 / tables.rate_total)   # some 3e7 events, were it not stopped
+
+    runner = TaskRunner(workers=1)
+    with pytest.raises(KeyboardInterrupt, match="interrupted"):
+        runner.map(long_advance, None, [0])
+    runner.close()
+    assert group.events <= 2 * reps.CHUNK_EVENTS

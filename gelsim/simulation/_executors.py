@@ -8,7 +8,28 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from concurrent.futures import Executor, ThreadPoolExecutor
+
+#: The stop flag of the TaskRunner whose task this thread is running (None outside a task, and in other
+#: processes, which receive Ctrl-C themselves).
+_task = threading.local()
+
+
+def check_interrupt():
+    """Raise ``KeyboardInterrupt`` in a task whose :class:`TaskRunner` is unwinding (Ctrl-C in the caller, or
+    an error there). Long tasks call it between kernel chunks, so that they stop within one chunk."""
+    stop = getattr(_task, "stop", None)
+    if stop is not None and stop.is_set():
+        raise KeyboardInterrupt("a task stopped because the call that started it was interrupted")
+
+
+def _run_task(stop, fn, *args):
+    _task.stop = stop
+    try:
+        return fn(*args)
+    finally:
+        _task.stop = None
 
 
 def _dask_client(executor):
@@ -45,6 +66,7 @@ class TaskRunner:
             executor = ThreadPoolExecutor(max_workers=workers)
         self._executor = executor
         self.workers = workers or self._count_workers()
+        self._stop = threading.Event()
 
     def _count_workers(self):
         if self._client is not None:
@@ -62,6 +84,8 @@ class TaskRunner:
     def submit(self, fn, *args):
         if self._client is not None:  # the client itself, also behind its executor: its futures chain
             return self._client.submit(fn, *args, pure=False)
+        if isinstance(self._executor, ThreadPoolExecutor):   # threads share the stop flag; processes get Ctrl-C
+            return self._executor.submit(_run_task, self._stop, fn, *args)
         return self._executor.submit(fn, *args)
 
     def map(self, fn, shared, items, *args, on_result=None, remote=False):
@@ -90,12 +114,16 @@ class TaskRunner:
         """``items`` as values (the results of a ``remote`` map brought back from the workers)."""
         return self._client.gather(items) if self._client is not None else items
 
-    def close(self):
+    def close(self, interrupted=False):
+        """Shut down a pool this runner made. ``interrupted``: first tell running tasks to stop (at their
+        next :func:`check_interrupt`) and drop the ones not started, so Ctrl-C returns within a chunk."""
+        if interrupted:
+            self._stop.set()
         if self._own:
-            self._executor.shutdown()
+            self._executor.shutdown(wait=True, cancel_futures=interrupted)
 
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
-        self.close()
+    def __exit__(self, exc_type, exc, tb):
+        self.close(interrupted=exc_type is not None)

@@ -12,11 +12,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _kernels as kern
+from ._executors import check_interrupt
 from ._kernels import ints, ints32
 
-#: Events per kernel call. Results do not depend on how a run is split into calls (or into the rounds that
-#: move the progress bar): the kernel resumes exactly where it stopped.
-CHUNK_EVENTS = 20_000_000
+#: Events per kernel call (per replication). Results do not depend on how a run is split into calls (or into
+#: the rounds that move the progress bar): the kernel resumes exactly where it stopped. Between calls a task
+#: checks whether its caller was interrupted, so a chunk (well under a second) bounds how long Ctrl-C takes.
+CHUNK_EVENTS = 1_000_000
 #: From this many cells on, the state no longer fits in cache and the replications of a group run
 #: interleaved (``run_events_pipelined``), which hides memory latency; below it they run one after another.
 PIPELINE_MIN_CELLS = 10_000
@@ -120,11 +122,11 @@ def advance(tables, group, t_end, interleave=True):
     """
     if interleave and group.size > 1 and tables.n_cells >= PIPELINE_MIN_CELLS and group.rec_times is None:
         while not np.all(run_events_pipelined(group, tables, t_end, CHUNK_EVENTS)):
-            pass
+            check_interrupt()
         return group
     for c in range(group.size):
         while not run_events(group, c, tables, t_end, CHUNK_EVENTS):
-            pass
+            check_interrupt()
     return group
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _kernels as kern
-from ._executors import TaskRunner
+from ._executors import TaskRunner, check_interrupt
 from ._tables import compile_network
 from .._checks import as_generator, check_int
 from ..network import Network
@@ -49,6 +49,8 @@ class TransientResult:
 #: Largest expected number of uniformisation ticks (all replications) that simulate_transient accepts:
 #: about an hour at tens of millions of ticks per second. A larger request is almost always a mistake.
 MAX_TICKS = 1e11
+#: Clock ticks per kernel call (one run at least): between calls a batch checks for Ctrl-C.
+CHUNK_TICKS = 2e6
 
 
 def _transient_batch(tables, job, times):
@@ -58,7 +60,14 @@ def _transient_batch(tables, job, times):
     words[0] |= np.uint64(1)
     shape = (times.size, starts.shape[1])
     busy, ksum, k2sum = np.zeros(shape, np.int64), np.zeros(shape, np.int64), np.zeros(shape, np.int64)
-    _run_transient_batch(tables, starts, times, n_reps, words, (busy, ksum, k2sum))
+    # Runs in calls of about CHUNK_TICKS ticks, checking for Ctrl-C between them; the random stream
+    # carries over from call to call, so the results are those of one call.
+    per_call = max(1, int(CHUNK_TICKS / max(tables.rate_total * times[-1], 1.0)))
+    for first in range(0, n_reps, per_call):
+        count = min(per_call, n_reps - first)
+        rows = starts[first:first + count] if starts.shape[0] > 1 else starts
+        _run_transient_batch(tables, rows, times, count, words, (busy, ksum, k2sum))
+        check_interrupt()
     return busy, ksum, k2sum
 
 
