@@ -82,6 +82,49 @@ def check_n_jobs(n_jobs, owner):
     return int(n_jobs) if n_jobs > 0 else max(cores + 1 + int(n_jobs), 1)
 
 
+def available_memory():
+    """Bytes this process can still allocate: the machine's available memory (``MemAvailable``), less where
+    a cgroup limit or an address-space limit (``ulimit -v``) leaves less. A guess where none can be read."""
+    limits = []
+    try:
+        with open("/proc/meminfo") as fh:
+            limits += [int(line.split()[1]) * 1024 for line in fh if line.startswith("MemAvailable:")]
+    except OSError:
+        pass
+    try:
+        with open("/sys/fs/cgroup/memory.max") as fh_max, open("/sys/fs/cgroup/memory.current") as fh_now:
+            cap = fh_max.read().strip()
+            if cap != "max":
+                limits.append(int(cap) - int(fh_now.read()))
+    except (OSError, ValueError):
+        pass
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_AS)[0]
+        if soft != resource.RLIM_INFINITY:
+            with open("/proc/self/statm") as fh:
+                used = int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+            limits.append(soft - used)
+    except (ImportError, OSError, ValueError):
+        pass
+    if not limits:
+        try:
+            limits.append(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+        except (AttributeError, ValueError, OSError):
+            return float("inf")
+    return max(min(limits), 0)
+
+
+def check_memory(nbytes, what, advice):
+    """Raise ``MemoryError`` before allocating ``nbytes`` for ``what`` when they exceed 80 % of
+    :func:`available_memory` (the rest is left to the interpreter and the caller's own arrays)."""
+    free = available_memory()
+    if nbytes > 0.8 * free:
+        raise MemoryError(f"{what} needs about {nbytes / 2**30:.3g} GiB, and this process can allocate about "
+                          f"{free / 2**30:.3g} GiB. {advice}")
+
+
 def as_dense_finite(X, owner, ndim, shape_text):
     """``X`` as a non-empty, finite float64 array of ``ndim`` dimensions (``shape_text`` names them)."""
     if hasattr(X, "toarray"):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -18,7 +20,8 @@ def main(argv=None):
         return 2
     try:
         return args.func(args) or 0
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, OSError, MemoryError) as exc:
+        # One line, no traceback: a bad argument, a file that cannot be read or written, a size refused.
         print(f"gelsim {args.command}: error: {exc}", file=sys.stderr)
         return 2
 
@@ -39,7 +42,7 @@ def _parser():
     s.add_argument("network", help="a .npz file written by Network.save or 'gelsim generate'")
     s.add_argument("--tol", type=float, default=1e-12)
     s.add_argument("--json", action="store_true", help="print machine-readable JSON")
-    s.add_argument("--max-rows", type=int, default=20, help="cells shown in the table (all with --json)")
+    s.add_argument("--max-rows", type=_count, default=20, help="cells shown in the table (all with --json)")
     s.set_defaults(func=_cmd_solve)
 
     m = sub.add_parser("simulate", help="simulate the spikes of a saved network")
@@ -49,7 +52,7 @@ def _parser():
     m.add_argument("--replications", type=int, default=8)
     m.add_argument("--seed", type=int, default=0)
     m.add_argument("--json", action="store_true")
-    m.add_argument("--max-rows", type=int, default=20)
+    m.add_argument("--max-rows", type=_count, default=20)
     m.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     m.set_defaults(func=_cmd_simulate)
 
@@ -62,9 +65,43 @@ def _parser():
     return p
 
 
+def _count(text):
+    """An argparse type: a whole number >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text!r}")
+    return value
+
+
+def _writable_file(path):
+    """Raise ``ValueError`` unless ``path`` can be written as a file (checked before any long work)."""
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder; give the path of a file to write.")
+    folder = path.parent
+    if not folder.is_dir():
+        raise ValueError(f"cannot write {path}: {folder} is not an existing folder.")
+    if not os.access(folder, os.W_OK):
+        raise ValueError(f"cannot write {path}: the folder {folder} is not writable.")
+
+
+def _writable_folder(path):
+    """Create ``path`` as a folder (or use it) and check that a file can be written there."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"--out {path} exists and is not a folder.")
+    path.mkdir(parents=True, exist_ok=True)   # NotADirectoryError, PermissionError: reported by main
+    if not os.access(path, os.W_OK):
+        raise ValueError(f"--out {path} is not writable.")
+
+
 def _cmd_generate(args):
     from . import generators
 
+    _writable_file(args.output)
     makers = {
         "random": lambda: generators.random_recurrent(args.cells, rng=args.seed),
         "feedforward": lambda: generators.feedforward(args.layers, rng=args.seed),
@@ -107,6 +144,7 @@ def _cmd_simulate(args):
 def _cmd_validate(args):
     from .validation.report import run_validation
 
+    _writable_folder(args.out)
     return run_validation(out=args.out, quick=args.quick, suites=args.suite, seed=args.seed)
 
 

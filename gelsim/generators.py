@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ._checks import as_generator, check_int, check_positive_number
+from ._checks import as_generator, check_int, check_memory, check_positive_number
 from .network import Network
 
 
@@ -86,9 +86,12 @@ def random_recurrent(n, *, out_degree=10, inhibitory_fraction=0.3, departure=0.2
     if not (np.isfinite(rate_decades) and rate_decades >= 0):
         raise ValueError(f"The 'rate_decades' parameter of random_recurrent must be a number >= 0. "
                          f"Got {rate_decades!r}.")
+    deg = min(out_degree, n if self_loops else n - 1)
+    # Edge lists, two CSR matrices and the network's checked copies: about 100 bytes an edge at the peak.
+    check_memory(100.0 * n * deg + 200.0 * n, f"random_recurrent({n}, out_degree={out_degree})",
+                 "Ask for fewer cells or a smaller out_degree.")
     gen = as_generator(rng)
     r = fire_rate * gen.uniform(1 - rate_spread, 1 + rate_spread, n)
-    deg = min(out_degree, n if self_loops else n - 1)
     rows = np.repeat(np.arange(n), deg)
     cols = gen.integers(0, n, size=n * deg)
     if not self_loops and n > 1:
@@ -132,8 +135,10 @@ def feedforward(layer_sizes, *, density=1.0, inhibitory_fraction=0.3, departure=
         raise ValueError(f"The 'layer_sizes' parameter of feedforward needs at least two layers. Got {sizes}.")
     if not 0 < density <= 1:
         raise ValueError(f"The 'density' parameter of feedforward must be in (0, 1]. Got {density!r}.")
-    gen = as_generator(rng)
     n = sum(sizes)
+    # Two dense (N, N) matrices, built dense, and their checked copies.
+    check_memory(6 * 8.0 * n * n, f"feedforward({sizes})", "Ask for smaller layers.")
+    gen = as_generator(rng)
     offsets = np.concatenate([[0], np.cumsum(sizes)])
     r = np.full(n, float(fire_rate))
     wp = np.zeros((n, n))
@@ -168,6 +173,8 @@ def jackson(n=10, *, utilisation=0.7, departure=0.3, rng=None):
     0.7
     """
     n = check_int(n, "n", "jackson", minimum=1)
+    # Dense routing: the (N, N) probabilities, the traffic equations' matrix and the network's weights.
+    check_memory(8 * 8.0 * n * n, f"jackson({n}) (dense routing)", "Ask for fewer cells.")
     gen = as_generator(rng)
     p = gen.random((n, n))
     p *= (1 - departure) / p.sum(axis=1, keepdims=True)

@@ -1,6 +1,7 @@
 """The gelsim command line and the import-time promise."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -61,3 +62,33 @@ def test_bad_duration_is_a_clean_error(tmp_path, capsys):
 def test_console_script_help():
     out = subprocess.run([sys.executable, "-m", "gelsim.cli", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "validate" in out.stdout
+
+
+@pytest.mark.parametrize("command, message", [
+    (["validate", "--out", "{file}"], "exists and is not a folder"),
+    (["validate", "--out", "{file}/sub"], "Not a directory"),
+    (["generate", "random", "{file}/net.npz"], "is not an existing folder"),
+    (["generate", "random", "{tmp}"], "is a folder"),
+    (["generate", "jackson", "{tmp}/j.npz", "--cells", "100000"], r"jackson\(100000\) \(dense routing\) needs about"),
+    (["generate", "random", "{tmp}/big.npz", "--cells", "3000000000"], r"random_recurrent\(3000000000"),
+    (["solve", "{tmp}/missing.npz"], "No such file"),
+    (["solve", "{file}"], "not a gelsim network file"),
+])
+def test_every_failure_is_one_line_and_status_2(tmp_path, capsys, command, message):
+    """Each of these raised a traceback (or was killed by the out-of-memory killer) before."""
+    afile = tmp_path / "afile"
+    afile.write_text("not a network")
+    argv = [part.format(file=afile, tmp=tmp_path) for part in command]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert re.search(message, err), err
+    assert err.startswith(f"gelsim {command[0]}: error:")
+
+
+def test_max_rows_must_not_be_negative(tmp_path, capsys):
+    path = str(tmp_path / "net.npz")
+    assert main(["generate", "random", path, "--cells", "30"]) == 0
+    with pytest.raises(SystemExit) as stop:
+        main(["solve", path, "--max-rows", "-1"])
+    assert stop.value.code == 2 and "--max-rows: must be a whole number >= 0" in capsys.readouterr().err

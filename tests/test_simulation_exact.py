@@ -104,8 +104,25 @@ def test_bad_input(kwargs, fragment):
 
 def test_absurd_state_memory_refused():
     net = generators.random_recurrent(1000, rng=0)
-    with pytest.raises(ValueError, match="GiB of simulator state"):
-        gelsim.simulate(net, duration=1.0, replications=10_000, hist_size=200)
+    with pytest.raises(MemoryError, match=r"simulator state \(100000 replications x 1000 cells"):
+        gelsim.simulate(net, duration=1.0, replications=100_000, hist_size=2000)   # 1.6 TB
+
+
+def test_memory_is_checked_against_what_the_process_may_allocate():
+    """A fixed 8 GiB limit let a 6.4 GB run abort the interpreter under a smaller address-space limit. The
+    check reads the limit: in a child process limited to 2 GiB, a 3 GiB state is refused up front."""
+    import subprocess
+    import sys
+
+    code = ("import resource, gelsim; resource.setrlimit(resource.RLIMIT_AS, (2 * 2**30, 2 * 2**30)); "
+            "net = gelsim.generators.random_recurrent(1000, rng=0)\n"
+            "try:\n    gelsim.simulate(net, duration=1.0, replications=2000, hist_size=200)\n"
+            "except MemoryError as exc:\n    print('refused', exc)")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert run.stdout.startswith("refused The simulator state"), run.stdout + run.stderr[-2000:]
+    from gelsim._checks import available_memory
+
+    assert available_memory() > 2**28   # this process, unlimited, has far more than that
 
 
 def test_network_beyond_int32_indices_refused():

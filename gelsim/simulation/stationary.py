@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._checks import as_generator, check_int, check_positive_number
+from .._checks import as_generator, check_int, check_memory, check_positive_number
 from .._progress import Progress
 from ..network import Network
 from . import _kernels as kern
@@ -28,8 +28,6 @@ from .compiled import initial_states
 
 #: Largest number of spike times kept by ``record_spikes`` before recording stops (about 160 MB).
 MAX_RECORDED_SPIKES = 10_000_000
-#: Refuse runs whose per-replication state would exceed this many bytes in all.
-MAX_STATE_BYTES = 8 * 2**30
 
 
 @dataclass(frozen=True, repr=False)
@@ -191,8 +189,8 @@ def _pilot_duration(net, tables):
 
 def _check_simulate(net, duration, replications, hist_size, target_se):
     """simulate's argument checks: the checked ``duration`` (None in target_se mode), ``replications``,
-    ``hist_size`` and ``target_se``; raises ValueError naming the parameter, and refuses runs whose state
-    would not fit in ``MAX_STATE_BYTES``."""
+    ``hist_size`` and ``target_se``; raises ValueError naming the parameter, and MemoryError for a run
+    whose state would not fit in the memory this process can still allocate."""
     owner = "simulate"
     if not isinstance(net, Network):
         raise ValueError(f"The 'net' parameter of simulate must be a gelsim.Network. Got {type(net).__name__}.")
@@ -206,11 +204,9 @@ def _check_simulate(net, duration, replications, hist_size, target_se):
     if target_se is not None and replications < 2:
         raise ValueError("'target_se' needs replications >= 2 to estimate standard errors.")
     per_cell = kern.row_width(hist_size) + kern.ACT_WIDTH
-    state_bytes = replications * net.n_cells * per_cell * 8
-    if state_bytes > MAX_STATE_BYTES:
-        raise ValueError(f"This run needs {state_bytes / 2**30:.1f} GiB of simulator state "
-                         f"({replications} replications x {net.n_cells} cells x {per_cell} numbers); "
-                         f"the limit is {MAX_STATE_BYTES / 2**30:.0f} GiB. Use fewer replications or a smaller hist_size.")
+    check_memory(replications * net.n_cells * per_cell * 8,
+                 f"The simulator state ({replications} replications x {net.n_cells} cells x {per_cell} numbers)",
+                 "Use fewer replications or a smaller hist_size.")
     return duration, replications, hist_size, target_se
 
 
