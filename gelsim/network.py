@@ -53,6 +53,7 @@ class Network:
         self.ext_exc = as_rate_vector(ext_exc, "ext_exc", n)
         self.ext_inh = as_rate_vector(ext_inh, "ext_inh", n)
         self._check_row_sums()
+        self._check_no_overflow()
         self._freeze()
         self._stacked_t = None
         self._recurrent = None
@@ -168,6 +169,18 @@ class Network:
     def _probabilities(self, w):
         inv = np.divide(1.0, self.fire_rate, out=np.zeros_like(self.fire_rate), where=self.fire_rate > 0)
         return (sp.diags(inv) @ w).tocsr() if self.is_sparse else inv[:, None] * w
+
+    def _check_no_overflow(self):
+        # Eq. (1)'s numerator and denominator sum a cell's rates and its in-weights: beyond float64's range
+        # they become inf and q silently 0. Rates scaled by one common factor leave q unchanged.
+        with np.errstate(over="ignore", invalid="ignore"):
+            num = self.ext_exc + np.asarray(self.w_exc.sum(axis=0)).ravel()
+            den = self.fire_rate + self.ext_inh + np.asarray(self.w_inh.sum(axis=0)).ravel()
+            bad = np.flatnonzero(~np.isfinite(num) | ~np.isfinite(den) | ~np.isfinite(num + den))
+        if bad.size:
+            raise ValueError(f"The rates of Network are too large for float64: at cell(s) {bad[:5].tolist()} "
+                             "Eq. (1)'s sums of rates and weights overflow. Divide every rate and weight by one "
+                             "common factor (a change of time unit, which leaves q unchanged).")
 
     def _check_row_sums(self):
         out = _row_sums(self.w_exc) + _row_sums(self.w_inh)

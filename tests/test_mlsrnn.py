@@ -282,3 +282,12 @@ def test_digits_accuracy_floor():
     ds = gelsim.datasets.load_digits()
     clf = MLSRNNClassifier(hidden=(200,), elm_hidden=1000, random_state=0).fit(ds.X_train, ds.y_train)
     assert clf.score(ds.X_test, ds.y_test) > 0.97
+
+
+@pytest.mark.parametrize("params, name", [(dict(ridge=np.inf), "ridge"), (dict(fista_tol=-1), "fista_tol"),
+                                          (dict(fista_max_iter=0), "fista_max_iter"), (dict(l1=np.nan), "l1")])
+def test_silent_settings_are_refused(params, name):
+    """ridge=inf predicted class 0 for everything; fista_tol=-1 was accepted; fista_max_iter=0 blamed l1."""
+    X = np.random.default_rng(0).uniform(size=(20, 3))
+    with pytest.raises(ValueError, match=f"'{name}' parameter of MLSRNNClassifier"):
+        MLSRNNClassifier(**params).fit(X, np.arange(20) % 2)

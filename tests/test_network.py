@@ -247,3 +247,10 @@ def test_n_jobs_reads_as_in_scikit_learn():
 def test_record_no_spikes():
     res = gelsim.simulate(generators.mm1(1.0, 2.0), duration=10.0, replications=2, record_spikes=[], rng=0)
     assert res.spike_times.size == 0
+
+
+def test_rates_beyond_float64_are_refused():
+    """Rates near 1e308 made Eq. (1)'s sums overflow and q silently 0."""
+    with pytest.raises(ValueError, match="too large for float64"):
+        Network(fire_rate=[1e308], w_exc=[[0.0]], ext_exc=[0.5e308], ext_inh=[1e308])
+    assert gelsim.solve(Network(fire_rate=[1e308], w_exc=[[0.0]], ext_exc=[0.5e308])).q[0] == 0.5

@@ -171,3 +171,12 @@ def test_digits_accuracy():
     flat = ds.X_train.reshape(len(ds.X_train), -1), ds.X_test.reshape(len(ds.X_test), -1)
     clf = RecurrentRNNClassifier(readout_time=8, random_state=0).fit(flat[0], ds.y_train)
     assert clf.score(flat[1], ds.y_test) >= 0.965
+
+
+def test_divergent_training_names_the_learning_rate():
+    """A huge step used to fail deep inside with an error about an invalid network."""
+    X = np.random.default_rng(0).uniform(size=(40, 4))
+    with pytest.raises(ValueError, match="diverged in epoch [0-9].*'learning_rate' parameter"):
+        with np.errstate(all="ignore"):
+            gelsim.RecurrentRNNClassifier(learning_rate=1e6, max_epochs=3, random_state=0, progress=False).fit(
+                X, np.arange(40) % 2)

@@ -126,3 +126,12 @@ def test_bad_input(fitted):
         SequenceRNNClassifier().fit(np.full_like(X, np.nan), y)
     with pytest.raises(ValueError, match="fitted on instances of shape"):
         clf.predict(X[:, :, :10])
+
+
+def test_divergent_training_names_the_learning_rate():
+    """A huge step used to end with an all-NaN loss curve (no error)."""
+    S = np.random.default_rng(0).normal(size=(40, 2, 20))
+    with pytest.raises(ValueError, match="diverged in epoch [0-9].*'learning_rate' parameter"):
+        with np.errstate(all="ignore"):
+            SequenceRNNClassifier(learning_rate=1e6, max_epochs=3, random_state=0, progress=False).fit(
+                S, np.arange(40) % 2)

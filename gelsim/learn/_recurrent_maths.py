@@ -346,7 +346,14 @@ def train(loss_grad, arrays, n, gen, *, learning_rate, batch_size, max_epochs, c
             total = 0.0
             for start in range(0, n, batch):
                 idx = order[start:start + batch]
-                loss, grads = loss_grad(idx)
+                try:
+                    loss, grads = loss_grad(idx)
+                except (ValueError, FloatingPointError, OverflowError) as exc:
+                    if opt.t == 0:   # before any step: not a divergence, the caller's own error
+                        raise
+                    raise ValueError(_diverged(label, epoch, learning_rate)) from exc
+                if not (np.isfinite(loss) and all(np.all(np.isfinite(g)) for g in grads)):
+                    raise ValueError(_diverged(label, epoch, learning_rate))
                 if clip is not None:
                     norm = np.sqrt(sum(float(np.sum(g * g)) for g in grads))
                     if norm > clip:
@@ -358,6 +365,11 @@ def train(loss_grad, arrays, n, gen, *, learning_rate, batch_size, max_epochs, c
     finally:
         bar.close()
     return curve
+
+
+def _diverged(label, epoch, learning_rate):
+    return (f"{label} diverged in epoch {epoch + 1}: the loss or its gradient is no longer finite (or gave a "
+            f"network no cell can realise). Lower the 'learning_rate' parameter (now {learning_rate:g}).")
 
 
 class Adam:

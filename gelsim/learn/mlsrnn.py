@@ -21,6 +21,11 @@ from ..steady.model_network import ModelNetwork
 __all__ = ["MLSRNNClassifier", "MCSRNNClassifier", "SampledOutputs", "NotFittedError"]
 
 
+def _real(value):
+    """Whether ``value`` is a finite real number (not a bool)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and bool(np.isfinite(value))
+
+
 class _BaseSRNN(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
     """Shared fit / predict machinery; subclasses say how input becomes channels."""
 
@@ -67,10 +72,19 @@ class _BaseSRNN(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
         if not isinstance(self.elm_hidden, numbers.Integral) or self.elm_hidden < 1:
             raise ValueError(f"The 'elm_hidden' parameter of {type(self).__name__} must be a positive integer. "
                              f"Got {self.elm_hidden!r} instead.")
-        if not (isinstance(self.l1, numbers.Real) and self.l1 >= 0):
-            raise ValueError(f"The 'l1' parameter must be a non-negative number. Got {self.l1!r} instead.")
-        if self.ridge is not None and not (isinstance(self.ridge, numbers.Real) and self.ridge > 0):
-            raise ValueError(f"The 'ridge' parameter must be None or a positive number. Got {self.ridge!r} instead.")
+        name = type(self).__name__
+        if not (_real(self.l1) and self.l1 >= 0):
+            raise ValueError(f"The 'l1' parameter of {name} must be a finite non-negative number. Got {self.l1!r}.")
+        if self.ridge is not None and not (_real(self.ridge) and self.ridge > 0):
+            raise ValueError(f"The 'ridge' parameter of {name} must be None or a finite positive number. "
+                             f"Got {self.ridge!r} instead.")
+        if not (_real(self.fista_tol) and self.fista_tol > 0):
+            raise ValueError(f"The 'fista_tol' parameter of {name} must be a finite positive number. "
+                             f"Got {self.fista_tol!r} instead.")
+        if isinstance(self.fista_max_iter, bool) or not isinstance(self.fista_max_iter, numbers.Integral) \
+                or self.fista_max_iter < 1:
+            raise ValueError(f"The 'fista_max_iter' parameter of {name} must be an integer >= 1. "
+                             f"Got {self.fista_max_iter!r} instead.")
         return tuple(int(h) for h in hidden)
 
     # ------------------------------------------------------------------ scaling into [0, 1] (training data only)
