@@ -110,9 +110,16 @@ def test_solve_bad_input(kwargs, fragment):
     assert fragment in str(err.value)
 
 
-def test_solve_rejects_non_network():
-    with pytest.raises(ValueError, match="must be a gelsim.Network"):
-        gelsim.solve(np.eye(3))
+@pytest.mark.parametrize("call, owner", [
+    (lambda x: gelsim.solve(x), "solve"),
+    (lambda x: gelsim.simulate(x, duration=1.0), "simulate"),
+    (lambda x: gelsim.simulate_transient(x, times=[1.0]), "simulate_transient"),
+    (lambda x: gelsim.steady_state_vjp(x, [1.0]), "steady_state_vjp"),
+    (lambda x: gelsim.cells.first_order(x), "first_order"),
+])
+def test_functions_that_take_a_network_reject_anything_else_in_one_wording(call, owner):
+    with pytest.raises(TypeError, match=rf"^The 'net' parameter of {owner} must be a gelsim.Network. Got ndarray"):
+        call(np.eye(3))
 
 
 def test_repr():

@@ -98,10 +98,7 @@ def new_group(tables, starts, seed_seqs, n_hist, rec_slot, rec_capacity):
     act = _aligned_zeros((n_chains, n, kern.ACT_WIDTH))
     counters = np.zeros((n_chains, kern.N_COUNTERS), np.int64)
     scal = np.zeros((n_chains, kern.N_SCAL))
-    rng = np.empty((n_chains, 4), np.uint64)
-    for c in range(n_chains):
-        rng[c] = np.random.default_rng(seed_seqs[c]).integers(0, 2**64, size=4, dtype=np.uint64)
-        rng[c, 0] |= np.uint64(1)  # xoshiro's state must not be all zero
+    rng = np.stack([xoshiro_state(seed_seqs[c]) for c in range(n_chains)]) if n_chains else np.empty((0, 4), np.uint64)
     recording = rec_capacity > 0
     group = ReplicationGroup(cell=cell, act=act, bucket_count=np.zeros((n_chains, kern.MAX_BUCKETS), np.int64),
                              bucket_rate=np.zeros((n_chains, kern.MAX_BUCKETS)), counters=counters, scal=scal,
@@ -144,9 +141,20 @@ def start_measuring(tables, group, warmup):
 
 def group_sizes(replications, workers):
     """Split replications into groups: at least one per worker, at most ``MAX_GROUP`` per group."""
-    n_groups = max(min(workers, replications), -(-replications // MAX_GROUP))
-    base, extra = divmod(replications, n_groups)
-    return [base + (g < extra) for g in range(n_groups)]
+    return even_split(replications, max(min(workers, replications), -(-replications // MAX_GROUP)))
+
+
+def even_split(total, parts):
+    """``total`` items in ``parts`` sizes that differ by at most one, the larger first."""
+    base, extra = divmod(total, parts)
+    return [base + (g < extra) for g in range(parts)]
+
+
+def xoshiro_state(seed_seq):
+    """The kernels' random state (four uint64 words of xoshiro256+) drawn from a ``SeedSequence``."""
+    words = np.random.default_rng(seed_seq).integers(0, 2**64, size=4, dtype=np.uint64)
+    words[0] |= np.uint64(1)  # xoshiro's state must not be all zero
+    return words
 
 
 def flushed_cells(groups, now):

@@ -18,7 +18,7 @@ import numpy as np
 
 from .._checks import as_generator, check_int, check_memory, check_positive_number
 from .._progress import Progress
-from ..network import Network
+from ..network import check_network
 from . import _kernels as kern
 from ._executors import TaskRunner
 from ._replications import (advance, group_busy_fractions, group_events, group_sizes, moments, new_group,
@@ -192,8 +192,7 @@ def _check_simulate(net, duration, replications, hist_size, target_se):
     ``hist_size`` and ``target_se``; raises ValueError naming the parameter, and MemoryError for a run
     whose state would not fit in the memory this process can still allocate."""
     owner = "simulate"
-    if not isinstance(net, Network):
-        raise ValueError(f"The 'net' parameter of simulate must be a gelsim.Network. Got {type(net).__name__}.")
+    check_network(net, "simulate")
     if duration is None and target_se is None:
         raise ValueError("simulate needs 'duration' (simulated time per replication) or 'target_se'.")
     if target_se is not None:

@@ -9,9 +9,10 @@ import numpy as np
 
 from . import _kernels as kern
 from ._executors import TaskRunner, check_interrupt
+from ._replications import even_split, xoshiro_state
 from ._tables import compile_network
 from .._checks import as_generator, check_int
-from ..network import Network
+from ..network import check_network
 from .compiled import initial_states
 
 
@@ -56,8 +57,7 @@ CHUNK_TICKS = 2e6
 def _transient_batch(tables, job, times):
     """One batch of runs: ``job`` is (starting potentials, one row or one per run; runs; seed sequence)."""
     starts, n_reps, seed_seq = job
-    words = np.random.default_rng(seed_seq).integers(0, 2**64, size=4, dtype=np.uint64)
-    words[0] |= np.uint64(1)
+    words = xoshiro_state(seed_seq)
     shape = (times.size, starts.shape[1])
     busy, ksum, k2sum = np.zeros(shape, np.int64), np.zeros(shape, np.int64), np.zeros(shape, np.int64)
     # Runs in calls of about CHUNK_TICKS ticks, checking for Ctrl-C between them; the random stream
@@ -122,8 +122,7 @@ def simulate_transient(net, times, *, replications=1000, initial="empty", rng=No
                          f"per unit time), more than the {MAX_TICKS:.0e} allowed (hours of work). Ask for "
                          f"earlier times or fewer replications; simulate() measures the long run.")
     seeds = np.random.SeedSequence(gen.integers(0, 2**63)).spawn(batches)
-    sizes = np.full(batches, replications // batches)
-    sizes[: replications % batches] += 1
+    sizes = np.array(even_split(replications, batches))
     if isinstance(initial, str) and initial == "stationary":
         # Every run draws its own start; each batch gets the rows of its runs.
         run_seeds = np.random.SeedSequence(gen.integers(0, 2**63)).spawn(replications)
@@ -150,8 +149,7 @@ def simulate_transient(net, times, *, replications=1000, initial="empty", rng=No
 def _check_transient(net, times, replications, batches):
     """simulate_transient's argument checks: the sorted ``times``, ``replications`` and ``batches``."""
     owner = "simulate_transient"
-    if not isinstance(net, Network):
-        raise ValueError(f"The 'net' parameter of {owner} must be a gelsim.Network. Got {type(net).__name__}.")
+    check_network(net, owner)
     times = np.asarray(times, dtype=float)
     if times.ndim != 1 or times.size == 0 or not np.all(np.isfinite(times)) or np.any(times < 0):
         raise ValueError(f"The 'times' parameter of {owner} must be a non-empty 1-D array of finite "

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._anderson import anderson
-from ..network import Network
+from ..network import check_network
 
 
 def phi(x_exc, x_inh, *, ext_exc=1.0, fire_rate=1.0):
@@ -135,8 +135,7 @@ def first_order(net, *, tol=1e-12, max_iter=10_000):
     """
     from .solver import _stacked_product
 
-    if not isinstance(net, Network):
-        raise ValueError(f"The 'net' parameter of first_order must be a gelsim.Network. Got {type(net).__name__}.")
+    check_network(net, "first_order")
     n = net.n_cells
     wt = net.stacked_transpose()
     r = net.fire_rate

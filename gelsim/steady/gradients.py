@@ -20,7 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from ..network import Network
+from ..network import check_network
 
 #: Cells with ``|N_i / D_i - 1|`` below this are at the edge of saturation, where ``q`` has a kink.
 NEAR_SATURATION = 1e-8
@@ -96,8 +96,7 @@ def steady_state_vjp(net, cotangent, *, ext_exc=None, ext_inh=None, steady_state
     """
     from .solver import solve
 
-    if not isinstance(net, Network):
-        raise ValueError(f"The 'net' parameter of steady_state_vjp must be a gelsim.Network. Got {type(net).__name__}.")
+    check_network(net, "steady_state_vjp")
     n = net.n_cells
     c = np.asarray(cotangent, dtype=float)
     if c.ndim not in (1, 2) or c.shape[-1] != n:

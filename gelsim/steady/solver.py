@@ -10,7 +10,7 @@ import scipy.sparse as sp
 
 from ._anderson import anderson
 from .._checks import check_finite_nonnegative, check_int, check_positive_number
-from ..network import Network
+from ..network import check_network
 
 #: A cell counts as saturated when its unclipped ratio is within this relative margin of 1 or above.
 SATURATION_MARGIN = 1e-9
@@ -170,8 +170,7 @@ def solve(net, *, ext_exc=None, ext_inh=None, tol=1e-12, max_iter=10_000, method
 def _check_solve(net, ext_exc, ext_inh, tol, max_iter, method, memory):
     """solve's argument checks: the checked ``tol``, ``max_iter`` and ``memory``, the external rates as
     (D, N) arrays of one common batch size, and whether the call is batched."""
-    if not isinstance(net, Network):
-        raise ValueError(f"The 'net' parameter of solve must be a gelsim.Network. Got {type(net).__name__} instead.")
+    check_network(net, "solve")
     tol = check_positive_number(tol, "tol", "solve")
     max_iter = check_int(max_iter, "max_iter", "solve", minimum=1)
     memory = check_int(memory, "memory", "solve", minimum=0)
