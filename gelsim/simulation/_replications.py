@@ -171,9 +171,27 @@ def busy_fractions(cells, measured):
     return np.clip(1.0 - np.stack([cell[:, kern.HIST] for cell in cells]) / measured, 0.0, 1.0)
 
 
+@dataclass(frozen=True)
+class Moments:
+    """Means over replications of the accumulators per unit time, each (N,) or (N, H), with their standard
+    errors (``*_se``), and each replication's busy fraction (replications, N)."""
+
+    potential: np.ndarray            # time-average of k
+    potential_se: np.ndarray
+    firing: np.ndarray               # spikes per unit time
+    firing_se: np.ndarray
+    histogram: np.ndarray            # fraction of time at k = 0 .. H-2 and at k >= H-1
+    histogram_se: np.ndarray
+    busy: np.ndarray
+
+    @property
+    def q(self):
+        """Fraction of time excited: 1 - the time at k = 0."""
+        return np.clip(1.0 - self.histogram[:, 0], 0.0, 1.0)
+
+
 def moments(groups, measured, warmup):
-    """Mean and standard error over replications of every accumulator (columns ``AREA`` to the last
-    histogram column) per unit time.
+    """:class:`Moments` of every accumulator (the record's columns ``AREA`` to the last histogram column).
 
     Works group by group in one pass, without stacking the replications' state (gigabytes on large
     networks). Also returns each replication's busy fraction as (replications, N).
@@ -190,7 +208,10 @@ def moments(groups, measured, warmup):
         se = np.sqrt(np.maximum(s2 - s1 * s1 / n_reps, 0.0) / (n_reps - 1) / n_reps)
     else:
         se = np.full_like(shift, np.nan)
-    return mean, se, busy_fractions(cells, measured)
+    area, fires, hist = (column - kern.AREA for column in (kern.AREA, kern.FIRES, kern.HIST))
+    return Moments(potential=mean[:, area].copy(), potential_se=se[:, area].copy(), firing=mean[:, fires].copy(),
+                   firing_se=se[:, fires].copy(), histogram=mean[:, hist:].copy(), histogram_se=se[:, hist:].copy(),
+                   busy=busy_fractions(cells, measured))
 
 
 def group_events(_, group):

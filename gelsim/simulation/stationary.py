@@ -290,12 +290,10 @@ def _climbing(k_start, k_end, area_mean, busy_mean):
 
 
 def _summarise(groups, measured, warmup, t_start):
-    mean, se, busy = moments(groups, measured, warmup)
-    area, fires, hist = kern.AREA - kern.AREA, kern.FIRES - kern.AREA, kern.HIST - kern.AREA
-    q = np.clip(1.0 - mean[:, hist], 0.0, 1.0)
+    acc = moments(groups, measured, warmup)
     k_end = np.concatenate([g.potentials() for g in groups])
     k_start = np.concatenate([g.k_start for g in groups])
-    saturated = _climbing(k_start, k_end, mean[:, area], q)
+    saturated = _climbing(k_start, k_end, acc.potential, acc.q)
     first = groups[0]
     n_rec = int(first.counters[0, kern.NREC])
     dropped = int(first.counters[0, kern.DROPPED])
@@ -304,11 +302,11 @@ def _summarise(groups, measured, warmup, t_start):
                       stacklevel=3)
     recorded = first.rec_times is not None
     return SimulationResult(
-        q=q, q_se=se[:, hist].copy(), mean_potential=mean[:, area].copy(), mean_potential_se=se[:, area].copy(),
-        firing_rate=mean[:, fires].copy(), firing_rate_se=se[:, fires].copy(),
-        potential_hist=mean[:, hist:].copy(), potential_hist_se=se[:, hist:].copy(), saturated=saturated,
+        q=acc.q, q_se=acc.histogram_se[:, 0].copy(), mean_potential=acc.potential,
+        mean_potential_se=acc.potential_se, firing_rate=acc.firing, firing_rate_se=acc.firing_se,
+        potential_hist=acc.histogram, potential_hist_se=acc.histogram_se, saturated=saturated,
         events=sum(g.events for g in groups), duration=measured,
         replications=k_end.shape[0], wall_time=time.perf_counter() - t_start, final_potential=k_end,
         spike_times=first.rec_times[:n_rec].copy() if recorded else None,
         spike_cells=first.rec_cells[:n_rec].copy() if recorded else None, spikes_dropped=dropped,
-        per_replication_q=busy)
+        per_replication_q=acc.busy)
