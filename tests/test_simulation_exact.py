@@ -330,12 +330,17 @@ gelsim.simulate_transient(gelsim.generators.mm1(1.0, 2.0), times=[1.0], replicat
 print("started", flush=True)
 if sys.argv[1] == "simulate":
     gelsim.simulate(net, duration=1e7, replications=2, rng=0, progress=False)   # minutes of work
-else:
+elif sys.argv[1] == "transient":
     gelsim.simulate_transient(net, times=[2e4], replications=400, rng=0)
+else:
+    import numpy as np
+    X = np.random.default_rng(0).uniform(size=(30, 4))
+    clf = gelsim.MLSRNNClassifier(hidden=(), elm_hidden=50, random_state=0).fit(X, np.arange(30) % 3)
+    clf.sample_outputs(X[:2], duration=1e9, replications=4, rng=0, progress=False)  # hours of work
 """
 
 
-@pytest.mark.parametrize("kind", ["simulate", "transient"])
+@pytest.mark.parametrize("kind", ["simulate", "transient", "sampled"])
 def test_ctrl_c_stops_a_long_run_within_seconds(kind):
     """SIGINT used to wait for the whole job when no progress bar split it into rounds (20 s of a 22 s run)."""
     import signal
