@@ -51,6 +51,24 @@ def check_finite_nonnegative(arr, name, owner="Network"):
     )
 
 
+def check_network(net, owner):
+    """Raise ``TypeError`` unless ``net`` is a :class:`gelsim.Network` (one wording for every function that
+    takes one).
+
+    Examples
+    --------
+    >>> from gelsim._checks import check_network
+    >>> check_network([[0.5]], "solve")
+    Traceback (most recent call last):
+    ...
+    TypeError: The 'net' parameter of solve must be a gelsim.Network. Got list instead.
+    """
+    from .network import Network   # here, not at the top: network.py imports this module
+
+    if not isinstance(net, Network):
+        raise TypeError(f"The 'net' parameter of {owner} must be a gelsim.Network. Got {type(net).__name__} instead.")
+
+
 def check_positive_number(value, name, owner, allow_zero=False, allow_inf=False):
     """Return ``value`` as float after checking it is a real positive number."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):

@@ -260,22 +260,6 @@ class Network:
                 f"ext_inh={_fmt_total(self.ext_inh)})")
 
 
-def check_network(net, owner):
-    """Raise ``TypeError`` unless ``net`` is a :class:`Network` (one wording for every function that takes one).
-
-    Examples
-    --------
-    >>> import gelsim
-    >>> from gelsim.network import check_network
-    >>> check_network([[0.5]], "solve")
-    Traceback (most recent call last):
-    ...
-    TypeError: The 'net' parameter of solve must be a gelsim.Network. Got list instead.
-    """
-    if not isinstance(net, Network):
-        raise TypeError(f"The 'net' parameter of {owner} must be a gelsim.Network. Got {type(net).__name__} instead.")
-
-
 def _cell_count(fire_rate, owner):
     """N, from ``fire_rate``, which must be a non-empty 1-D array of numbers."""
     r = as_real_array(fire_rate, "fire_rate", owner, "a non-empty 1-D array")

@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._checks import as_generator, check_int, check_memory, check_positive_number
+from .._checks import as_generator, check_int, check_memory, check_network, check_positive_number
 from .._progress import Progress
-from ..network import check_network
 from . import _kernels as kern
 from ._executors import TaskRunner
 from ._replications import (advance, group_busy_fractions, group_events, group_sizes, moments, new_group,

@@ -11,8 +11,7 @@ from . import _kernels as kern
 from ._executors import TaskRunner, check_interrupt
 from ._replications import even_split, xoshiro_state
 from ._tables import compile_network
-from .._checks import as_generator, check_int
-from ..network import check_network
+from .._checks import as_generator, check_int, check_network
 from .compiled import initial_states
 
 

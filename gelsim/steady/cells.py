@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._checks import check_network
 from ._anderson import anderson
-from ..network import check_network
 
 
 def phi(x_exc, x_inh, *, ext_exc=1.0, fire_rate=1.0):

@@ -20,7 +20,8 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from ..network import check_network
+from .._checks import check_network
+
 
 #: Cells with ``|N_i / D_i - 1|`` below this are at the edge of saturation, where ``q`` has a kink.
 NEAR_SATURATION = 1e-8

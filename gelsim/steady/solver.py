@@ -9,8 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._anderson import anderson
-from .._checks import check_finite_nonnegative, check_int, check_positive_number
-from ..network import check_network
+from .._checks import check_finite_nonnegative, check_int, check_network, check_positive_number
 
 #: A cell counts as saturated when its unclipped ratio is within this relative margin of 1 or above.
 SATURATION_MARGIN = 1e-9
