@@ -45,7 +45,7 @@ print(f"one digit as a network: {net}; max |Eq. (1) - model| "
 
 clf, ds = models["MNIST-5k"]
 n_regions = clf.bank_.n_regions
-F = clf.transform(ds.X_train)
+F = clf.pooled_features(ds.X_train)
 influence = (np.abs(clf.coef_).max(axis=1) * F.std(axis=0)).reshape(-1, n_regions).max(axis=1)
 kinds = np.argsort(-influence)[:3]
 digits = [np.flatnonzero(ds.y_test == c)[0] for c in (0, 1, 7)]
@@ -55,7 +55,7 @@ for row, i in zip(axes, digits):
     row[0].set_title(f"digit {ds.y_test[i]}", fontsize=9)
     for ax, kind in zip(row[1:], kinds):
         im = ax.imshow(clf.excitation_map(ds.X_test[i], int(kind)), vmin=0, vmax=1, cmap="viridis")
-        pooled = clf.transform(ds.X_test[i:i + 1])[0, kind * n_regions:(kind + 1) * n_regions]
+        pooled = clf.pooled_features(ds.X_test[i:i + 1])[0, kind * n_regions:(kind + 1) * n_regions]
         ax.set_title(f"kind {kind}, pooled " + " ".join(f"{v:.2f}" for v in pooled), fontsize=7)
 for ax in axes.ravel():
     ax.set_xticks([]), ax.set_yticks([])

@@ -44,7 +44,7 @@ print(f"  Eq. (1) outputs {np.round(q, 4)}; max |difference| from the model's "
 
 # Influence of a feature: its largest readout weight times its spread on the training data; among the
 # features whose cells cover every position (the padded kernels), the three most influential.
-F = clf.transform(ds.X_train)
+F = clf.pooled_features(ds.X_train)
 influence = np.abs(clf.coef_).max(axis=1) * F.std(axis=0)
 covers_all = np.array([clf.excitation_map(ds.X_train[0], f).size == ds.X_train.shape[2] for f in range(F.shape[1])])
 top = np.argsort(-np.where(covers_all, influence, 0))[:3]

@@ -143,23 +143,6 @@ def check_memory(nbytes, what, advice):
                           f"{free / 2**30:.3g} GiB. {advice}")
 
 
-def as_dense_finite(X, owner, ndim, shape_text):
-    """``X`` as a non-empty, finite float64 array of ``ndim`` dimensions (``shape_text`` names them)."""
-    if hasattr(X, "toarray"):
-        raise TypeError(f"{owner} does not accept sparse input; pass a dense array.")
-    try:
-        X = np.asarray(X, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"The 'X' parameter of {owner} must be a numeric array of shape {shape_text}. "
-                         f"Got {type(X).__name__}.") from exc
-    if X.ndim != ndim or min(X.shape) < 1:
-        raise ValueError(f"The 'X' parameter of {owner} must be a non-empty {ndim}-D array {shape_text}. "
-                         f"Got shape {X.shape}.")
-    if not np.all(np.isfinite(X)):
-        raise ValueError(f"The 'X' parameter of {owner} contains NaN or infinity.")
-    return X
-
-
 def as_generator(rng):
     """Turn ``None``, an int seed or a ``np.random.Generator`` into a Generator."""
     if isinstance(rng, np.random.Generator):

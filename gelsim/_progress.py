@@ -1,42 +1,49 @@
-"""A dependency-free progress bar for long runs, written to stderr."""
+"""Progress bars for long runs, on tqdm: a widget in a notebook, a bar in a terminal."""
 
 from __future__ import annotations
 
-import sys
-import time
+#: Seconds a run must last before its bar appears (``progress=None``): short calls stay silent.
+DELAY = 2.0
 
 
 class Progress:
-    """Minimal progress bar: ``Progress(total, label)``, ``update(done, extra="")``, ``close()``.
+    """``Progress(total, label, enabled)``, then ``update(done, extra="")`` and ``close()``.
 
-    Disabled (no output at all) when ``enabled`` is False; with ``enabled=None`` it shows only when
-    stderr is a terminal.
+    ``enabled``: True shows the bar at once, False never, None (the default of every public ``progress``
+    argument) once the run has lasted :data:`DELAY` seconds. tqdm chooses the display (``tqdm.auto``).
+
+    Examples
+    --------
+    >>> from gelsim._progress import Progress
+    >>> bar = Progress(10, "demo", enabled=False)
+    >>> bar.update(5, "half-way"); bar.close()
+    >>> bar.done
+    5.0
     """
 
-    def __init__(self, total, label, enabled=None, stream=None):
-        self.stream = stream or sys.stderr
-        self.enabled = self.stream.isatty() if enabled is None else bool(enabled)
+    def __init__(self, total, label, enabled=None):
         self.total = max(float(total), 1e-300)
-        self.label = label
-        self.start = time.perf_counter()
-        self._last = 0.0
+        self.done = 0.0
+        self._bar = None
+        if enabled is not False:
+            from tqdm.auto import tqdm   # here: import gelsim does not load tqdm
+
+            self._bar = tqdm(total=self.total, desc=label, delay=0.0 if enabled else DELAY, leave=True,
+                             bar_format="{desc}: {percentage:5.1f}%|{bar}| {elapsed}<{remaining} {postfix}")
+
+    @property
+    def enabled(self):
+        return self._bar is not None
 
     def update(self, done, extra=""):
-        if not self.enabled:
-            return
-        now = time.perf_counter()
-        if now - self._last < 0.2 and done < self.total:
-            return
-        self._last = now
-        frac = min(done / self.total, 1.0)
-        elapsed = now - self.start
-        eta = elapsed * (1 - frac) / frac if frac > 0 else float("nan")
-        bar = "#" * int(30 * frac)
-        self.stream.write(f"\r{self.label}: {100 * frac:5.1f}% |{bar:<30}| {elapsed:6.1f}s ETA {eta:6.1f}s {extra}")
-        self.stream.flush()
+        """Set the progress to ``done`` (of ``total``), with ``extra`` shown after the bar."""
+        done = min(float(done), self.total)
+        if self._bar is not None:
+            if extra:
+                self._bar.set_postfix_str(extra, refresh=False)
+            self._bar.update(done - self.done)
+        self.done = done
 
     def close(self):
-        if self.enabled:
-            self.update(self.total)
-            self.stream.write("\n")
-            self.stream.flush()
+        if self._bar is not None:
+            self._bar.close()

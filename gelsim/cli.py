@@ -133,7 +133,7 @@ def _cmd_simulate(args):
 
     net = Network.load(args.network)
     res = simulate(net, duration=args.duration, warmup=args.warmup, replications=args.replications,
-                   rng=args.seed, progress=False if args.no_progress else None)  # None: a bar on a terminal only
+                   rng=args.seed, progress=False if args.no_progress else None)  # None: a bar once the run lasts 2 s
     columns = {"q": res.q, "q_se": res.q_se, "saturated": res.saturated, "mean_potential": res.mean_potential,
                "firing_rate": res.firing_rate}
     summary = dict(events=res.events, duration=res.duration, replications=res.replications,

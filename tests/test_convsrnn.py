@@ -259,7 +259,7 @@ def test_network_of_a_perturbed_model_does_not_match(rocket):
     w = clf.readout_.weights.copy()
     w[np.unravel_index(np.argmax(w), w.shape)] *= 0.5
     bad = dataclasses.replace(clf.readout_, weights=w)
-    assert np.abs(gelsim.solve(net).q[-3:] - bad.outputs(clf.transform(X[:1]))[0]).max() > 1e-6
+    assert np.abs(gelsim.solve(net).q[-3:] - bad.outputs(clf.pooled_features(X[:1]))[0]).max() > 1e-6
 
 
 def test_exact_pooling_is_analytic_only():
@@ -321,8 +321,19 @@ def test_not_fitted():
         RocketSRNNClassifier().predict(np.zeros((1, 1, 20)))
 
 
+def test_series_shorter_than_a_kernel_are_extended():
+    """A kernel spans 9 samples: shorter series (scikit-learn's checks pass 1 to 5 features) are extended by
+    repeating their last sample, and the model stays a valid network."""
+    X = np.random.default_rng(0).normal(size=(12, 1, 5))
+    clf = RocketSRNNClassifier(n_kernels=84, random_state=0).fit(X, np.arange(12) % 2)
+    padded = np.concatenate([X, np.repeat(X[:, :, -1:], 4, axis=2)], axis=2)
+    same = RocketSRNNClassifier(n_kernels=84, random_state=0).fit(padded, np.arange(12) % 2)
+    np.testing.assert_allclose(clf.decision_function(X), same.decision_function(padded))
+    q = gelsim.solve(clf.to_network(X[0])).q[-2:]
+    np.testing.assert_allclose(q, clf.decision_outputs(X[:1])[0], atol=1e-9)
+
+
 @pytest.mark.parametrize("X, fragment", [
-    (np.zeros((6, 1, 8)), "at least 9"),
     (np.full((6, 1, 20), np.nan), "NaN or infinity"),
     (np.zeros((6, 1, 20, 2)), r"shape \(n_samples, n_channels, length\)"),
     (np.zeros(6), r"shape \(n_samples, n_channels, length\)"),
@@ -337,19 +348,25 @@ def test_single_class_and_wrong_length_at_predict(rocket):
     with pytest.raises(ValueError, match="at least 2 classes"):
         RocketSRNNClassifier(n_kernels=84).fit(X, np.zeros(len(X)))
     clf = rocket[0]
-    with pytest.raises(ValueError, match=r"fitted on instances of shape \(2, 40\)"):
+    with pytest.raises(ValueError, match=r"fitted on series of shape \(2, 40\)"):
         clf.predict(X[:, :, :30])
 
 
 def test_images_bad_input(conv):
     X, y = _images()
     clf = conv[0]
-    with pytest.raises(ValueError, match=r"fitted on instances of shape \(10, 10\)"):
+    with pytest.raises(ValueError, match=r"fitted on images of shape \(10, 10\)"):
         clf.predict(np.zeros((2, 12, 12)))
-    with pytest.raises(ValueError, match="non-negative"):
-        ConvSRNNClassifier(n_kernels=84).fit(X - 1, y)
     with pytest.raises(ValueError, match=r"shape \(n_samples, height, width\)"):
-        ConvSRNNClassifier(n_kernels=84).fit(X.reshape(len(X), -1), y)
+        ConvSRNNClassifier(n_kernels=84).fit(X[:, :, :, None], y)
+    # Flattened square images (scikit-learn's digits) are images; negative intensities are shifted.
+    flat = ConvSRNNClassifier(n_kernels=84, random_state=0).fit(X.reshape(len(X), -1), y)
+    np.testing.assert_array_equal(flat.predict(X.reshape(len(X), -1)), clf.predict(X))
+    assert flat.input_shape_ == (10, 10)
+    base = X - X.min()       # intensities from 0: then a shift down by 1 is undone by the scaling
+    plain = ConvSRNNClassifier(n_kernels=84, random_state=0).fit(base, y)
+    shifted = ConvSRNNClassifier(n_kernels=84, random_state=0).fit(base - 1, y)
+    np.testing.assert_allclose(shifted.decision_function(base - 1), plain.decision_function(base), atol=1e-12)
     with pytest.raises(ValueError, match="'regions'"):
         ConvSRNNClassifier(n_kernels=84, regions=(20, 20)).fit(X, y)
 
@@ -385,7 +402,7 @@ def test_real_image_accuracy_and_mnist_loader():
 
 def test_excitation_maps_pool_to_the_features(rocket, conv):
     clf, X, _ = conv
-    F = clf.transform(X[:1])[0]
+    F = clf.pooled_features(X[:1])[0]
     bank = clf.bank_
     for feature in (0, 40, bank.biases.size - 1):
         q = clf.excitation_map(X[0], feature)

@@ -155,7 +155,7 @@ def test_bad_input(xor):
     X, y = xor
     with pytest.raises(ValueError, match="NaN"):
         RecurrentRNNClassifier().fit(np.full((4, 2), np.nan), [0, 1, 0, 1])
-    with pytest.raises(ValueError, match="2-D"):
+    with pytest.raises(ValueError, match="Expected 2D array"):
         RecurrentRNNClassifier().fit(np.zeros(4), [0, 1, 0, 1])
     with pytest.raises(ValueError, match="1 class"):
         RecurrentRNNClassifier().fit(X, np.zeros(len(X)))

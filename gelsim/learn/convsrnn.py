@@ -19,7 +19,10 @@ import numpy as np
 from . import _conv_maths as core
 from ._ridge import fit_ridge_loo, realise
 from ._spiking_readout import PenaltySearch, choose_penalty, fit_for_decisions
-from ._sklearn_compat import BaseEstimator, ClassifierMixin, NotFittedError, check_is_fitted, fit_labels
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import NotFittedError
+
+from ._inputs import check_images, check_is_fitted, check_labels, check_series
 from .._checks import as_generator
 from ..sampled import SampledOutputs, SpikingClassifierMixin
 
@@ -32,14 +35,11 @@ ALPHAS = np.logspace(-3, 3, 10)
 class _ConvSRNNBase(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
     """Shared fit / predict / network machinery; subclasses define the input kind and the bank."""
 
-    _input_ndim = 3
-    _shape_text = ""
-
     # ------------------------------------------------------------------ fitting
     def fit(self, X, y):
         """Draw the convolution cells, pool the training data, fit the readout; returns ``self``."""
         X = self._check_X(X, reset=True)
-        self.classes_, codes = fit_labels(self, y, X.shape[0])
+        self.classes_, codes = check_labels(self, y, X.shape[0])
         self._check_params()
         gen = as_generator(self.random_state)
         U = self._fit_scaler(X)
@@ -114,15 +114,18 @@ class _ConvSRNNBase(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
                              f"Got {self.max_dilations!r} instead.")
 
     # ------------------------------------------------------------------ prediction
-    def transform(self, X):
-        """Pooled features, shape ``(n, n_features_out_)``: each pooling cell's excitation probability."""
+    def pooled_features(self, X):
+        """Pooled features, shape ``(n, n_features_out_)``: each pooling cell's excitation probability.
+
+        (Not ``transform``: these classifiers are not scikit-learn transformers; their features depend on
+        the readout's training only through the bank drawn in ``fit``.)"""
         check_is_fitted(self, "bank_")
         return self.bank_.features(self._scale(self._check_X(X, reset=False)), exact=self.pooling == "exact")
 
     def decision_function(self, X):
         """Ridge scores (n, n_classes) of the pooled features; the largest is the prediction."""
         check_is_fitted(self, "bank_")
-        return self.transform(X) @ self.coef_ + self.intercept_
+        return self.pooled_features(X) @ self.coef_ + self.intercept_
 
     def decision_outputs(self, X):
         """Analytic output-cell excitations (n, n_classes): what :func:`gelsim.solve` gives on :meth:`to_network`.
@@ -130,7 +133,7 @@ class _ConvSRNNBase(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
         They equal ``readout_.scale * (scores + c(x))`` with ``c(x)`` common to all classes, so they rank
         the classes as :meth:`decision_function` does.
         """
-        return self.readout_.outputs(self.transform(X))
+        return self.readout_.outputs(self.pooled_features(X))
 
     def predict(self, X, mode="analytic", **sampling):
         """Class labels: ``mode="analytic"`` (argmax of the scores) or ``"sampled"``.
@@ -182,7 +185,7 @@ class _ConvSRNNBase(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
         >>> X = np.random.default_rng(0).normal(size=(10, 1, 30)); y = np.arange(10) % 2
         >>> clf = RocketSRNNClassifier(n_kernels=84, random_state=0).fit(X, y)
         >>> q = clf.excitation_map(X[0], 5)
-        >>> bool(np.isclose(q.mean(), clf.transform(X[:1])[0, 5]))
+        >>> bool(np.isclose(q.mean(), clf.pooled_features(X[:1])[0, 5]))
         True
         """
         check_is_fitted(self, "bank_")
@@ -222,33 +225,7 @@ class _ConvSRNNBase(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ input checks
     def _check_X(self, X, reset):
-        name = type(self).__name__
-        if hasattr(X, "toarray"):
-            raise TypeError(f"{name} does not accept sparse input; pass a dense array.")
-        try:
-            arr = np.asarray(X, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"{name} needs numeric input. Got {type(X).__name__} that cannot be converted: "
-                             f"{exc}") from exc
-        arr = self._as_ndim(arr)
-        if arr.ndim != self._input_ndim:
-            raise ValueError(f"The 'X' parameter of {name} must be an array of shape {self._shape_text}. "
-                             f"Got an array of shape {arr.shape} instead.")
-        if arr.shape[0] == 0:
-            raise ValueError(f"{name} got 0 samples.")
-        if not np.all(np.isfinite(arr)):
-            raise ValueError(f"The 'X' parameter of {name} contains NaN or infinity; it needs finite values.")
-        if reset:
-            self._check_size(arr.shape[1:])
-            self.input_shape_ = arr.shape[1:]
-            self.n_features_in_ = int(np.prod(arr.shape[1:]))
-        elif arr.shape[1:] != self.input_shape_:
-            raise ValueError(f"The 'X' parameter of {name} has instances of shape {arr.shape[1:]}, but the "
-                             f"model was fitted on instances of shape {self.input_shape_}.")
-        return arr
-
-    def _as_ndim(self, arr):
-        return arr
+        return self._check_input(X, reset=reset)
 
 
 class RocketSRNNClassifier(_ConvSRNNBase):
@@ -319,7 +296,6 @@ class RocketSRNNClassifier(_ConvSRNNBase):
     (['slow', 'slow'], 1.0)
     """
 
-    _shape_text = "(n_samples, n_channels, length)"
 
     def __init__(self, n_kernels=10_000, *, max_dilations=32, pooling="soft", bias_rule="quantile",
                  readout="ridge", spiking_penalty=1e-5, spiking_l2=3e-3, spiking_budget=None, random_state=None):
@@ -333,13 +309,8 @@ class RocketSRNNClassifier(_ConvSRNNBase):
         self.spiking_budget = spiking_budget
         self.random_state = random_state
 
-    def _as_ndim(self, arr):
-        return arr[:, None, :] if arr.ndim == 2 else arr
-
-    def _check_size(self, shape):
-        if shape[1] < 9:
-            raise ValueError(f"The 'X' parameter of {type(self).__name__} holds series of length {shape[1]}; "
-                             "a kernel spans 9 samples, so the length must be at least 9.")
+    def _check_input(self, X, reset):
+        return check_series(self, X, reset=reset)
 
     def _fit_scaler(self, X):
         self.shift_ = np.minimum(X.min(axis=(0, 2)), 0.0)
@@ -348,7 +319,9 @@ class RocketSRNNClassifier(_ConvSRNNBase):
         return self._scale(X)
 
     def _scale(self, X):
-        return np.clip((X - self.shift_[None, :, None]) / self.span_, 0.0, 1.0)
+        U = np.clip((X - self.shift_[None, :, None]) / self.span_, 0.0, 1.0)
+        # A kernel spans 9 samples: shorter series are extended by repeating their last sample.
+        return np.pad(U, ((0, 0), (0, 0), (0, max(9 - U.shape[2], 0))), mode="edge")
 
     def _fit_bank(self, U, gen):
         return core.fit_series_bank(U, -self.shift_ / self.span_, int(self.n_kernels), gen,
@@ -396,8 +369,6 @@ class ConvSRNNClassifier(_ConvSRNNBase):
     1.0
     """
 
-    _input_ndim = 3
-    _shape_text = "(n_samples, height, width)"
 
     def __init__(self, n_kernels=168, *, regions=(2, 2), stride="auto", max_dilations=4, pooling="soft",
                  bias_rule="quantile", readout="ridge", spiking_penalty=1e-7, spiking_l2=1e-4, spiking_budget=None,
@@ -425,28 +396,32 @@ class ConvSRNNClassifier(_ConvSRNNBase):
         if self.stride != "auto" and (not isinstance(self.stride, numbers.Integral) or self.stride < 1):
             raise ValueError(f"The 'stride' parameter of {name} must be a positive integer or 'auto'. "
                              f"Got {self.stride!r} instead.")
-        self.stride_ = (1 if min(self.input_shape_) <= 16 else 2) if self.stride == "auto" else int(self.stride)
-        grid = [-(-s // self.stride_) for s in self.input_shape_]
+        shape = self._model_shape()
+        self.stride_ = (1 if min(shape) <= 16 else 2) if self.stride == "auto" else int(self.stride)
+        grid = [-(-s // self.stride_) for s in shape]
         if regions[0] > grid[0] or regions[1] > grid[1]:
             raise ValueError(f"The 'regions' parameter of {name} asks for a {regions[0]} x {regions[1]} grid, "
-                             f"but images of shape {self.input_shape_} at stride {self.stride_} have only "
+                             f"but images of shape {shape} at stride {self.stride_} have only "
                              f"{grid[0]} x {grid[1]} kernel positions.")
 
-    def _check_size(self, shape):
-        if min(shape) < 3:
-            raise ValueError(f"The 'X' parameter of {type(self).__name__} holds images of shape {shape}; a "
-                             "kernel spans 3 x 3 pixels, so both sides must be at least 3.")
+    def _check_input(self, X, reset):
+        return check_images(self, X, reset=reset)
 
     def _fit_scaler(self, X):
-        if X.min() < 0:
-            raise ValueError(f"The 'X' parameter of {type(self).__name__} must be non-negative (pixel "
-                             f"intensities). Got a minimum of {X.min():.4g}.")
-        peak = float(X.max())
+        # Pixel intensities are scaled into [0, 1] by the training maximum; negative inputs are shifted.
+        self.shift_ = min(float(X.min()), 0.0)
+        peak = float(X.max()) - self.shift_
         self.span_ = peak if peak > 0 else 1.0
         return self._scale(X)
 
     def _scale(self, X):
-        return np.clip(X / self.span_, 0.0, 1.0)
+        U = np.clip((X - self.shift_) / self.span_, 0.0, 1.0)
+        # A kernel spans 3 x 3 pixels: smaller images are extended by repeating their edge pixels.
+        return np.pad(U, ((0, 0), (0, max(3 - U.shape[1], 0)), (0, max(3 - U.shape[2], 0))), mode="edge")
+
+    def _model_shape(self):
+        """The images' shape as the kernels see them (at least 3 x 3)."""
+        return tuple(max(side, 3) for side in self.input_shape_)
 
     def _fit_bank(self, U, gen):
         return core.fit_image_bank(U, int(self.n_kernels), gen, stride=self.stride_,

@@ -12,8 +12,10 @@ import numbers
 import numpy as np
 
 from . import _mlsrnn_maths as core
-from ._sklearn_compat import (HAVE_SKLEARN, BaseEstimator, ClassifierMixin, NotFittedError, as_labels,
-                              check_is_fitted, class_codes)
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import NotFittedError
+
+from ._inputs import check_is_fitted, check_labels, check_series, check_tabular
 from .._checks import as_generator
 from ..sampled import SampledOutputs, SpikingClassifierMixin
 from ..steady.model_network import ModelNetwork
@@ -29,7 +31,9 @@ def _real(value):
 class _BaseSRNN(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
     """Shared fit / predict machinery; subclasses say how input becomes channels."""
 
-    _input_ndim = 2
+    def _check_input(self, X, reset):
+        """A table (n, features); MCSRNN takes series (see :func:`~gelsim.learn._inputs.check_series`)."""
+        return check_tabular(self, X, reset=reset)
 
     def __init__(self, hidden=(200,), elm_hidden=1000, *, l1=1.0, ridge=None, fista_tol=1e-4, fista_max_iter=200,
                  random_state=None):
@@ -44,9 +48,9 @@ class _BaseSRNN(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------ fitting
     def fit(self, X, y):
         """Train by Algorithm 1 (MLSRNN) or 2 (MCSRNN); returns ``self``."""
-        X, y = self._validate_fit(X, y)
+        X = self._check_input(X, reset=True)
+        self.classes_, codes = check_labels(self, y, X.shape[0])
         hidden = self._check_params()
-        self.classes_, codes = class_codes(self, y)
         self._fit_scaler(X)
         gen = as_generator(self.random_state)
         channels = self._channels(self._scale(X))
@@ -103,7 +107,7 @@ class _BaseSRNN(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------ prediction
     def decision_outputs(self, X):
         """Analytic output-cell excitations ``Q_{L+2}`` (n, n_classes); the ELM outputs plus the offset ``m``."""
-        check_is_fitted(self)
+        check_is_fitted(self, "layers_")
         X = self._validate_predict(X)
         return core.forward(self.layers_, self._flat_scaled(X))
 
@@ -120,7 +124,7 @@ class _BaseSRNN(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
         >>> bool(clf.score(X, y) > 0.9)
         True
         """
-        check_is_fitted(self)
+        check_is_fitted(self, "layers_")
         return self._predict_mode(X, mode, sampling,
                                   lambda X: self.classes_[np.argmax(self.decision_outputs(X), axis=1)])
 
@@ -139,13 +143,13 @@ class _BaseSRNN(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
         Cells are ordered sources, hidden layers, outputs. With ``x`` (one raw instance) the sources carry its
         scaled features as external excitation (``Λ = x``, ``r = 1``, so ``q = x``); without it they are silent.
         """
-        check_is_fitted(self)
+        check_is_fitted(self, "layers_")
         if x is not None:
             x = self._flat_scaled(self._validate_predict(np.asarray(x)[None]))[0]
         return core.to_network(self.layers_, x)[0]
 
     def _fitted_model(self):
-        check_is_fitted(self)
+        check_is_fitted(self, "layers_")
         return self.layers_
 
     def _build_model_network(self):
@@ -162,47 +166,8 @@ class _BaseSRNN(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
         return Xs, q_all.__getitem__, q_all[:, model.output_cells]
 
     # ------------------------------------------------------------------ input validation
-    def _validate_fit(self, X, y):
-        if y is None:
-            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None.")
-        if HAVE_SKLEARN and self._input_ndim == 2:
-            from sklearn.utils.validation import validate_data
-
-            X, y = validate_data(self, X, y, dtype=np.float64, ensure_all_finite=True)
-            return X, as_labels(y, X.shape[0])
-        X = self._as_array(X, reset=True)
-        return X, as_labels(y, X.shape[0])
-
     def _validate_predict(self, X):
-        return self._as_array(X, reset=False)
-
-    def _as_array(self, X, reset):
-        name = type(self).__name__
-        if HAVE_SKLEARN and self._input_ndim == 2:
-            from sklearn.utils.validation import validate_data
-
-            return validate_data(self, X, reset=reset, dtype=np.float64, ensure_all_finite=True)
-        if hasattr(X, "toarray"):
-            raise TypeError(f"{name} does not accept sparse input; pass a dense array.")
-        try:
-            arr = np.asarray(X, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"{name} needs numeric input. Got {type(X).__name__} that cannot be converted: {exc}")
-        if arr.ndim != self._input_ndim:
-            shape = "(n_samples, n_features)" if self._input_ndim == 2 else "(n_samples, n_channels, length)"
-            raise ValueError(f"{name} expects a {self._input_ndim}-D array of shape {shape}. "
-                             f"Got an array of shape {arr.shape} instead.")
-        if not np.all(np.isfinite(arr)):
-            raise ValueError(f"Input X contains NaN or infinity; {name} needs finite values.")
-        if arr.shape[0] == 0:
-            raise ValueError(f"{name} got 0 samples.")
-        if reset:
-            self.n_features_in_ = int(np.prod(arr.shape[1:]))
-            self.input_shape_ = arr.shape[1:]
-        elif arr.shape[1:] != self.input_shape_:
-            raise ValueError(f"X has shape {arr.shape[1:]} per sample, but {name} was fitted with "
-                             f"{self.input_shape_}.")
-        return arr
+        return self._check_input(X, reset=False)
 
 
 class MLSRNNClassifier(_BaseSRNN):
@@ -254,7 +219,11 @@ class MLSRNNClassifier(_BaseSRNN):
 
 
 class MCSRNNClassifier(_BaseSRNN):
-    """Multi-channel single-cell RNN classifier (Algorithm 2), for input of shape (n, channels, length).
+    """Multi-channel single-cell RNN classifier (Algorithm 2), for series.
+
+    Series come as aeon passes them: ``(n, length)`` (univariate), ``(n, channels, length)``, or a list of
+    ``(channels, length_i)`` arrays, whose unequal lengths are resampled by linear interpolation to the
+    longest training length.
 
     Every channel gets its own autoencoder stack (sizes ``hidden``, trained on that channel alone); the
     channels' codes are concatenated and fed to one shared ELM. Each channel is scaled into [0, 1] with its
@@ -274,8 +243,10 @@ class MCSRNNClassifier(_BaseSRNN):
     True
     """
 
-    _input_ndim = 3
     _scale_axes = (0, 2)
+
+    def _check_input(self, X, reset):
+        return check_series(self, X, reset=reset)
 
     def _channels(self, X):
         return [X[:, c, :] for c in range(X.shape[1])]

@@ -17,8 +17,10 @@ import warnings
 import numpy as np
 
 from . import _recurrent_maths as core
-from ._sklearn_compat import BaseEstimator, ClassifierMixin, check_is_fitted, fit_labels
-from .._checks import as_dense_finite, as_generator, check_int, check_positive_number
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+from ._inputs import check_is_fitted, check_labels, check_tabular
+from .._checks import as_generator, check_int, check_positive_number
 from ..steady import SaturationWarning
 from ..sampled import SpikingClassifierMixin
 from ..steady.model_network import ModelNetwork
@@ -52,7 +54,8 @@ class RecurrentRNNClassifier(SpikingClassifierMixin, ClassifierMixin, BaseEstima
     random_state : None, int or numpy.random.Generator
         Initial weights and batch order.
     progress : None or bool
-        Progress bar on stderr (None: only on a terminal).
+        Progress bar of the epochs with the loss (tqdm): None (default) shows it once training has lasted
+        2 s, True at once, False never.
 
     Notes
     -----
@@ -93,7 +96,7 @@ class RecurrentRNNClassifier(SpikingClassifierMixin, ClassifierMixin, BaseEstima
     def fit(self, X, y):
         """Train on ``X`` (n_samples, n_features) and labels ``y``; returns ``self``."""
         X = self._check_X(X, reset=True)
-        self.classes_, codes = fit_labels(self, y, X.shape[0])
+        self.classes_, codes = check_labels(self, y, X.shape[0])
         self._check_params()
         self.data_min_ = X.min(axis=0)
         span = X.max(axis=0) - self.data_min_
@@ -137,14 +140,7 @@ class RecurrentRNNClassifier(SpikingClassifierMixin, ClassifierMixin, BaseEstima
             check_int(getattr(self, key), key, name, minimum=1)
 
     def _check_X(self, X, reset):
-        name = type(self).__name__
-        X = as_dense_finite(X, name, 2, "(n_samples, n_features)")
-        if reset:
-            self.n_features_in_ = X.shape[1]
-        elif X.shape[1] != self.n_features_in_:
-            raise ValueError(f"The 'X' parameter of {name} has {X.shape[1]} features, but the model was fitted "
-                             f"on {self.n_features_in_}.")
-        return X
+        return check_tabular(self, X, reset=reset)
 
     def _inputs(self, X):
         """The sources' q: the features scaled into [0, 1] by the training range."""

@@ -12,8 +12,10 @@ from __future__ import annotations
 import numpy as np
 
 from . import _recurrent_maths as core
-from ._sklearn_compat import BaseEstimator, ClassifierMixin, check_is_fitted, fit_labels
-from .._checks import as_dense_finite, as_generator, check_int, check_positive_number
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+from ._inputs import check_is_fitted, check_labels, check_series
+from .._checks import as_generator, check_int, check_positive_number
 from ..sampled import SpikingClassifierMixin
 from ..steady.model_network import ModelNetwork
 
@@ -38,7 +40,8 @@ class SequenceRNNClassifier(SpikingClassifierMixin, ClassifierMixin, BaseEstimat
         Gradients whose global norm exceeds ``clip`` are scaled down to it.
     random_state : None, int or numpy.random.Generator
     progress : None or bool
-        Progress bar on stderr (None: only on a terminal).
+        Progress bar of the epochs with the loss (tqdm): None (default) shows it once training has lasted
+        2 s, True at once, False never.
 
     Notes
     -----
@@ -77,7 +80,7 @@ class SequenceRNNClassifier(SpikingClassifierMixin, ClassifierMixin, BaseEstimat
     def fit(self, X, y):
         """Train on series ``X`` (n, channels, length) and labels ``y``; returns ``self``."""
         X = self._check_X(X, reset=True)
-        self.classes_, codes = fit_labels(self, y, X.shape[0])
+        self.classes_, codes = check_labels(self, y, X.shape[0])
         self._check_params()
         self.data_min_ = X.min(axis=(0, 2))[None, :, None]
         span = X.max(axis=(0, 2))[None, :, None] - self.data_min_
@@ -116,14 +119,7 @@ class SequenceRNNClassifier(SpikingClassifierMixin, ClassifierMixin, BaseEstimat
             check_int(getattr(self, key), key, name, minimum=1)
 
     def _check_X(self, X, reset):
-        name = type(self).__name__
-        X = as_dense_finite(X, name, 3, "(n_samples, n_channels, length)")
-        if reset:
-            self.input_shape_ = X.shape[1:]
-        elif X.shape[1:] != self.input_shape_:
-            raise ValueError(f"The 'X' parameter of {name} has instances of shape {X.shape[1:]}, but the model "
-                             f"was fitted on instances of shape {self.input_shape_}.")
-        return X
+        return check_series(self, X, reset=reset)
 
     def _steps(self, X):
         """Scaled inputs as steps: (n, length, channels)."""

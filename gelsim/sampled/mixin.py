@@ -129,7 +129,8 @@ class SpikingClassifierMixin:
             its solution function (sent to Dask workers once), so a process pool needs them to pickle;
             threads (the default) and Dask (cloudpickle) always work.
         progress : bool, optional
-            Progress bar over instances on stderr (default: when stderr is a terminal).
+            Progress bar over instances (tqdm: a widget in a notebook, a bar in a terminal): None
+            (default) shows it once the run has lasted 2 s, True at once, False never.
 
         Examples
         --------

@@ -135,7 +135,8 @@ def simulate(net, *, duration=None, warmup=None, replications=8, target_se=None,
         group's replications run interleaved on one core, which hides
         memory latency (about 2x the events per second of one replication alone at 10^6 cells).
     progress : bool, optional
-        Show a progress bar on stderr (default: when stderr is a terminal).
+        Progress bar (tqdm: a widget in a notebook, a bar in a terminal): None (default) shows it once
+        the run has lasted 2 s, True at once, False never.
 
     Returns
     -------
