@@ -108,9 +108,10 @@ def test_ridge_leave_one_out_equals_brute_force():
 
 def test_readout_outputs_rank_classes_as_the_scores(rocket):
     clf, X, _ = rocket
-    out, scores = clf.decision_outputs(X), clf.decision_function(X)
+    out, scores = clf.decision_outputs(X), clf._scores(X)
     assert np.all((out > 0) & (out < 1))
     assert np.array_equal(np.argmax(out, axis=1), np.argmax(scores, axis=1))
+    np.testing.assert_allclose(clf.decision_function(X), scores)    # (with 2 classes: column 1 - column 0)
     # The outputs are the scores plus a term common to every class, scaled.
     diff = out / clf.readout_.scale - scores
     assert np.allclose(diff, diff[:, :1], atol=1e-9)
@@ -336,7 +337,7 @@ def test_series_shorter_than_a_kernel_are_extended():
 @pytest.mark.parametrize("X, fragment", [
     (np.full((6, 1, 20), np.nan), "NaN or infinity"),
     (np.zeros((6, 1, 20, 2)), r"shape \(n_samples, n_channels, length\)"),
-    (np.zeros(6), r"shape \(n_samples, n_channels, length\)"),
+    (np.zeros(6), "Expected 2D array, got 1D array"),
 ])
 def test_rocket_bad_input(X, fragment):
     with pytest.raises(ValueError, match=fragment):

@@ -120,11 +120,11 @@ def test_bad_params(kwargs, fragment):
 
 def test_bad_input(fitted):
     clf, X, y = fitted
-    with pytest.raises(ValueError, match="3-D"):
-        SequenceRNNClassifier().fit(X[:, 0], y)
+    with pytest.raises(ValueError, match=r"shape \(n_samples, n_channels, length\)"):
+        SequenceRNNClassifier().fit(X[:, :, :, None], y)
     with pytest.raises(ValueError, match="NaN"):
         SequenceRNNClassifier().fit(np.full_like(X, np.nan), y)
-    with pytest.raises(ValueError, match="fitted on instances of shape"):
+    with pytest.raises(ValueError, match="fitted on series of shape"):
         clf.predict(X[:, :, :10])
 
 

@@ -8,6 +8,8 @@ features go to a linear readout, realised as output cells with non-negative weig
 
 from __future__ import annotations
 
+import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,6 +18,23 @@ import scipy.sparse as sp
 from . import _conv_kernels as kern
 from ..network import Network
 from ..steady.model_network import ModelNetwork
+
+@contextmanager
+def kernel_threads():
+    """Run the parallel feature kernels on no more threads than the caller allows: inside a joblib worker
+    (``cross_val_score(..., n_jobs=-1)``) joblib sets ``OMP_NUM_THREADS`` to the worker's share of the
+    cores, which Numba does not read by itself, so the workers' threads would oversubscribe the machine."""
+    import numba
+
+    allowed = os.environ.get("OMP_NUM_THREADS", "")
+    before = numba.get_num_threads()
+    limit = min(before, int(allowed)) if allowed.isdigit() and int(allowed) > 0 else before
+    numba.set_num_threads(limit)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
+
 
 _GOLDEN = (np.sqrt(5.0) + 1.0) / 2.0
 #: Smallest |bias|, in units of the scaled input (one tap spans [0, 1]). A bias is a firing rate, so it
@@ -44,8 +63,9 @@ class SeriesBank:
     biases: np.ndarray         # (n_features,)
 
     def features(self, U, exact=False):
-        return kern.series_features(U, self.pad, self.dilations, self.n_biases, self.channel_start,
-                                    self.channel_index, self.biases, exact)
+        with kernel_threads():
+            return kern.series_features(U, self.pad, self.dilations, self.n_biases, self.channel_start,
+                                        self.channel_index, self.biases, exact)
 
     def locate(self, feature):
         """``(dilation index, kernel, bias)`` of a feature."""
@@ -78,8 +98,9 @@ class ImageBank:
         return (self.row_edges.size - 1) * (self.col_edges.size - 1)
 
     def features(self, U, exact=False):
-        return kern.image_features(U, self.stride, self.dilations, self.n_biases, self.biases, self.row_edges,
-                                   self.col_edges, exact)
+        with kernel_threads():
+            return kern.image_features(U, self.stride, self.dilations, self.n_biases, self.biases, self.row_edges,
+                                       self.col_edges, exact)
 
     def position_q(self, u, feature):
         """Excitation probability of each position cell of ``feature`` (a (kernel, dilation, bias) index,

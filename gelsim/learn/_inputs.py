@@ -13,7 +13,13 @@ import numpy as np
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-__all__ = ["check_tabular", "check_series", "check_images", "check_labels", "check_is_fitted"]
+__all__ = ["check_tabular", "check_series", "check_images", "check_labels", "check_is_fitted", "decision_shape"]
+
+
+def decision_shape(scores):
+    """Class scores (n, n_classes) in scikit-learn's shape for ``decision_function``: with two classes, one
+    column, the second class's score minus the first's (positive means ``classes_[1]``)."""
+    return scores[:, 1] - scores[:, 0] if scores.shape[1] == 2 else scores
 
 
 def check_labels(estimator, y, n_samples):
@@ -40,7 +46,8 @@ def check_tabular(estimator, X, *, reset):
 def check_series(estimator, X, *, reset):
     """Series as one finite float64 array (n, channels, length).
 
-    Accepted: ``(n, length)`` (univariate; through ``validate_data``), ``(n, channels, length)``, and a list
+    Accepted: ``(n, length)`` (univariate; through ``validate_data``, which also judges anything of fewer
+    dimensions), ``(n, channels, length)``, and a list
     of ``(channels, length_i)`` or ``(length_i,)`` arrays. Lists of unequal lengths are resampled by linear
     interpolation to the length seen in ``fit`` (in ``fit``, the longest). Sets ``input_shape_`` (channels,
     length) and ``n_features_in_`` in ``fit``; afterwards the channels and length must match.
@@ -48,7 +55,7 @@ def check_series(estimator, X, *, reset):
     name = type(estimator).__name__
     if _is_series_list(X):
         S = _stack_series(X, name, None if reset else estimator.input_shape_[1])
-    elif getattr(X, "ndim", np.ndim(X) if not hasattr(X, "toarray") else 2) == 2 or hasattr(X, "toarray"):
+    elif _ndim(X) <= 2:
         if not reset and estimator.input_shape_[0] != 1:
             raise ValueError(f"The 'X' parameter of {name} is univariate, (n_samples, length), but the model "
                              f"was fitted on series of {estimator.input_shape_[0]} channels.")
@@ -61,11 +68,12 @@ def check_series(estimator, X, *, reset):
 def check_images(estimator, X, *, reset):
     """Images as one finite float64 array (n, height, width).
 
-    A 2-D array (n, d) holds flattened images (through ``validate_data``): square ones (``d = s * s``, as
+    A 2-D array (n, d) (or anything of at most 2 dimensions, which ``validate_data`` then judges) holds
+    flattened images (through ``validate_data``): square ones (``d = s * s``, as
     scikit-learn's digits) are reshaped to (s, s), others are read as one row of ``d`` pixels.
     """
     name = type(estimator).__name__
-    if getattr(X, "ndim", 3) == 2 or hasattr(X, "toarray") or (not hasattr(X, "ndim") and np.ndim(X) == 2):
+    if _ndim(X) <= 2:
         flat = check_tabular(estimator, X, reset=reset)
         side = int(round(np.sqrt(flat.shape[1])))
         shape = (side, side) if side * side == flat.shape[1] else (1, flat.shape[1])
@@ -74,6 +82,19 @@ def check_images(estimator, X, *, reset):
                              f"model was fitted on images of shape {estimator.input_shape_}.")
         return _record_shape(estimator, flat.reshape(flat.shape[0], *shape), reset, name, "images", tabular=True)
     return _record_shape(estimator, _as_finite(X, name, 3, "(n_samples, height, width)"), reset, name, "images")
+
+
+def _ndim(X):
+    """Dimensions of ``X`` as ``validate_data`` would see them (sparse matrices: 2), read without calling
+    array functions on objects that only convert to arrays."""
+    if hasattr(X, "toarray"):
+        return 2
+    if isinstance(X, np.ndarray):
+        return X.ndim
+    try:
+        return np.asarray(X).ndim
+    except (TypeError, ValueError):
+        return 2    # let validate_data say what is wrong
 
 
 def _record_shape(estimator, A, reset, name, kind, tabular=False):

@@ -22,7 +22,7 @@ from ._spiking_readout import PenaltySearch, choose_penalty, fit_for_decisions
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import NotFittedError
 
-from ._inputs import check_images, check_is_fitted, check_labels, check_series
+from ._inputs import check_images, check_is_fitted, check_labels, check_series, decision_shape
 from .._checks import as_generator
 from ..sampled import SampledOutputs, SpikingClassifierMixin
 
@@ -123,7 +123,11 @@ class _ConvSRNNBase(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
         return self.bank_.features(self._scale(self._check_X(X, reset=False)), exact=self.pooling == "exact")
 
     def decision_function(self, X):
-        """Ridge scores (n, n_classes) of the pooled features; the largest is the prediction."""
+        """Ridge scores of the pooled features, (n, n_classes); the largest is the prediction. With two
+        classes, as scikit-learn has it, one column: the second class's score minus the first's."""
+        return decision_shape(self._scores(X))
+
+    def _scores(self, X):
         check_is_fitted(self, "bank_")
         return self.pooled_features(X) @ self.coef_ + self.intercept_
 
@@ -131,7 +135,7 @@ class _ConvSRNNBase(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
         """Analytic output-cell excitations (n, n_classes): what :func:`gelsim.solve` gives on :meth:`to_network`.
 
         They equal ``readout_.scale * (scores + c(x))`` with ``c(x)`` common to all classes, so they rank
-        the classes as :meth:`decision_function` does.
+        the classes as the scores of :meth:`decision_function` do.
         """
         return self.readout_.outputs(self.pooled_features(X))
 
@@ -143,7 +147,7 @@ class _ConvSRNNBase(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self, "bank_")
         return self._predict_mode(X, mode, sampling,
-                                  lambda X: self.classes_[np.argmax(self.decision_function(X), axis=1)])
+                                  lambda X: self.classes_[np.argmax(self._scores(X), axis=1)])
 
     def _sampling_inputs(self, X, model):
         check_is_fitted(self, "bank_")
@@ -166,7 +170,7 @@ class _ConvSRNNBase(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
 
         Monotone in the scores (same argmax as :meth:`predict`); not calibrated probabilities.
         """
-        z = self.decision_function(X) / self.score_scale_
+        z = self._scores(X) / self.score_scale_
         z = np.exp(z - z.max(axis=1, keepdims=True))
         return z / z.sum(axis=1, keepdims=True)
 

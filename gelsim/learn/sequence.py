@@ -14,7 +14,7 @@ import numpy as np
 from . import _recurrent_maths as core
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from ._inputs import check_is_fitted, check_labels, check_series
+from ._inputs import check_is_fitted, check_labels, check_series, decision_shape
 from .._checks import as_generator, check_int, check_positive_number
 from ..sampled import SpikingClassifierMixin
 from ..steady.model_network import ModelNetwork
@@ -126,7 +126,11 @@ class SequenceRNNClassifier(SpikingClassifierMixin, ClassifierMixin, BaseEstimat
         return np.clip((X - self.data_min_) / self.data_span_, 0.0, 1.0).transpose(0, 2, 1)
 
     def decision_function(self, X):
-        """Class scores (n, n_classes): output excitations (RNN cells) or logits (Elman)."""
+        """Class scores (n, n_classes): output excitations (RNN cells) or logits (Elman). With two classes, as
+        scikit-learn has it, one column: the second class's score minus the first's."""
+        return decision_shape(self._scores(X))
+
+    def _scores(self, X):
         check_is_fitted(self, "params_")
         S = self._steps(self._check_X(X, reset=False))
         if self.cell == "elman":
@@ -137,7 +141,7 @@ class SequenceRNNClassifier(SpikingClassifierMixin, ClassifierMixin, BaseEstimat
     def decision_outputs(self, X):
         """Output-cell excitations (n, n_classes) after the last step (RNN cells only)."""
         self._require_rnn("decision_outputs")
-        return self.decision_function(X)
+        return self._scores(X)
 
     def predict(self, X, mode="analytic", **sampling):
         """Class labels: ``mode="analytic"`` or ``"sampled"`` (RNN cells; see :meth:`sample_outputs`)."""
@@ -145,7 +149,7 @@ class SequenceRNNClassifier(SpikingClassifierMixin, ClassifierMixin, BaseEstimat
         if mode == "sampled":
             self._require_rnn("predict(mode='sampled')")
         return self._predict_mode(X, mode, sampling,
-                                  lambda X: self.classes_[np.argmax(self.decision_function(X), axis=1)])
+                                  lambda X: self.classes_[np.argmax(self._scores(X), axis=1)])
 
     def _require_rnn(self, what):
         check_is_fitted(self, "params_")
