@@ -148,12 +148,6 @@ def test_not_fitted_error():
         MLSRNNClassifier().predict(np.zeros((2, 3)))
 
 
-def test_check_estimator():
-    from sklearn.utils.estimator_checks import check_estimator
-
-    check_estimator(MLSRNNClassifier(hidden=(8,), elm_hidden=30, random_state=0))
-
-
 def test_pipeline_and_cross_validation(blobs):
     from sklearn.model_selection import cross_val_score
     from sklearn.pipeline import make_pipeline
