@@ -63,8 +63,13 @@ def test_one_set_of_messages(name, X, message):
 def test_predict_checks_the_fitted_shape(name):
     X, y = _series()
     clf = MODELS[name]().fit(X, y)
+    from gelsim.learn._inputs import _resample
+
+    # Another length is resampled to the training length; other channels are refused.
+    np.testing.assert_array_equal(clf.predict(X[:, :, :15]), clf.predict(np.stack([_resample(x, 20)
+                                                                                   for x in X[:, :, :15]])))
     with pytest.raises(ValueError, match=r"fitted on series of shape \(2, 20\)"):
-        clf.predict(X[:, :, :15])
+        clf.predict(np.concatenate([X, X[:, :1]], axis=1))
     with pytest.raises(ValueError, match=r"univariate, \(n_samples, length\), but the model was fitted on series "
                                          r"of 2 channels"):
         clf.predict(X[:, 0, :])

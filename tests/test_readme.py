@@ -20,3 +20,14 @@ def test_ci_runs_readme_test_command():
     test_command = next(c.strip() for c in commands if "pytest" in c and "[test]" in c)
     ci_lines = [l for l in (ROOT / ".ci/run").read_text().splitlines() if l and not l.startswith(("#", "set ", "cd "))]
     assert ci_lines == [test_command]
+
+
+def test_scikit_learn_page_runs():
+    """The code of docs/sklearn.rst (pipelines, grid search, aeon's loaders, Dask) runs as written, in order."""
+    page = (ROOT / "docs" / "sklearn.rst").read_text()
+    blocks = re.findall(r"\.\. code-block:: python\n\n(.*?)(?=\n\S|\Z)", page, flags=re.S)
+    assert len(blocks) == 3, "the page lost a code block"
+    namespace = {}
+    for number, block in enumerate(blocks):
+        code = "\n".join(line[4:] for line in block.splitlines())
+        exec(compile(code, f"docs/sklearn.rst block {number + 1}", "exec"), namespace)

@@ -125,7 +125,7 @@ def test_bad_input(fitted):
     with pytest.raises(ValueError, match="NaN"):
         SequenceRNNClassifier().fit(np.full_like(X, np.nan), y)
     with pytest.raises(ValueError, match="fitted on series of shape"):
-        clf.predict(X[:, :, :10])
+        clf.predict(np.concatenate([X, X], axis=1))
 
 
 def test_divergent_training_names_the_learning_rate():

@@ -62,6 +62,8 @@ def check_series(estimator, X, *, reset):
         S = check_tabular(estimator, X, reset=reset)[:, None, :]
     else:
         S = _as_finite(X, name, 3, "(n_samples, n_channels, length)")
+        if not reset and S.shape[1] == estimator.input_shape_[0]:
+            S = np.stack([_resample(s, estimator.input_shape_[1]) for s in S])
     return _record_shape(estimator, S, reset, name, "series")
 
 
