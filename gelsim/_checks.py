@@ -144,15 +144,20 @@ def check_memory(nbytes, what, advice):
 
 
 def as_generator(rng):
-    """Turn ``None``, an int seed or a ``np.random.Generator`` into a Generator."""
+    """Turn ``None``, an int seed, a ``SeedSequence``, a ``np.random.Generator`` or a legacy
+    ``np.random.RandomState`` (as scikit-learn users pass ``random_state``) into a Generator."""
     if isinstance(rng, np.random.Generator):
         return rng
     if rng is None or (isinstance(rng, numbers.Integral) and not isinstance(rng, bool) and rng >= 0):
         return np.random.default_rng(rng)
     if isinstance(rng, np.random.SeedSequence):
         return np.random.default_rng(rng)
+    if isinstance(rng, np.random.RandomState):
+        # Drawn from the RandomState, so that it advances as scikit-learn's own estimators advance it.
+        return np.random.default_rng(rng.randint(0, 2**63 - 1, dtype=np.int64))
     raise ValueError(
-        f"The 'rng' parameter must be None, a non-negative int or a numpy.random.Generator. Got {rng!r} instead."
+        f"The 'rng' parameter must be None, a non-negative int, a numpy.random.Generator or RandomState. "
+        f"Got {rng!r} instead."
     )
 
 

@@ -107,3 +107,15 @@ def test_workers_keep_to_their_share_of_threads():
     cores = os.cpu_count() or 1
     for threads, share in joblib.Parallel(n_jobs=2)(joblib.delayed(threads_in_worker)() for _ in range(2)):
         assert share is not None and threads <= max(cores // 2, 1) == int(share)
+
+
+def test_a_random_state_instance_is_accepted_and_advanced():
+    """scikit-learn users pass RandomState instances; the same state gives the same model."""
+    X, y = _iris()
+    a = MLSRNNClassifier(hidden=(4,), elm_hidden=20, random_state=np.random.RandomState(3)).fit(X, y)
+    b = MLSRNNClassifier(hidden=(4,), elm_hidden=20, random_state=np.random.RandomState(3)).fit(X, y)
+    np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
+    state = np.random.RandomState(3)
+    first = MLSRNNClassifier(hidden=(4,), elm_hidden=20, random_state=state).fit(X, y).predict_proba(X)
+    second = MLSRNNClassifier(hidden=(4,), elm_hidden=20, random_state=state).fit(X, y).predict_proba(X)
+    assert not np.array_equal(first, second)     # the shared state moved on
