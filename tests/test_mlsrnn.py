@@ -249,3 +249,47 @@ def test_silent_settings_are_refused(params, name):
     X = np.random.default_rng(0).uniform(size=(20, 3))
     with pytest.raises(ValueError, match=f"'{name}' parameter of MLSRNNClassifier"):
         MLSRNNClassifier(**params).fit(X, np.arange(20) % 2)
+
+
+# ---------------------------------------------------------------- defaults chosen from the data (#31)
+def test_leave_one_out_errors_of_the_elm_search_are_exact():
+    """select_elm's closed-form leave-one-out errors equal refitting without each row in turn."""
+    from gelsim.learn import _mlsrnn_maths as core
+    from gelsim.steady.cells import rho
+
+    rng = np.random.default_rng(0)
+    X = rng.uniform(size=(14, 3))
+    Y = np.eye(2)[rng.integers(2, size=14)]
+    pool = core.elm_pool(3, 8, np.ones(3), np.random.default_rng(1))
+    ridges = [1e-3, 1e-1]
+    choice = core.select_elm(X, Y, pool, [8], ridges)
+    pre = X @ pool.weights(8)
+    H = rho(pre, pre.max() / 5)
+    for j, ridge in enumerate(ridges):
+        alpha = ridge * np.sum(H * H) / 8
+        errors = []
+        for i in range(14):
+            keep = np.arange(14) != i
+            w = np.linalg.solve(H[keep].T @ H[keep] + alpha * np.eye(8), H[keep].T @ Y[keep])
+            errors.append((Y[i] - H[i] @ w) ** 2)
+        np.testing.assert_allclose(choice.loo_error[0, j], np.mean(errors), rtol=1e-8)
+        # The check can fail: the training error (no row left out) is far below it.
+        w = np.linalg.solve(H.T @ H + alpha * np.eye(8), H.T @ Y)
+        assert np.mean((Y - H @ w) ** 2) < 0.9 * choice.loo_error[0, j]
+
+
+def test_defaults_follow_the_data_and_the_paper_is_one_call_away():
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    clf = MLSRNNClassifier(random_state=0).fit(X, y)
+    assert clf.hidden_ == () and clf.elm_hidden_ in (16, 32, 64, 128, 256) and 1e-12 <= clf.ridge_ <= 10
+    # The chosen pair has the least leave-one-out error of the search.
+    sel = clf.elm_selection_
+    assert sel.loo_error[list(sel.widths).index(clf.elm_hidden_), list(sel.ridges).index(clf.ridge_)] == \
+        np.nanmin(sel.loo_error)
+    assert clf.score(X, y) > 0.95
+    paper = MLSRNNClassifier.paper(random_state=0).fit(X, y)
+    assert (paper.hidden_, paper.elm_hidden_, paper.ridge_, paper.elm_selection_) == ((200,), 1000, None, None)
+    mc = MCSRNNClassifier(random_state=0).fit(np.random.default_rng(0).uniform(size=(20, 2, 9)), [0, 1] * 10)
+    assert mc.hidden_ == (5,)          # half the series' length, per channel
