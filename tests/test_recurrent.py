@@ -97,7 +97,7 @@ def xor():
     return np.hstack([bits, 1 - bits]), np.array(["no", "yes", "yes", "no"] * 8)
 
 
-XOR_FIT = dict(n_hidden=8, temperature=0.1, batch_size=32, max_epochs=1000, random_state=0)
+XOR_FIT = dict(n_hidden=8, temperature=0.1, batch_size=32, max_epochs=1000, tol=0.0, random_state=0)  # a long plateau
 
 
 @pytest.mark.parametrize("kwargs", [dict(), dict(readout_time=4), dict(readout_time=4, share_weights=False)])
@@ -180,3 +180,28 @@ def test_divergent_training_names_the_learning_rate():
         with np.errstate(all="ignore"):
             gelsim.RecurrentRNNClassifier(learning_rate=1e6, max_epochs=3, random_state=0, progress=False).fit(
                 X, np.arange(40) % 2)
+
+
+def test_stopping_as_scikit_learn_does():
+    """Early stopping holds out a validation share, records its scores and stops on a plateau; without it,
+    the training loss decides; a patience as long as the run never stops it (the check can fail)."""
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    kw = dict(n_hidden=8, readout_time=3, max_epochs=300, batch_size=16, random_state=0, progress=False)
+    early = RecurrentRNNClassifier(early_stopping=True, n_iter_no_change=20, **kw).fit(X, y)
+    assert early.n_iter_ < 300 and len(early.validation_scores_) == early.n_iter_ == len(early.loss_curve_)
+    assert early.best_validation_score_ == max(early.validation_scores_) > 0.8
+    assert early.score(X, y) > 0.9          # the best epoch's weights are kept
+    plain = RecurrentRNNClassifier(n_iter_no_change=10, tol=1e-3, **kw).fit(X, y)
+    assert plain.n_iter_ < 300 and plain.validation_scores_ is None
+    patient = RecurrentRNNClassifier(n_iter_no_change=300, **kw).fit(X, y)
+    assert patient.n_iter_ == 300
+
+
+@pytest.mark.parametrize("params, name", [(dict(early_stopping="yes"), "early_stopping"),
+                                          (dict(validation_fraction=1.0), "validation_fraction"),
+                                          (dict(n_iter_no_change=0), "n_iter_no_change"), (dict(tol=-1), "tol")])
+def test_stopping_parameters_are_checked(params, name):
+    with pytest.raises(ValueError, match=f"'{name}' parameter of RecurrentRNNClassifier"):
+        RecurrentRNNClassifier(**params).fit(np.eye(4), [0, 1, 0, 1])

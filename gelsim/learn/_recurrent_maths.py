@@ -17,6 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._progress import Progress
+from ..steady._anderson import anderson
 from ..steady import steady_state_vjp
 from ..network import Network
 from ..steady import solve
@@ -220,9 +221,61 @@ def network(w, x=None, steps=None):
     return Network(fire_rate=fire, w_exc=blocks.matrix("exc", dense), w_inh=blocks.matrix("inh", dense), ext_exc=ext)
 
 
+def steady_hidden(w, X, *, tol=1e-12, max_iter=10_000):
+    """The hidden cells' steady state (n, H) for source values ``X`` (n, d), and its denominators ``D``.
+
+    Eq. (1) restricted to the hidden cells: the sources' ``q`` is ``X`` whatever happens downstream and
+    the output cells send nothing, so only ``q = min((X W+_src + q W+_hh) / (r + X W-_src + q W-_hh), 1)``
+    is iterated (Anderson mixing, as :func:`gelsim.solve` does), with the inputs' products formed once.
+    """
+    H = w.r.size
+    A, B = X @ w.src_exc, w.r + X @ w.src_inh
+    W = np.hstack([w.hh_exc[0], w.hh_inh[0]])
+
+    def F(q, rows):
+        P = q @ W
+        return np.minimum((A[rows] + P[:, :H]) / (B[rows] + P[:, H:]), 1.0)
+
+    q = anderson(F, np.minimum(A / B, 1.0), tol=tol, max_iter=max_iter, memory=3)[0]
+    return q, B + q @ w.hh_inh[0]
+
+
 def steady_loss_grad(params, X, codes, temperature, H, K):
-    """Mean cross-entropy at the steady state of the recurrent network, and its exact gradient by one
-    batched adjoint solve (:func:`gelsim.steady_state_vjp`)."""
+    """Mean cross-entropy at the steady state of the recurrent network, and its exact gradient.
+
+    The adjoint of Eq. (1) restricted to the hidden cells: ``v = c + Jᵀ v`` with ``J_ij = (w+_ji - q_i w-_ji)
+    / D_i`` (zero rows for saturated cells), solved for the whole batch by the same mixing; then, with
+    ``u = v / D``, the weight gradients are outer products (see :func:`gelsim.steady_state_vjp`, which does
+    the same on any network; here nothing of size ``(d + H)^2`` is formed)."""
+    w = weights(params, H, K)
+    q, D = steady_hidden(w, X)
+    No, Do = q @ w.ho_exc, w.r_out + q @ w.ho_inh
+    Qo = np.minimum(No / Do, 1.0)
+    loss, gQo = _cross_entropy(Qo, codes, temperature)
+    u_out = np.where(Qo < 1.0, gQo / Do, 0.0)
+    g_ho_exc, g_ho_inh = q.T @ u_out, -q.T @ (u_out * Qo)
+    g_r_out = -np.sum(u_out * Qo, axis=0)
+    c = u_out @ w.ho_exc.T - (u_out * Qo) @ w.ho_inh.T
+    free = (q < 1.0) / D                         # 1 / D_i, 0 for saturated cells
+    Wt = np.vstack([w.hh_exc[0].T, -w.hh_inh[0].T])
+
+    def adjoint(v, rows):
+        u = v * free[rows]
+        return c[rows] + np.hstack([u, u * q[rows]]) @ Wt
+
+    scale = float(np.abs(c).max()) or 1.0
+    v = anderson(adjoint, c, tol=1e-12 * scale, max_iter=10_000, memory=3, lower=-np.inf, upper=np.inf)[0]
+    u = v * free
+    uq = u * q
+    grads = _weight_grads_to_params(params, w, H, K, X.T @ u, -X.T @ uq, np.zeros_like(w.rho), [q.T @ u],
+                                    [-q.T @ uq], g_ho_exc, g_ho_inh, -uq.sum(axis=0), g_r_out)
+    return loss, grads
+
+
+def steady_loss_grad_by_network(params, X, codes, temperature, H, K):
+    """:func:`steady_loss_grad` by the general route: the whole model as a :class:`Network`, solved by
+    :func:`gelsim.solve` and differentiated by one batched adjoint solve (:func:`gelsim.steady_state_vjp`).
+    Kept as the reference the fast route is tested against."""
     w = weights(params, H, K)
     net = network(w)
     d = w.rho.size
@@ -248,10 +301,8 @@ def outputs(params, X, steps, H, K):
     w = weights(params, H, K)
     if steps is not None:
         return unrolled_forward(w, X, steps)[2]
-    net = network(w)
-    E = np.zeros((X.shape[0], net.n_cells))
-    E[:, :w.rho.size] = X * w.rho
-    return solve(net, ext_exc=E).q[:, -K:]
+    q = steady_hidden(w, X)[0]
+    return np.minimum(q @ w.ho_exc / (w.r_out + q @ w.ho_inh), 1.0)
 
 
 def sequence_network(w, steps, x_seq=None):
@@ -329,20 +380,38 @@ def elman_outputs(params, X, steps):
 
 
 # ---------------------------------------------------------------------------------------------- training
-def train(loss_grad, arrays, n, gen, *, learning_rate, batch_size, max_epochs, clip=None, label="training",
-          progress=None):
-    """Adam on mini-batches, the step size decaying linearly to 0 (it settles the weights at the end: on
-    digits, less overfitting than a constant step). ``loss_grad(idx)`` gives the batch's loss and gradient
-    arrays (in the order of ``arrays``, which are updated in place); with ``clip``, a gradient whose
-    global norm exceeds it is scaled down to it. Returns the mean loss of each epoch."""
+@dataclass(frozen=True)
+class Training:
+    """What :func:`train` did: the mean training loss per epoch, the validation score per epoch (None
+    without a validation set) and the epochs run."""
+
+    loss_curve: list
+    validation_scores: list | None
+    n_iter: int
+
+
+def train(loss_grad, arrays, rows, gen, *, learning_rate, batch_size, max_epochs, clip=None, label="training",
+          progress=None, validate=None, n_iter_no_change=10, tol=1e-4):
+    """Adam on mini-batches of ``rows`` (training row indices), the step size decaying linearly to 0 (it
+    settles the weights at the end: on digits, less overfitting than a constant step). ``loss_grad(idx)``
+    gives the batch's loss and gradient arrays (in the order of ``arrays``, which are updated in place);
+    with ``clip``, a gradient whose global norm exceeds it is scaled down to it.
+
+    Stopping as scikit-learn's MLP: with ``validate`` (a function giving the current validation score),
+    training stops when the score has not improved by ``tol`` for ``n_iter_no_change`` epochs and the best
+    epoch's weights are restored; without it, when the training loss has not fallen by ``tol`` for as many.
+    """
     opt = Adam(arrays, learning_rate)
+    rows = np.asarray(rows)
+    n = rows.size
     batch = min(int(batch_size), n)
     bar = Progress(int(max_epochs), label, enabled=progress)
-    curve = []
+    curve, scores = [], [] if validate is not None else None
+    best, best_arrays, stale = np.inf, None, 0
     try:
         for epoch in range(int(max_epochs)):
             opt.lr = learning_rate * (1.0 - epoch / int(max_epochs))
-            order = gen.permutation(n)
+            order = rows[gen.permutation(n)]
             total = 0.0
             for start in range(0, n, batch):
                 idx = order[start:start + batch]
@@ -361,10 +430,26 @@ def train(loss_grad, arrays, n, gen, *, learning_rate, batch_size, max_epochs, c
                 opt.step(arrays, grads)
                 total += loss * idx.size
             curve.append(total / n)
-            bar.update(epoch + 1, f"loss {total / n:.4f}")
+            # The quantity watched for stopping: minus the validation score, or the training loss.
+            watched = -validate() if validate is not None else curve[-1]
+            if scores is not None:
+                scores.append(-watched)
+            if watched < best - tol:
+                best, stale = watched, 0
+                if validate is not None:
+                    best_arrays = [a.copy() for a in arrays]
+            else:
+                stale += 1
+            extra = f"loss {curve[-1]:.4f}" + (f", validation {scores[-1]:.4f}" if scores is not None else "")
+            bar.update(epoch + 1, extra)
+            if stale >= n_iter_no_change:
+                break
     finally:
         bar.close()
-    return curve
+    if best_arrays is not None:
+        for a, kept in zip(arrays, best_arrays):
+            a[...] = kept
+    return Training(curve, scores, len(curve))
 
 
 def _diverged(label, epoch, learning_rate):

@@ -19,6 +19,7 @@ import numpy as np
 from . import _recurrent_maths as core
 from sklearn.base import BaseEstimator, ClassifierMixin
 
+from ._stopping import check_stopping, validation_split
 from ._inputs import check_is_fitted, check_labels, check_tabular
 from .._checks import as_generator, check_int, check_positive_number
 from ..steady import SaturationWarning
@@ -51,6 +52,13 @@ class RecurrentRNNClassifier(SpikingClassifierMixin, ClassifierMixin, BaseEstima
     learning_rate, batch_size, max_epochs : float, int, int
         Adam's initial step size (decaying linearly to 0 over the epochs), patterns per step, passes over
         the training data.
+    early_stopping : bool
+        Hold out ``validation_fraction`` of the training data (per class) and stop when its accuracy has not
+        improved by ``tol`` for ``n_iter_no_change`` epochs, keeping the best epoch's weights; without it
+        (default), stop when the training loss has not fallen by ``tol`` for as many epochs. As
+        scikit-learn's ``MLPClassifier``.
+    validation_fraction, n_iter_no_change, tol : float, int, float
+        See ``early_stopping``.
     random_state : None, int or numpy.random.Generator
         Initial weights and batch order.
     progress : None or bool
@@ -65,7 +73,8 @@ class RecurrentRNNClassifier(SpikingClassifierMixin, ClassifierMixin, BaseEstima
     and the trained model is always a network that :func:`gelsim.simulate` can run.
 
     Fitted attributes: ``classes_``, ``params_`` (logits and log-rates), ``loss_curve_`` (mean loss per
-    epoch), ``n_params_`` (trained numbers), ``data_min_``, ``data_span_``.
+    epoch), ``validation_scores_`` and ``best_validation_score_`` (with ``early_stopping``, else None),
+    ``n_iter_`` (epochs run), ``n_params_`` (trained numbers), ``data_min_``, ``data_span_``.
 
     Examples
     --------
@@ -75,13 +84,14 @@ class RecurrentRNNClassifier(SpikingClassifierMixin, ClassifierMixin, BaseEstima
     >>> bits = np.array([[0, 0], [0, 1], [1, 0], [1, 1]] * 8, float); y = np.array([0, 1, 1, 0] * 8)
     >>> X = np.hstack([bits, 1 - bits])
     >>> clf = gelsim.RecurrentRNNClassifier(n_hidden=8, readout_time=4, temperature=0.1, batch_size=32,
-    ...                                     max_epochs=1000, random_state=0).fit(X, y)
+    ...                                     max_epochs=1000, tol=0.0, random_state=0).fit(X, y)
     >>> clf.predict(X[:4]).tolist()
     [0, 1, 1, 0]
     """
 
     def __init__(self, n_hidden=100, *, readout_time=None, share_weights=True, temperature=0.03,
-                 learning_rate=0.03, batch_size=64, max_epochs=100, random_state=None, progress=None):
+                 learning_rate=0.03, batch_size=64, max_epochs=100, early_stopping=False, validation_fraction=0.1,
+                 n_iter_no_change=10, tol=1e-4, random_state=None, progress=None):
         self.n_hidden = n_hidden
         self.readout_time = readout_time
         self.share_weights = share_weights
@@ -89,6 +99,10 @@ class RecurrentRNNClassifier(SpikingClassifierMixin, ClassifierMixin, BaseEstima
         self.learning_rate = learning_rate
         self.batch_size = batch_size
         self.max_epochs = max_epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
         self.random_state = random_state
         self.progress = progress
 
@@ -120,9 +134,19 @@ class RecurrentRNNClassifier(SpikingClassifierMixin, ClassifierMixin, BaseEstima
                 loss, grads = core.unrolled_loss_grad(params, Xs[idx], codes[idx], steps, self.temperature, H, K)
             return loss, grads.arrays()
 
-        self.loss_curve_ = core.train(loss_grad, arrays, X.shape[0], gen, learning_rate=float(self.learning_rate),
-                                      batch_size=self.batch_size, max_epochs=self.max_epochs,
-                                      label=f"{type(self).__name__} training", progress=self.progress)
+        rows, validate = np.arange(X.shape[0]), None
+        if self.early_stopping:
+            rows, held = validation_split(codes, self.validation_fraction, gen)
+
+            def validate():
+                out = core.outputs(params, Xs[held], steps, H, K)
+                return float(np.mean(np.argmax(out, axis=1) == codes[held]))
+        run = core.train(loss_grad, arrays, rows, gen, learning_rate=float(self.learning_rate),
+                         batch_size=self.batch_size, max_epochs=self.max_epochs, validate=validate,
+                         n_iter_no_change=int(self.n_iter_no_change), tol=float(self.tol),
+                         label=f"{type(self).__name__} training", progress=self.progress)
+        self.loss_curve_, self.validation_scores_, self.n_iter_ = run.loss_curve, run.validation_scores, run.n_iter
+        self.best_validation_score_ = max(run.validation_scores) if run.validation_scores else None
         self.params_ = params
         self.n_params_ = int(sum(a.size for a in arrays))
         return self
@@ -138,6 +162,7 @@ class RecurrentRNNClassifier(SpikingClassifierMixin, ClassifierMixin, BaseEstima
             check_positive_number(getattr(self, key), key, name)
         for key in ("batch_size", "max_epochs"):
             check_int(getattr(self, key), key, name, minimum=1)
+        check_stopping(self)
 
     def _check_X(self, X, reset):
         return check_tabular(self, X, reset=reset)

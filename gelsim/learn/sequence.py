@@ -14,6 +14,7 @@ import numpy as np
 from . import _recurrent_maths as core
 from sklearn.base import BaseEstimator, ClassifierMixin
 
+from ._stopping import check_stopping, validation_split
 from ._inputs import check_is_fitted, check_labels, check_series, decision_shape
 from .._checks import as_generator, check_int, check_positive_number
 from ..sampled import SpikingClassifierMixin
@@ -38,6 +39,13 @@ class SequenceRNNClassifier(SpikingClassifierMixin, ClassifierMixin, BaseEstimat
         Adam's initial step size (decaying linearly to 0), patterns per step, passes over the data.
     clip : float
         Gradients whose global norm exceeds ``clip`` are scaled down to it.
+    early_stopping : bool
+        Hold out ``validation_fraction`` of the training data (per class) and stop when its accuracy has not
+        improved by ``tol`` for ``n_iter_no_change`` epochs, keeping the best epoch's weights; without it
+        (default), stop when the training loss has not fallen by ``tol`` for as many epochs. As
+        scikit-learn's ``MLPClassifier``.
+    validation_fraction, n_iter_no_change, tol : float, int, float
+        See ``early_stopping``.
     random_state : None, int or numpy.random.Generator
     progress : None or bool
         Progress bar of the epochs with the loss (tqdm): None (default) shows it once training has lasted
@@ -51,7 +59,8 @@ class SequenceRNNClassifier(SpikingClassifierMixin, ClassifierMixin, BaseEstimat
     its out-weights by a softmax, as in :class:`gelsim.RecurrentRNNClassifier`), and
     ``predict(mode="sampled")`` samples it.
 
-    Fitted attributes: ``classes_``, ``params_``, ``loss_curve_``, ``n_params_``, ``data_min_``, ``data_span_``.
+    Fitted attributes: ``classes_``, ``params_``, ``loss_curve_``, ``validation_scores_``,
+    ``best_validation_score_``, ``n_iter_``, ``n_params_``, ``data_min_``, ``data_span_``.
 
     Examples
     --------
@@ -66,13 +75,18 @@ class SequenceRNNClassifier(SpikingClassifierMixin, ClassifierMixin, BaseEstimat
     """
 
     def __init__(self, n_hidden=64, *, cell="rnn", temperature=0.03, learning_rate=0.03, batch_size=32,
-                 max_epochs=100, clip=1.0, random_state=None, progress=None):
+                 max_epochs=100, early_stopping=False, validation_fraction=0.1, n_iter_no_change=10, tol=1e-4,
+                 clip=1.0, random_state=None, progress=None):
         self.n_hidden = n_hidden
         self.cell = cell
         self.temperature = temperature
         self.learning_rate = learning_rate
         self.batch_size = batch_size
         self.max_epochs = max_epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
         self.clip = clip
         self.random_state = random_state
         self.progress = progress
@@ -101,9 +115,19 @@ class SequenceRNNClassifier(SpikingClassifierMixin, ClassifierMixin, BaseEstimat
                 loss, grads = core.elman_loss_grad(params, S[idx], codes[idx], T)
                 return loss, grads.arrays()
         arrays = params.arrays()
-        self.loss_curve_ = core.train(loss_grad, arrays, X.shape[0], gen, learning_rate=float(self.learning_rate),
-                                      batch_size=self.batch_size, max_epochs=self.max_epochs, clip=float(self.clip),
-                                      label=f"{type(self).__name__} training", progress=self.progress)
+        rows, validate = np.arange(X.shape[0]), None
+        if self.early_stopping:
+            rows, held = validation_split(codes, self.validation_fraction, gen)
+
+            def validate():
+                out = self._scores_of(params, S[held], H, K)
+                return float(np.mean(np.argmax(out, axis=1) == codes[held]))
+        run = core.train(loss_grad, arrays, rows, gen, learning_rate=float(self.learning_rate),
+                         batch_size=self.batch_size, max_epochs=self.max_epochs, clip=float(self.clip),
+                         validate=validate, n_iter_no_change=int(self.n_iter_no_change), tol=float(self.tol),
+                         label=f"{type(self).__name__} training", progress=self.progress)
+        self.loss_curve_, self.validation_scores_, self.n_iter_ = run.loss_curve, run.validation_scores, run.n_iter
+        self.best_validation_score_ = max(run.validation_scores) if run.validation_scores else None
         self.params_ = params
         self.n_params_ = int(sum(a.size for a in arrays))
         return self
@@ -117,6 +141,7 @@ class SequenceRNNClassifier(SpikingClassifierMixin, ClassifierMixin, BaseEstimat
             check_positive_number(getattr(self, key), key, name)
         for key in ("batch_size", "max_epochs"):
             check_int(getattr(self, key), key, name, minimum=1)
+        check_stopping(self)
 
     def _check_X(self, X, reset):
         return check_series(self, X, reset=reset)
@@ -132,11 +157,14 @@ class SequenceRNNClassifier(SpikingClassifierMixin, ClassifierMixin, BaseEstimat
 
     def _scores(self, X):
         check_is_fitted(self, "params_")
-        S = self._steps(self._check_X(X, reset=False))
+        return self._scores_of(self.params_, self._steps(self._check_X(X, reset=False)), int(self.n_hidden),
+                               self.classes_.size)
+
+    def _scores_of(self, params, S, H, K):
+        """Class scores of the steps ``S`` (n, length, channels) under ``params``."""
         if self.cell == "elman":
-            return core.elman_outputs(self.params_, S, S.shape[1])
-        return core.unrolled_forward(core.weights(self.params_, int(self.n_hidden), self.classes_.size), S,
-                                     S.shape[1])[2]
+            return core.elman_outputs(params, S, S.shape[1])
+        return core.unrolled_forward(core.weights(params, H, K), S, S.shape[1])[2]
 
     def decision_outputs(self, X):
         """Output-cell excitations (n, n_classes) after the last step (RNN cells only)."""

@@ -1,0 +1,39 @@
+"""When gradient training stops, as scikit-learn's MLP decides it: the shared parameters and the
+validation split of the gradient-trained classifiers."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .._checks import check_int, check_positive_number
+
+
+def check_stopping(estimator):
+    """Check ``early_stopping``, ``validation_fraction``, ``n_iter_no_change`` and ``tol``."""
+    name = type(estimator).__name__
+    if not isinstance(estimator.early_stopping, (bool, np.bool_)):
+        raise ValueError(f"The 'early_stopping' parameter of {name} must be True or False. "
+                         f"Got {estimator.early_stopping!r} instead.")
+    fraction = estimator.validation_fraction
+    if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real) or not 0.0 < fraction < 1.0:
+        raise ValueError(f"The 'validation_fraction' parameter of {name} must be a number in (0, 1). "
+                         f"Got {fraction!r} instead.")
+    check_int(estimator.n_iter_no_change, "n_iter_no_change", name, minimum=1)
+    check_positive_number(estimator.tol, "tol", name, allow_zero=True)
+
+
+def validation_split(codes, fraction, gen):
+    """Training and validation rows: ``fraction`` of each class held out (at least one row of each class
+    with two or more, and never a whole class), in a random order drawn from ``gen``."""
+    train, held = [], []
+    for label in np.unique(codes):
+        rows = gen.permutation(np.flatnonzero(codes == label))
+        k = min(max(int(round(fraction * rows.size)), 1), rows.size - 1) if rows.size > 1 else 0
+        held.append(rows[:k])
+        train.append(rows[k:])
+    train, held = np.concatenate(train), np.concatenate(held)
+    if held.size == 0:
+        raise ValueError("early_stopping needs at least two samples of some class to hold one out.")
+    return np.sort(train), np.sort(held)
