@@ -8,6 +8,7 @@ import numbers
 import numpy as np
 
 from .._checks import check_int, check_positive_number
+from ._recurrent_maths import train
 
 
 def check_stopping(estimator):
@@ -37,3 +38,23 @@ def validation_split(codes, fraction, gen):
     if held.size == 0:
         raise ValueError("early_stopping needs at least two samples of some class to hold one out.")
     return np.sort(train), np.sort(held)
+
+
+def fit_by_gradient(estimator, loss_grad, arrays, codes, gen, scores, clip=None):
+    """Train ``arrays`` (in place) by :func:`~gelsim.learn._recurrent_maths.train` with the estimator's
+    settings, holding out a validation share when ``early_stopping``; ``scores(rows)`` gives the current
+    class scores of those training rows. Sets ``loss_curve_``, ``validation_scores_``,
+    ``best_validation_score_`` and ``n_iter_``."""
+    rows, validate = np.arange(codes.size), None
+    if estimator.early_stopping:
+        rows, held = validation_split(codes, estimator.validation_fraction, gen)
+
+        def validate():
+            return float(np.mean(np.argmax(scores(held), axis=1) == codes[held]))
+    run = train(loss_grad, arrays, rows, gen, learning_rate=float(estimator.learning_rate),
+                batch_size=estimator.batch_size, max_epochs=estimator.max_epochs, clip=clip, validate=validate,
+                n_iter_no_change=int(estimator.n_iter_no_change), tol=float(estimator.tol),
+                label=f"{type(estimator).__name__} training", progress=estimator.progress)
+    estimator.loss_curve_, estimator.validation_scores_, estimator.n_iter_ = (run.loss_curve, run.validation_scores,
+                                                                              run.n_iter)
+    estimator.best_validation_score_ = max(run.validation_scores) if run.validation_scores else None

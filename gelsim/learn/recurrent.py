@@ -12,17 +12,15 @@ samples.
 from __future__ import annotations
 
 import numbers
-import warnings
 
 import numpy as np
 
 from . import _recurrent_maths as core
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from ._stopping import check_stopping, validation_split
+from ._stopping import check_stopping, fit_by_gradient
 from ._inputs import check_is_fitted, check_labels, check_tabular
 from .._checks import as_generator, check_int, check_positive_number
-from ..steady import SaturationWarning
 from ..sampled import SpikingClassifierMixin
 from ..steady.model_network import ModelNetwork
 
@@ -42,8 +40,9 @@ class RecurrentRNNClassifier(SpikingClassifierMixin, ClassifierMixin, BaseEstima
     n_hidden : int
         Hidden (recurrent) cells.
     readout_time : None or int
-        None: read the outputs at the steady state, with exact gradients by one adjoint solve per batch
-        (:func:`gelsim.steady_state_vjp`). An integer K >= 1: read them after K steps of Eq. (1)'s map
+        None: read the outputs at the steady state, with exact gradients by one adjoint solve per batch (as
+        :func:`gelsim.steady_state_vjp`, on the hidden cells only). An integer K >= 1: read them after K
+        steps of Eq. (1)'s map
         from rest (q = 0), back-propagating through the K steps.
     share_weights : bool
         With ``readout_time``: the same hidden weights at every step (True) or one set per step.
@@ -125,28 +124,13 @@ class RecurrentRNNClassifier(SpikingClassifierMixin, ClassifierMixin, BaseEstima
 
         def loss_grad(idx):
             if steps is None:
-                # A cell on the edge of saturation gets its one-sided derivative: a valid subgradient
-                # step, so the warning meant for single gradients is not repeated here.
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", SaturationWarning)
-                    loss, grads = core.steady_loss_grad(params, Xs[idx], codes[idx], self.temperature, H, K)
+                # A cell on the edge of saturation gets its one-sided derivative: a valid subgradient step.
+                loss, grads = core.steady_loss_grad(params, Xs[idx], codes[idx], self.temperature, H, K)
             else:
                 loss, grads = core.unrolled_loss_grad(params, Xs[idx], codes[idx], steps, self.temperature, H, K)
             return loss, grads.arrays()
 
-        rows, validate = np.arange(X.shape[0]), None
-        if self.early_stopping:
-            rows, held = validation_split(codes, self.validation_fraction, gen)
-
-            def validate():
-                out = core.outputs(params, Xs[held], steps, H, K)
-                return float(np.mean(np.argmax(out, axis=1) == codes[held]))
-        run = core.train(loss_grad, arrays, rows, gen, learning_rate=float(self.learning_rate),
-                         batch_size=self.batch_size, max_epochs=self.max_epochs, validate=validate,
-                         n_iter_no_change=int(self.n_iter_no_change), tol=float(self.tol),
-                         label=f"{type(self).__name__} training", progress=self.progress)
-        self.loss_curve_, self.validation_scores_, self.n_iter_ = run.loss_curve, run.validation_scores, run.n_iter
-        self.best_validation_score_ = max(run.validation_scores) if run.validation_scores else None
+        fit_by_gradient(self, loss_grad, arrays, codes, gen, lambda rows: core.outputs(params, Xs[rows], steps, H, K))
         self.params_ = params
         self.n_params_ = int(sum(a.size for a in arrays))
         return self

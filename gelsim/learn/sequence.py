@@ -14,7 +14,7 @@ import numpy as np
 from . import _recurrent_maths as core
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from ._stopping import check_stopping, validation_split
+from ._stopping import check_stopping, fit_by_gradient
 from ._inputs import check_is_fitted, check_labels, check_series, decision_shape
 from .._checks import as_generator, check_int, check_positive_number
 from ..sampled import SpikingClassifierMixin
@@ -115,19 +115,8 @@ class SequenceRNNClassifier(SpikingClassifierMixin, ClassifierMixin, BaseEstimat
                 loss, grads = core.elman_loss_grad(params, S[idx], codes[idx], T)
                 return loss, grads.arrays()
         arrays = params.arrays()
-        rows, validate = np.arange(X.shape[0]), None
-        if self.early_stopping:
-            rows, held = validation_split(codes, self.validation_fraction, gen)
-
-            def validate():
-                out = self._scores_of(params, S[held], H, K)
-                return float(np.mean(np.argmax(out, axis=1) == codes[held]))
-        run = core.train(loss_grad, arrays, rows, gen, learning_rate=float(self.learning_rate),
-                         batch_size=self.batch_size, max_epochs=self.max_epochs, clip=float(self.clip),
-                         validate=validate, n_iter_no_change=int(self.n_iter_no_change), tol=float(self.tol),
-                         label=f"{type(self).__name__} training", progress=self.progress)
-        self.loss_curve_, self.validation_scores_, self.n_iter_ = run.loss_curve, run.validation_scores, run.n_iter
-        self.best_validation_score_ = max(run.validation_scores) if run.validation_scores else None
+        fit_by_gradient(self, loss_grad, arrays, codes, gen, lambda rows: self._scores_of(params, S[rows], H, K),
+                        clip=float(self.clip))
         self.params_ = params
         self.n_params_ = int(sum(a.size for a in arrays))
         return self
