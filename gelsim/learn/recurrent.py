@@ -42,8 +42,7 @@ class RecurrentRNNClassifier(SpikingClassifierMixin, ClassifierMixin, BaseEstima
     readout_time : None or int
         None: read the outputs at the steady state, with exact gradients by one adjoint solve per batch (as
         :func:`gelsim.steady_state_vjp`, on the hidden cells only). An integer K >= 1: read them after K
-        steps of Eq. (1)'s map
-        from rest (q = 0), back-propagating through the K steps.
+        steps of Eq. (1)'s map from rest (q = 0), back-propagating through the K steps.
     share_weights : bool
         With ``readout_time``: the same hidden weights at every step (True) or one set per step.
     temperature : float
