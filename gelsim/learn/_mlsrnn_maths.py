@@ -101,14 +101,16 @@ AUTO_RIDGES = np.logspace(-12, 1, 27)
 
 @dataclass(frozen=True)
 class ElmChoice:
-    """The ELM width and ridge penalty of least leave-one-out error, and the error of every pair tried
-    (``loo_error[i, j]`` for ``widths[i]``, ``ridges[j]``; NaN where a width was not tried)."""
+    """The ELM width and ridge penalty of least leave-one-out error, the error of every pair tried
+    (``loo_error[i, j]`` for ``widths[i]``, ``ridges[j]``; NaN where a width was not tried), and the output
+    weights of the chosen pair, fitted on all rows (from the same eigendecomposition)."""
 
     width: int
     ridge: float
     widths: np.ndarray
     ridges: np.ndarray
     loo_error: np.ndarray
+    output_weights: np.ndarray = None
 
 
 def auto_widths(n_rows):
@@ -138,12 +140,15 @@ def select_elm(X, Y, pool, widths, ridges):
     """The ELM width and relative ridge penalty of least leave-one-out squared error on ``Y`` (one-hot).
 
     For each width, one eigendecomposition of the smaller Gram matrix of ``H = ρ(X W̄1)`` gives ridge's
-    fitted values and leverages ``h_ii`` at every penalty, hence the exact leave-one-out residuals
-    ``(y_i - ŷ_i) / (1 - h_ii)`` (Allen's PRESS, as :func:`gelsim.learn._ridge.fit_ridge_loo`): the whole
-    search costs a few fits. Ties go to the narrower ELM and then to the larger penalty.
+    fitted values and leverages ``h_ii`` at every penalty (two matrix products for all penalties at once),
+    hence the exact leave-one-out residuals ``(y_i - ŷ_i) / (1 - h_ii)`` (Allen's PRESS, as
+    :func:`gelsim.learn._ridge.fit_ridge_loo`): the whole search costs a few fits. Ties go to the narrower
+    ELM and then to the larger penalty.
     """
-    n = X.shape[0]
-    errors = np.full((len(widths), len(ridges)), np.nan)
+    n, k = Y.shape
+    ridges = np.asarray(ridges, float)
+    errors = np.full((len(widths), ridges.size), np.nan)
+    best = (np.inf, None)
     for i, width in enumerate(widths):
         pre = X @ pool.weights(width)
         a = float(pre.max()) / 5.0
@@ -152,27 +157,32 @@ def select_elm(X, Y, pool, widths, ridges):
         H = rho(pre, a)
         primal = width <= n
         gram = H.T @ H if primal else H @ H.T
-        s2, B = sla.eigh(gram, overwrite_a=True, check_finite=False, driver="evd")
+        s2, E = sla.eigh(gram, overwrite_a=True, check_finite=False, driver="evd")
         s2 = np.maximum(s2, 0.0)
-        if primal:
-            B = H @ B                       # H V: fitted values B diag(1 / (s² + α)) Bᵀ Y
-        proj, B2 = B.T @ Y, B * B
-        mean_square = s2.sum() / width     # trace(HᵀH) / width, the scale of ``ridge``
-        for j, ridge in enumerate(ridges):
-            alpha = ridge * mean_square
-            shrink = 1.0 / (s2 + alpha) if primal else s2 / (s2 + alpha)
-            residual = (Y - B @ (shrink[:, None] * proj)) / np.maximum(1.0 - B2 @ shrink, 1e-12)[:, None]
-            errors[i, j] = float(np.mean(residual * residual))
-    flat = np.nanargmin(np.where(np.isfinite(errors), errors[:, ::-1], np.inf))   # ties: larger penalty
-    i, j = divmod(int(flat), len(ridges))
-    return ElmChoice(width=int(widths[i]), ridge=float(ridges[::-1][j]), widths=np.asarray(widths),
-                     ridges=np.asarray(ridges, float), loo_error=errors)
+        B = H @ E if primal else E           # fitted values: B diag(shrink) Bᵀ Y
+        proj = B.T @ Y
+        alphas = ridges * (s2.sum() / width)  # ridge x trace(HᵀH) / width, the scale of ``ridge``
+        shrink = 1.0 / (s2[:, None] + alphas) if primal else s2[:, None] / (s2[:, None] + alphas)   # (m, R)
+        fitted = (B @ (proj[:, None, :] * shrink[:, :, None]).reshape(B.shape[1], -1)).reshape(n, ridges.size, k)
+        leverage = (B * B) @ shrink                                                             # (n, R)
+        residual = (Y[:, None, :] - fitted) / np.maximum(1.0 - leverage, 1e-12)[:, :, None]
+        errors[i] = np.mean(residual * residual, axis=(0, 2))
+        j = ridges.size - 1 - int(np.argmin(errors[i, ::-1]))          # ties: the larger penalty
+        if errors[i, j] < best[0]:
+            # Output weights on all rows: E diag(1 / (s² + α)) Bᵀ Y (primal) or Hᵀ B diag(1 / (s² + α)) Bᵀ Y.
+            inverse = 1.0 / (s2 + alphas[j])
+            weights = E @ (inverse[:, None] * proj) if primal else H.T @ (B @ (inverse[:, None] * proj))
+            best = (errors[i, j], (i, j, weights))
+    i, j, weights = best[1]
+    return ElmChoice(width=int(widths[i]), ridge=float(ridges[j]), widths=np.asarray(widths), ridges=ridges,
+                     loo_error=errors, output_weights=weights)
 
 
-def train_elm(X, Y, n_hidden, send_rate, gen, *, ridge=None, pool=None):
+def train_elm(X, Y, n_hidden, send_rate, gen, *, ridge=None, pool=None, output_weights=None):
     """Steps 2-3: ELM with activation ρ, output weights by pseudo-inverse (or ridge), mapped by (13).
 
-    ``pool`` (:func:`elm_pool`), if given, supplies the input weights instead of ``gen``.
+    ``pool`` (:func:`elm_pool`), if given, supplies the input weights instead of ``gen``, and
+    ``output_weights`` (from :func:`select_elm`) the ridge solution already found.
     Returns the two layers (into the 2·n_hidden ρ/ϱ cells, and into the output cells), the offset ``m``
     added to every ELM output, and the ELM outputs on the training data (the network's outputs minus ``m``;
     they never reach the output cells' cap of 1, since ``m + Σ W̄2+ <= Σ|W̄2| = 1``).
@@ -187,7 +197,9 @@ def train_elm(X, Y, n_hidden, send_rate, gen, *, ridge=None, pool=None):
     if not a > 0:
         raise ValueError("The ELM layer receives no input (all pre-activations are 0).")
     Hm = rho(pre, a)
-    if ridge is None:
+    if output_weights is not None:
+        w2 = output_weights
+    elif ridge is None:
         # pinv(ρ(X W̄1)) Y, Eq. (12): the minimum-norm least-squares solution. LAPACK's gelsy (complete
         # orthogonal factorisation) gives it like the SVD route does, in about 2/3 of the time.
         w2 = sla.lstsq(Hm, Y, lapack_driver="gelsy", check_finite=False)[0]

@@ -76,8 +76,10 @@ class _BaseSRNN(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
                 best = (error, hidden, stacks, encoded, send_rate)
         _, self.hidden_, stacks, encoded, send_rate = best
         width, ridge, pool, self.elm_selection_ = self._choose_elm(encoded, Y, send_rate, gen)
+        # The search already solved the chosen ridge (not when the pseudo-inverse is asked for).
+        found = self.elm_selection_.output_weights if self.elm_selection_ is not None and ridge is not None else None
         elm_layers, self.offset_, elm_outputs = core.train_elm(encoded, Y, width, send_rate, gen, ridge=ridge,
-                                                               pool=pool)
+                                                               pool=pool, output_weights=found)
         self.elm_hidden_, self.ridge_ = width, ridge
         self.layers_ = core.make_realisable(stacks + elm_layers)
         # The ELM's training outputs are the network's outputs minus offset_ (rescaling changes no output), so
