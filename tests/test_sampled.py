@@ -9,8 +9,8 @@ import scipy.sparse as sp
 from scipy import stats
 
 import gelsim
-from gelsim.sampled import (ModelNetwork, SampledOutputs, WarmupWarning, relaxation_times, sample_instance,
-                            sample_outputs)
+from gelsim.sampled import (ModelNetwork, SampledOutputs, SamplingPlan, WarmupWarning, relaxation_times,
+                            sample_instance, sample_outputs)
 from gelsim.sampled.readings import _auto_reading, _linear_tail, _simulated_cells
 from gelsim.sampled.sequential import _decide, _horizons, _look_levels
 from gelsim.sampled.starts import _output_reach, _warmup_needed
@@ -31,9 +31,9 @@ def _run(model, u, n, confidence, spending, seed, **kw):
     compiled = CompiledNetwork(model.network)
     q = gelsim.solve(model.network, ext_exc=model.ext_exc(u)).q
     seeds = np.random.SeedSequence(seed).spawn(n)
-    return [sample_instance(compiled, model, u, q, s, confidence=confidence, max_events=kw.get("max_events", 4e4),
-                            replications=4, replication_events=500, spending=spending,
-                            reading=kw.get("reading", "spikes")) for s in seeds]
+    plan = SamplingPlan(confidence=confidence, max_events=kw.get("max_events", 4e4), replications=4,
+                        replication_events=500, reading=kw.get("reading", "spikes"))
+    return [sample_instance(compiled, model, u, q, s, plan, spending=spending) for s in seeds]
 
 
 def test_readings_are_unbiased():
@@ -65,7 +65,7 @@ def test_confident_wrong_calls_stay_below_the_error_rate(reading):
 
     def wrong_rate(spending):
         runs = _run(model, u, n, confidence, spending, 0, reading=reading)
-        return np.mean([r["decided"] and np.argmax(r["outputs"]) == 0 for r in runs])
+        return np.mean([r.decided and np.argmax(r.outputs) == 0 for r in runs])
 
     limit = stats.binom.ppf(0.999, n, 1 - confidence) / n
     assert wrong_rate(True) <= limit
@@ -75,21 +75,21 @@ def test_confident_wrong_calls_stay_below_the_error_rate(reading):
 def test_clear_margins_are_decided_correctly_and_cheaply():
     model = _two_outputs(0.15)
     runs = _run(model, np.array([0.5, 0.5]), 40, 0.99, True, 1, max_events=1e6)
-    assert all(r["decided"] for r in runs)
-    assert all(np.argmax(r["outputs"]) == 1 for r in runs)
-    assert np.median([r["events"] for r in runs]) < 2e4
+    assert all(r.decided for r in runs)
+    assert all(np.argmax(r.outputs) == 1 for r in runs)
+    assert np.median([r.events for r in runs]) < 2e4
 
 
 def test_undecided_when_the_budget_is_spent():
     model = _two_outputs(1e-4)
     r = _run(model, np.array([0.5, 0.5]), 1, 0.99, True, 2, max_events=5e3)[0]
-    assert not r["decided"] and 0.8 * 5e3 <= r["events"] < 1.5 * 5e3   # the budget is planned in expected events
+    assert not r.decided and 0.8 * 5e3 <= r.events < 1.5 * 5e3   # the budget is planned in expected events
     # A first look of more events than the budget is cut down to the budget.
     r = _run(model, np.array([0.5, 0.5]), 1, 0.99, True, 2, max_events=1e3)[0]
-    assert not r["decided"] and 0.5 * 1e3 <= r["events"] < 1.5 * 1e3
+    assert not r.decided and 0.5 * 1e3 <= r.events < 1.5 * 1e3
     # Planned short of the budget by 5 Poisson standard deviations: spent instances stay within it
     # (planned at the budget itself, about half of them would go over).
-    spent = [r["events"] for r in _run(model, np.array([0.5, 0.5]), 30, 0.99, True, 3, max_events=4e4)]
+    spent = [r.events for r in _run(model, np.array([0.5, 0.5]), 30, 0.99, True, 3, max_events=4e4)]
     assert max(spent) <= 4e4 and min(spent) >= 0.94 * 4e4
 
 

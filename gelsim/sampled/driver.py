@@ -19,9 +19,11 @@ spending favours the early looks.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 import numpy as np
 
-from .._checks import as_generator, check_int, check_n_jobs, check_positive_number
+from .._checks import as_generator, check_n_jobs
 from .._progress import Progress
 from ..simulation import CompiledNetwork
 from ..simulation._executors import TaskRunner
@@ -29,13 +31,13 @@ from .readings import (_LinearTail, _auto_reading, _linear_tail, _part, _read_ou
                        _tail_holds_outputs)
 from .result import SampledOutputs
 from .sequential import _decide, _horizons, _look_levels
-from .starts import WARMUP_PER_CELL, _check_warmup, _event_rate, stationary_start
+from .plan import InstanceResult, SamplingPlan
+from .starts import _check_warmup, _event_rate, stationary_start
 
 
-def sample_instance(compiled, model, u, q, seed, *, confidence, max_events, replications, replication_events,
-                    duration=None, reading="spikes", spending=True, routes=None, keep=None, tail=None,
-                    start="stationary", warmup_events=0.0):
-    """Sequential decision for one instance (see the module docstring). Returns a dict of its results.
+def sample_instance(compiled, model, u, q, seed, plan, *, spending=True, routes=None, keep=None, tail=None):
+    """Sequential decision for one instance (see the module docstring), run as the :class:`SamplingPlan`
+    ``plan`` says (its ``reading`` already resolved, not ``"auto"``). Returns an :class:`InstanceResult`.
 
     ``replications`` independent replications run side by side and are extended at every look, so a look
     only adds events (nothing is set up again): the first look is at ``replication_events`` expected
@@ -49,6 +51,9 @@ def sample_instance(compiled, model, u, q, seed, *, confidence, max_events, repl
     ``start`` is ``"stationary"`` (:func:`stationary_start`) or ``"empty"`` (every potential 0); the first
     ``warmup_events`` expected events per replication are run and not read.
     """
+    confidence, max_events, replications = plan.confidence, plan.max_events, plan.replications
+    replication_events, duration, reading = plan.replication_events, plan.duration, plan.reading
+    start, warmup_events = plan.start, plan.warmup_events
     net = model.network
     ext, ext_inh = model.ext_exc(u), model.ext_inh(u)
     keep = np.arange(net.n_cells) if keep is None else keep
@@ -57,8 +62,8 @@ def sample_instance(compiled, model, u, q, seed, *, confidence, max_events, repl
     out = model.output_cells
     if rate <= 0.0:
         # A silent network (no input, no external rate): every output is exactly 0, a tie no run can break.
-        return dict(outputs=np.zeros(out.size), outputs_se=np.zeros(out.size), decided=False, events=0,
-                    replications=0, duration=0.0)
+        return InstanceResult(outputs=np.zeros(out.size), outputs_se=np.zeros(out.size), decided=False, events=0,
+                              replications=0, duration=0.0)
     warm = warmup_events / rate
     if duration is not None:
         windows = [float(duration)]
@@ -108,8 +113,8 @@ def sample_instance(compiled, model, u, q, seed, *, confidence, max_events, repl
         if decided:
             break
     se = obs.std(axis=0, ddof=1) / np.sqrt(replications)
-    return dict(outputs=obs.mean(axis=0), outputs_se=se, decided=decided,
-                events=runs.events, replications=replications, duration=horizon - warm)
+    return InstanceResult(outputs=obs.mean(axis=0), outputs_se=se, decided=decided, events=runs.events,
+                          replications=replications, duration=horizon - warm)
 
 
 def _after_warmup(now, warmed, warm, horizon):
@@ -129,9 +134,9 @@ def sample_outputs(model_network, inputs, solution, analytic, classes, *, confid
     ``i``'s Eq. (1) solution over all cells (for the stationary starts) and ``analytic`` (n, n_classes)
     its analytic outputs. See the classifiers' ``sample_outputs`` for the other parameters.
     """
-    confidence, replications, max_events, replication_events, duration, warmup_events = _check_sampling(
-        model_network, confidence, replications, max_events, replication_events, duration, reading, start,
-        warmup_events)
+    plan = SamplingPlan.check(model_network, confidence=confidence, max_events=max_events,
+                              replications=replications, replication_events=replication_events, duration=duration,
+                              reading=reading, start=start, warmup_events=warmup_events)
     # The tail is found once here and handed on (on a 2e5-cell network it is a few sparse products).
     tail_cells = _linear_tail(model_network) if reading in ("auto", "linear") else None
     if reading == "auto":
@@ -147,19 +152,17 @@ def sample_outputs(model_network, inputs, solution, analytic, classes, *, confid
     routes = _routes_to(net, model_network.output_cells) if reading == "inputs" else None
     tail = _LinearTail(model_network, tail_cells, keep) if reading == "linear" else None
     n = inputs.shape[0]
-    if start == "empty" and n > 0:
-        _check_warmup(model_network, keep, inputs[:3], solution, warmup_events)
+    if plan.start == "empty" and n > 0:
+        _check_warmup(model_network, keep, inputs[:3], solution, plan.warmup_events)
     seeds = np.random.SeedSequence(as_generator(rng).integers(0, 2**63)).spawn(n)
 
-    options = dict(confidence=confidence, max_events=max_events, replications=replications,
-                   replication_events=replication_events, duration=duration, reading=reading, routes=routes,
-                   keep=keep, tail=tail, start=start, warmup_events=warmup_events)
-    job = (compiled, model_network, inputs, solution, seeds, options)
+    plan = replace(plan, reading=reading)
+    job = _Job(compiled, model_network, inputs, solution, seeds, plan, routes, keep, tail)
     bar = Progress(n, "sampled inference", enabled=progress)
     done_events = [0]
 
     def report(i, part):
-        done_events[0] += part["events"]
+        done_events[0] += part.events
         bar.update(i + 1, f"{i + 1}/{n} instances, {done_events[0]:.3g} events")
 
     try:
@@ -167,50 +170,31 @@ def sample_outputs(model_network, inputs, solution, analytic, classes, *, confid
             parts = runner.map(_sample_task, runner.share(job), range(n), on_result=report)
     finally:
         bar.close()
-    outputs = np.array([p["outputs"] for p in parts])
-    return SampledOutputs(outputs=outputs, outputs_se=np.array([p["outputs_se"] for p in parts]),
+    outputs = np.array([p.outputs for p in parts])
+    return SampledOutputs(outputs=outputs, outputs_se=np.array([p.outputs_se for p in parts]),
                           analytic=analytic, predictions=np.asarray(classes)[np.argmax(outputs, axis=1)],
-                          decided=np.array([p["decided"] for p in parts]),
-                          events=np.array([p["events"] for p in parts], np.int64),
-                          replications=np.array([p["replications"] for p in parts], np.int64),
-                          duration=np.array([p["duration"] for p in parts]), confidence=float(confidence))
+                          decided=np.array([p.decided for p in parts]),
+                          events=np.array([p.events for p in parts], np.int64),
+                          replications=np.array([p.replications for p in parts], np.int64),
+                          duration=np.array([p.duration for p in parts]), confidence=plan.confidence)
 
 
-def _check_sampling(model_network, confidence, replications, max_events, replication_events, duration, reading,
-                    start="stationary", warmup_events=None):
-    """sample_outputs' argument checks; returns the checked numbers (``replication_events`` and
-    ``warmup_events`` defaulted)."""
-    owner = "sample_outputs"
-    confidence = check_positive_number(confidence, "confidence", owner)
-    if not 0.5 <= confidence < 1.0:
-        raise ValueError(f"The 'confidence' parameter of {owner} must be in [0.5, 1). Got {confidence!r}.")
-    replications = check_int(replications, "replications", owner, minimum=2)
-    max_events = check_positive_number(max_events, "max_events", owner)
-    if replication_events is None:
-        # The first look: about 3/4 of an event per cell in each replication (with later looks growing by
-        # half, this put the median MNIST Conv-spk decision at 8.1e5 events; one per cell, at 1.08e6).
-        replication_events = max(2_000.0, 0.75 * model_network.network.n_cells)
-    replication_events = check_positive_number(replication_events, "replication_events", owner)
-    if duration is not None:
-        duration = check_positive_number(duration, "duration", owner)
-    if reading not in ("auto", "spikes", "busy", "inputs", "linear"):
-        raise ValueError(f"The 'reading' parameter of {owner} must be 'auto', 'spikes', 'busy', 'inputs' or "
-                         f"'linear'. Got {reading!r} instead.")
-    if start not in ("stationary", "empty"):
-        raise ValueError(f"The 'start' parameter of {owner} must be 'stationary' or 'empty'. Got {start!r} instead.")
-    if warmup_events is None:
-        warmup_events = 0.0 if start == "stationary" else WARMUP_PER_CELL * model_network.network.n_cells
-    elif warmup_events != 0:
-        warmup_events = check_positive_number(warmup_events, "warmup_events", owner)
-    if duration is None and warmup_events * replications >= 0.5 * max_events:
-        raise ValueError(f"The 'warmup_events' parameter of {owner} must leave at least half of max_events "
-                         f"to the readings: warmup_events * replications < max_events / 2. Got warmup_events="
-                         f"{warmup_events:g} with replications={replications} and max_events={max_events:g}; "
-                         f"raise max_events above {2 * warmup_events * replications:.3g} or shorten the warm-up.")
-    return confidence, replications, max_events, replication_events, duration, float(warmup_events)
+@dataclass(frozen=True)
+class _Job:
+    """What every instance of one ``sample_outputs`` call shares (sent to Dask workers once)."""
+
+    compiled: object
+    model: object
+    inputs: np.ndarray
+    solution: object
+    seeds: list
+    plan: SamplingPlan
+    routes: object
+    keep: np.ndarray
+    tail: object
 
 
 def _sample_task(job, i):
     """Instance ``i`` of a ``sample_outputs`` job (module-level, one task per instance)."""
-    compiled, model_network, inputs, solution, seeds, options = job
-    return sample_instance(compiled, model_network, inputs[i], solution(i), seeds[i], **options)
+    return sample_instance(job.compiled, job.model, job.inputs[i], job.solution(i), job.seeds[i], job.plan,
+                           routes=job.routes, keep=job.keep, tail=job.tail)
