@@ -102,7 +102,8 @@ def _simulated_lrnn_i(out, quick, seed):
         net, h = lrnn_i_network(x, seed=seed + c)
         say(f"{SUITE}: simulating an LRNN-I cell with inhibition Σ w q = {x}")
         with Timer() as timer:
-            res = simulate(net, duration=duration, warmup=duration / 10, replications=16, rng=seed + 100 + c)
+            res = simulate(net, duration=duration, warmup=duration / 10, replications=16, rng=seed + 100 + c,
+                           progress=False)
         exact, linear = float(lrnn_i(x)), float(lrnn_i_linear(x))
         z_exact = (res.q[h] - exact) / res.q_se[h]
         # The first-order gap measured on the simulated cell against its prediction x²/(1+x).

@@ -66,7 +66,7 @@ def run_convergence(out, quick, seed):
             for j, T in enumerate(durations):
                 say(f"{SUITE}: N={n}, T={T:g} ({reps} replications)")
                 res = simulate(net, duration=T, warmup=0.0, replications=reps, initial="stationary",
-                               rng=seed + 7919 * n + j)
+                               rng=seed + 7919 * n + j, progress=False)
                 err = res.q[fast] - ss.q[fast]
                 rms.append(np.sqrt(np.mean(err**2)))
                 worst.append(np.abs(err).max())
@@ -111,7 +111,8 @@ def run_product_form(out, quick, seed):
     reps = 2000 if quick else 8000
     say(f"{SUITE}: product form, {reps} independent runs of a 4-cell recurrent network from empty")
     with Timer() as timer:
-        res = simulate(net, duration=200.0, warmup=0.0, replications=reps, rng=seed + 1, hist_size=2)
+        res = simulate(net, duration=200.0, warmup=0.0, replications=reps, rng=seed + 1, hist_size=2,
+                       progress=False)
     k = res.final_potential
     pvals = np.array([geometric_chi2(k[:, i], q[i]) for i in range(net.n_cells)])
     fig = _plot_marginals(k, q, out)

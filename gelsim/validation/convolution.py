@@ -143,7 +143,8 @@ def _spiking(image, kernels, names, quick, seed, out):
     duration = 2e4 if quick else 1e5
     say(f"{SUITE}: simulating the spiking cluster convolution of a {size}x{size} patch ({net.n_cells} cells)")
     with Timer() as timer:
-        res = simulate(net, duration=duration, replications=16, initial="stationary", rng=seed + 300)
+        res = simulate(net, duration=duration, replications=16, initial="stationary", rng=seed + 300,
+                       progress=False)
     clear = margin > 0.01
     below = clear & (analytic < 1)
     z = np.abs(res.q[cells][below] - analytic[below]) / res.q_se[cells][below]

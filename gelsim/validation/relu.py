@@ -95,7 +95,8 @@ def _simulated(out, quick, seed):
         for d, x in enumerate(inputs):
             net, (c1, c2, c3) = cluster_network(x, wp, wm)
             say(f"{SUITE}: simulating the spiking cluster for input {d}")
-            res = simulate(net, duration=duration, warmup=duration / 10, replications=16, rng=seed + 200 + d)
+            res = simulate(net, duration=duration, warmup=duration / 10, replications=16, rng=seed + 200 + d,
+                           progress=False)
             target = float(relu_cluster(x @ wp, x @ wm))
             for cell, value in ((c1, x @ wm), (c2, 1 / (1 + x @ wp))):
                 zs.append(abs(res.q[cell] - value) / res.q_se[cell])

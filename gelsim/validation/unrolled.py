@@ -77,7 +77,8 @@ def _digits_sweep(quick, seed):
             for name, share in (("shared", True), ("per step", False))]:
         for kw in kwargs:
             say(f"{SUITE}: digits, {label} {kw.get('readout_time', '')}")
-            clf = RecurrentRNNClassifier(max_epochs=epochs, random_state=seed, **kw).fit(Xtr, ds.y_train)
+            clf = RecurrentRNNClassifier(max_epochs=epochs, random_state=seed, progress=False,
+                                         **kw).fit(Xtr, ds.y_train)
             rows.append((label, kw.get("readout_time"), clf.n_params_, clf.score(Xte, ds.y_test)))
     return rows
 
