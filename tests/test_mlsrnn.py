@@ -293,3 +293,5 @@ def test_defaults_follow_the_data_and_the_paper_is_one_call_away():
     assert (paper.hidden_, paper.elm_hidden_, paper.ridge_, paper.elm_selection_) == ((200,), 1000, None, None)
     mc = MCSRNNClassifier(random_state=0).fit(np.random.default_rng(0).uniform(size=(20, 2, 9)), [0, 1] * 10)
     assert mc.hidden_ == (5,)          # half the series' length, per channel
+    short = MCSRNNClassifier(random_state=0).fit(np.random.default_rng(0).uniform(size=(20, 2, 7)), [0, 1] * 10)
+    assert short.hidden_ == ()         # below 8 steps, no autoencoder

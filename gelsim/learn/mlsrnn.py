@@ -236,8 +236,8 @@ class MLSRNNClassifier(_BaseSRNN):
         gives the ELM the smaller leave-one-out error (compared at widths up to 256, then the width is
         searched for the one kept). The autoencoder is unsupervised, so the comparison sees no label it was
         fitted on; it helps on pixels (MNIST) and not on small tables. MCSRNN: one layer per channel of half
-        the series' length, which compresses each channel before the shared ELM. The paper's sizes are in
-        :meth:`paper`.
+        the series' length, which compresses each channel before the shared ELM (none for series shorter
+        than 8 steps). The paper's sizes are in :meth:`paper`.
     elm_hidden : int or "auto"
         Hidden units of the ELM; the mapped RNN layer has ``2 * elm_hidden`` cells (ρ and ϱ halves).
         ``"auto"`` (default): the width of least leave-one-out error among 16, 32, ..., 1,024 units, up to
@@ -299,7 +299,7 @@ class MCSRNNClassifier(_BaseSRNN):
     longest training length.
 
     Every channel gets its own autoencoder stack (sizes ``hidden``, trained on that channel alone; by
-    default one layer of half the series' length); the channels' codes are concatenated and fed to one
+    default one layer of half the series' length, none below 8 steps); the channels' codes are concatenated and fed to one
     shared ELM, whose width and penalty are chosen by leave-one-out error as in :class:`MLSRNNClassifier`.
     Each channel is scaled into [0, 1] with its own training minimum and maximum. Other parameters as
     :class:`MLSRNNClassifier`.
@@ -321,7 +321,9 @@ class MCSRNNClassifier(_BaseSRNN):
     _scale_axes = (0, 2)
 
     def _auto_hidden(self):
-        return [(-(-self.input_shape_[1] // 2),)]
+        # Halving a series shorter than 8 steps (a table read as a series) would only discard half of it.
+        length = self.input_shape_[1]
+        return [(-(-length // 2),)] if length >= 8 else [()]
 
     def _check_input(self, X, reset):
         return check_series(self, X, reset=reset)
