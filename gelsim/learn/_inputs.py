@@ -47,10 +47,12 @@ def check_series(estimator, X, *, reset):
     """Series as one finite float64 array (n, channels, length).
 
     Accepted: ``(n, length)`` (univariate; through ``validate_data``, which also judges anything of fewer
-    dimensions), ``(n, channels, length)``, and a list
-    of ``(channels, length_i)`` or ``(length_i,)`` arrays. Lists of unequal lengths are resampled by linear
-    interpolation to the length seen in ``fit`` (in ``fit``, the longest). Sets ``input_shape_`` (channels,
-    length) and ``n_features_in_`` in ``fit``; afterwards the channels and length must match.
+    dimensions), ``(n, channels, length)``, and a list of ``(channels, length_i)`` or ``(length_i,)``
+    arrays. Series of unequal lengths in ``fit`` are resampled by linear interpolation to the longest;
+    after ``fit``, series of another length are resampled to the training length, except ``(n, length)``
+    arrays, which scikit-learn's conventions read as tables whose number of features must match. Sets
+    ``input_shape_`` (channels, length) and ``n_features_in_`` in ``fit``; afterwards the channels must
+    match.
     """
     name = type(estimator).__name__
     if _is_series_list(X):
