@@ -1,5 +1,5 @@
-"""When gradient training stops, as scikit-learn's MLP decides it: the shared parameters and the
-validation split of the gradient-trained classifiers."""
+"""Gradient training of the recurrent classifiers: its shared settings (step size, batches, epochs, and
+when to stop, as scikit-learn's MLP decides it), the validation split, and the driver that runs it."""
 
 from __future__ import annotations
 
@@ -11,9 +11,13 @@ from .._checks import check_int, check_positive_number
 from ._recurrent_maths import train
 
 
-def check_stopping(estimator):
-    """Check ``early_stopping``, ``validation_fraction``, ``n_iter_no_change`` and ``tol``."""
+def check_training(estimator):
+    """Check the settings :func:`fit_by_gradient` reads: ``learning_rate``, ``batch_size``, ``max_epochs``,
+    ``early_stopping``, ``validation_fraction``, ``n_iter_no_change`` and ``tol``."""
     name = type(estimator).__name__
+    check_positive_number(estimator.learning_rate, "learning_rate", name)
+    for key in ("batch_size", "max_epochs"):
+        check_int(getattr(estimator, key), key, name, minimum=1)
     if not isinstance(estimator.early_stopping, (bool, np.bool_)):
         raise ValueError(f"The 'early_stopping' parameter of {name} must be True or False. "
                          f"Got {estimator.early_stopping!r} instead.")

@@ -18,7 +18,7 @@ import numpy as np
 from . import _recurrent_maths as core
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from ._stopping import check_stopping, fit_by_gradient
+from ._stopping import check_training, fit_by_gradient
 from ._inputs import check_is_fitted, check_labels, check_tabular
 from .._checks import as_generator, check_int, check_positive_number
 from ..sampled import SpikingClassifierMixin
@@ -141,11 +141,8 @@ class RecurrentRNNClassifier(SpikingClassifierMixin, ClassifierMixin, BaseEstima
                                               or self.readout_time < 1):
             raise ValueError(f"The 'readout_time' parameter of {name} must be None (steady state) or an integer "
                              f">= 1 (steps of Eq. (1)'s map). Got {self.readout_time!r} instead.")
-        for key in ("temperature", "learning_rate"):
-            check_positive_number(getattr(self, key), key, name)
-        for key in ("batch_size", "max_epochs"):
-            check_int(getattr(self, key), key, name, minimum=1)
-        check_stopping(self)
+        check_positive_number(self.temperature, "temperature", name)
+        check_training(self)
 
     def _check_X(self, X, reset):
         return check_tabular(self, X, reset=reset)

@@ -14,7 +14,7 @@ import numpy as np
 from . import _recurrent_maths as core
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from ._stopping import check_stopping, fit_by_gradient
+from ._stopping import check_training, fit_by_gradient
 from ._inputs import check_is_fitted, check_labels, check_series, decision_shape
 from .._checks import as_generator, check_int, check_positive_number
 from ..sampled import SpikingClassifierMixin
@@ -126,11 +126,9 @@ class SequenceRNNClassifier(SpikingClassifierMixin, ClassifierMixin, BaseEstimat
         check_int(self.n_hidden, "n_hidden", name, minimum=1)
         if self.cell not in ("rnn", "elman"):
             raise ValueError(f"The 'cell' parameter of {name} must be 'rnn' or 'elman'. Got {self.cell!r} instead.")
-        for key in ("temperature", "learning_rate", "clip"):
+        for key in ("temperature", "clip"):
             check_positive_number(getattr(self, key), key, name)
-        for key in ("batch_size", "max_epochs"):
-            check_int(getattr(self, key), key, name, minimum=1)
-        check_stopping(self)
+        check_training(self)
 
     def _check_X(self, X, reset):
         return check_series(self, X, reset=reset)
