@@ -291,10 +291,7 @@ def _as_weights(w, name, n, owner="Network"):
 def _check_sparse_structure(w, name, n, owner):
     """Raise ``ValueError`` when a sparse matrix's index arrays point outside it: scipy checks them only on
     request, and every later product (and the simulator's tables) would read out of bounds."""
-    if w.ndim != 2 or w.shape != (n, n):
-        raise ValueError(f"The {name!r} parameter of {owner} must be a non-negative array of shape ({n}, {n}). "
-                         f"Got shape {w.shape} instead.")
-    if w.format in ("csr", "csc"):
+    if w.shape == (n, n) and w.format in ("csr", "csc"):   # another shape: _as_weights reports it
         indptr, indices = np.asarray(w.indptr), np.asarray(w.indices)
         ok = (indptr.size == n + 1 and indptr[0] == 0 and np.all(np.diff(indptr) >= 0)
               and indptr[-1] <= indices.size and indptr[-1] <= np.asarray(w.data).size)

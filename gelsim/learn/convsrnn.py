@@ -300,7 +300,6 @@ class RocketSRNNClassifier(_ConvSRNNBase):
     (['slow', 'slow'], 1.0)
     """
 
-
     def __init__(self, n_kernels=10_000, *, max_dilations=32, pooling="soft", bias_rule="quantile",
                  readout="ridge", spiking_penalty=1e-5, spiking_l2=3e-3, spiking_budget=None, random_state=None):
         self.n_kernels = n_kernels

@@ -125,19 +125,18 @@ def _after_warmup(now, warmed, warm, horizon):
     return tuple(None if a is None else (a * horizon - b * warm) / (horizon - warm) for a, b in zip(now, warmed))
 
 
-def sample_outputs(model_network, inputs, solution, analytic, classes, *, confidence=0.99, max_events=10**7,
-                   replications=32, replication_events=None, duration=None, reading="auto", start="stationary",
-                   warmup_events=None, rng=None, n_jobs=None, executor=None, progress=None):
+def sample_outputs(model_network, inputs, solution, analytic, classes, *, rng=None, n_jobs=None, executor=None,
+                   progress=None, **options):
     """Simulate every instance and return :class:`SampledOutputs`.
 
     ``inputs`` (n, n_sources) are the instances' scaled source values, ``solution(i)`` gives instance
     ``i``'s Eq. (1) solution over all cells (for the stationary starts) and ``analytic`` (n, n_classes)
-    its analytic outputs. See the classifiers' ``sample_outputs`` for the other parameters.
+    its analytic outputs. ``options`` are :meth:`SamplingPlan.check`'s (``confidence``, ``max_events`` ...);
+    see the classifiers' ``sample_outputs`` for them and for the other parameters.
     """
-    plan = SamplingPlan.check(model_network, confidence=confidence, max_events=max_events,
-                              replications=replications, replication_events=replication_events, duration=duration,
-                              reading=reading, start=start, warmup_events=warmup_events)
+    plan = SamplingPlan.check(model_network, **options)
     # The tail is found once here and handed on (on a 2e5-cell network it is a few sparse products).
+    reading = plan.reading
     tail_cells = _linear_tail(model_network) if reading in ("auto", "linear") else None
     if reading == "auto":
         reading = _auto_reading(model_network, tail_cells)
