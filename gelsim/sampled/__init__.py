@@ -1,8 +1,8 @@
 """Classifiers run as spiking networks: each instance simulated until a sequential test decides its class.
 
 One module per job: ``result`` (:class:`SampledOutputs`), ``plan`` (the checked options, one instance's
-result), ``starts`` (where replications start, their
-warm-up), ``sequential`` (looks and the test), ``readings`` (how a run's spikes become output estimates),
+result), ``starts`` (the analytic start, relaxation
+times), ``sequential`` (looks and the test), ``readings`` (how a run's spikes become output estimates),
 ``driver`` (one instance, then many) and ``mixin`` (what a classifier inherits). A model's network itself,
 :class:`ModelNetwork`, is defined in :mod:`gelsim.steady` so that the classifiers' maths can build it
 without importing this layer; it is re-exported here.
@@ -13,7 +13,8 @@ from .driver import sample_instance, sample_outputs
 from .mixin import SpikingClassifierMixin
 from .plan import InstanceResult, SamplingPlan
 from .result import SampledOutputs
-from .starts import WarmupWarning, relaxation_times, stationary_start
+from .starts import StartPull, relaxation_times, stationary_start
 
 __all__ = ["SampledOutputs", "ModelNetwork", "SpikingClassifierMixin", "sample_outputs", "sample_instance",
-           "SamplingPlan", "InstanceResult", "stationary_start", "relaxation_times", "WarmupWarning"]
+           "SamplingPlan", "InstanceResult", "stationary_start", "relaxation_times",
+           "StartPull"]

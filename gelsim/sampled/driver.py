@@ -30,99 +30,174 @@ from ..simulation._executors import TaskRunner
 from .readings import (_LinearTail, _auto_reading, _linear_tail, _part, _read_outputs, _routes_to, _simulated_cells,
                        _tail_holds_outputs)
 from .result import SampledOutputs
-from .sequential import _decide, _horizons, _look_levels
+from .sequential import LOOK_GROWTH, _decide, _look_level
 from .plan import InstanceResult, SamplingPlan
-from .starts import _check_warmup, _event_rate, stationary_start
+from .starts import StartPull, _event_rate, _output_reach, stationary_start
 
 
-def sample_instance(compiled, model, u, q, seed, plan, *, spending=True, routes=None, keep=None, tail=None):
+def sample_instance(compiled, model, u, q, seed, plan, *, spending=True, discard=True, routes=None, keep=None,
+                    tail=None, reach=None):
     """Sequential decision for one instance (see the module docstring), run as the :class:`SamplingPlan`
     ``plan`` says (its ``reading`` already resolved, not ``"auto"``). Returns an :class:`InstanceResult`.
 
-    ``replications`` independent replications run side by side and are extended at every look, so a look
-    only adds events (nothing is set up again): the first look is at ``replication_events`` expected
-    events per replication, each later one multiplies the simulated time by ``LOOK_GROWTH``, the last one
-    spends ``max_events``; the error budget is spent over them by :func:`_look_levels`.
+    ``replications`` independent replications run side by side and are extended at every stop, so a stop
+    only adds events (nothing is set up again). The first stop comes after ``replication_events``
+    events per replication, each later one multiplies the simulated time by ``LOOK_GROWTH``, and the last
+    one is planned, from the event rate measured so far, to spend ``max_events``; the error budget is spent
+    over the looks by :func:`_look_level`. From ``start="empty"`` each look reads the window from two stops
+    back (the first 44 % of the run is discarded, however long it has become) and discounts a lead that
+    shrinks between the window's halves (:func:`_decide`); from ``start="analytic"`` (a draw from the
+    product form of ``q``, the instance's Eq. (1) solution) every look reads the whole run. ``q`` is used
+    for that draw only: an empty start needs nothing of the instance's solution (pass None).
     ``spending=False`` tests every look at the full level ``1 - confidence``: the naive rule, whose error
-    rate grows with the number of looks (kept for the tests that show the difference). ``routes`` are
+    rate grows with the number of looks; ``discard=False`` reads an empty start's every look from time 0,
+    with no check of a shrinking lead: the naive rule, whose decisions lean towards what the start favours
+    (both kept for the tests that show the difference). ``reach`` is :func:`_output_reach` of the
+    model's network (computed here if not given) for the empty start's :class:`StartPull`. ``routes`` are
     :func:`_routes_to` of the outputs for ``reading="inputs"`` (computed here if not given), ``tail`` the
     model's :class:`_LinearTail` for ``reading="linear"``. ``compiled`` is the model's network or, with
     ``keep`` (cell indices), the part of it that is simulated (see :func:`_simulated_cells`).
-    ``start`` is ``"stationary"`` (:func:`stationary_start`) or ``"empty"`` (every potential 0); the first
-    ``warmup_events`` expected events per replication are run and not read.
     """
-    confidence, max_events, replications = plan.confidence, plan.max_events, plan.replications
-    replication_events, duration, reading = plan.replication_events, plan.duration, plan.reading
-    start, warmup_events = plan.start, plan.warmup_events
+    reading, replications = plan.reading, plan.replications
     net = model.network
     ext, ext_inh = model.ext_exc(u), model.ext_inh(u)
     keep = np.arange(net.n_cells) if keep is None else keep
     sim = compiled.net
-    rate = _event_rate(sim.fire_rate, q[keep], ext[keep], ext_inh[keep])
     out = model.output_cells
-    if rate <= 0.0:
-        # A silent network (no input, no external rate): every output is exactly 0, a tie no run can break.
+    honest = plan.start != "analytic"
+    arrivals = float(ext[keep].sum())
+    if arrivals <= 0.0:
+        # No input and no external rate: nothing ever fires, every output is exactly 0, a tie no run breaks.
         return InstanceResult(outputs=np.zeros(out.size), outputs_se=np.zeros(out.size), decided=False, events=0,
-                              replications=0, duration=0.0)
-    warm = warmup_events / rate
-    if duration is not None:
-        windows = [float(duration)]
-    else:
-        # The budget is planned in expected events; planning it 5 Poisson standard deviations short keeps
-        # the count within max_events but for rare fluctuations (spread measured: ~0.1 % at 3e5 events).
-        # The first look never spends more than the budget (on a large network 3/4 of an event per cell
-        # in each replication would).
-        budget = max(max_events - 5.0 * np.sqrt(max_events), 0.5 * max_events) / (replications * rate) - warm
-        windows = _horizons(min(replication_events / rate, budget), budget)
-    looks = [warm + window for window in windows]
-    alpha = 1.0 - confidence
-    levels = _look_levels(len(looks), alpha) if spending else np.full(len(looks), alpha)
+                              replications=0, duration=0.0, reason="silent")
+    # The budget is planned in expected events; planning it 5 Poisson standard deviations short keeps the
+    # count within max_events but for rare fluctuations (spread measured: ~0.1 % at 3e5 events).
+    budget = max(plan.max_events - 5.0 * np.sqrt(plan.max_events), 0.5 * plan.max_events)
     start_seq, event_seq = seed.spawn(2)
     if reading == "inputs" and routes is None:
         routes = _routes_to(net, out)
     if reading == "linear":
         if tail is None:
             tail = _LinearTail(model, _linear_tail(model), keep)
-        read_tail = tail.solver(ext, ext_inh, q)
-    if start == "stationary":
-        starts = stationary_start(sim, q[keep], ext[keep], ext_inh[keep], looks[-1],
-                                  np.random.default_rng(start_seq), replications)
-    else:
+        read_tail = tail.solver(ext, ext_inh, None if honest else q)
+    checked = honest and discard and plan.duration is None
+    if honest:
         starts = np.zeros((replications, keep.size), np.int64)
+        rate_guess = arrivals
+        pull = StartPull(model, keep, ext, ext_inh, reach) if checked else None
+    else:
+        rate_guess = _event_rate(sim.fire_rate, q[keep], ext[keep], ext_inh[keep])
+        starts = stationary_start(sim, q[keep], ext[keep], ext_inh[keep], budget / (replications * rate_guess),
+                                  np.random.default_rng(start_seq), replications)
     # One state for all the replications (allocated once), run one after another, not interleaved: on
     # these networks (1e4 to 1e5 cells, many slow cells) the interleaved kernel was measured slower (MNIST
     # Conv-spk, whole sampled call: 4.2 against 4.8 M events/s; 2.2 against 4.3 before rate buckets).
     runs = compiled.start(ext[keep], starts, event_seq.spawn(replications), ext_inh=ext_inh[keep],
                           group_size=replications, interleave=False)
-    # Busy fractions are kept only for the reading that uses them (each array is replications x cells).
-    busy = np.zeros((replications, net.n_cells)) if reading == "busy" else None
-    fires = np.zeros((replications, net.n_cells)) if reading != "linear" else None
-    decided = False
     read_busy = reading in ("busy", "linear")
-    warmed = compiled.extend(runs, warm, busy=read_busy) if warm > 0 else None
-    for horizon, level in zip(looks, levels):
-        excited, firing = _after_warmup(compiled.extend(runs, horizon, busy=read_busy), warmed, warm, horizon)
+
+    def read(window):
+        excited, firing = window
         if reading == "linear":
-            obs = read_tail(excited, firing)
+            return read_tail(excited, firing)
+        busy = fires = None
+        if reading == "busy":
+            busy = np.zeros((replications, net.n_cells))
+            busy[:, keep] = excited
         else:
-            if reading == "busy":
-                busy[:, keep] = excited
+            fires = np.zeros((replications, net.n_cells))
             fires[:, keep] = firing
-            obs = _read_outputs(reading, net, out, busy, fires, ext, ext_inh, routes)
-        decided = _decide(obs, level)[1]
-        if decided:
+        return _read_outputs(reading, net, out, busy, fires, ext, ext_inh, routes)
+
+    origin = _Stop(0.0, None, None, 0)
+    warm = origin
+    if plan.warmup_events > 0:
+        warm = _run_until(compiled, runs, read_busy, replications * plan.warmup_events,
+                          replications * rate_guess, origin)
+    alpha, look, decided, held, last = 1.0 - plan.confidence, 0, False, False, False
+    if plan.duration is not None:
+        # One look at a fixed length, read from the end of the warm-up: a study of convergence, not a decision
+        # rule (nothing is discarded but the warm-up).
+        stops, last = [_stop(compiled, runs, warm.time + plan.duration, read_busy)], True
+    else:
+        first = min(replications * plan.replication_events, budget - runs.events)
+        stops = [_run_until(compiled, runs, read_busy, runs.events + max(first, 1.0), replications * rate_guess,
+                            warm)]
+    obs = None
+    while True:
+        last = last or runs.events >= budget
+        now = stops[-1]
+        # From an empty start, read from two stops back (and never before the warm-up ends).
+        begin = max(stops[-3] if checked and len(stops) >= 3 else warm, warm, key=lambda s: s.time)
+        middle = stops[-2] if len(stops) >= 2 and stops[-2].time > begin.time else None
+        if not checked or middle is not None or last:
+            window = _window(begin, now)
+            obs = read(window)
+            level = _look_level(look, alpha, last) if spending else alpha
+            look += 1
+            if checked and middle is not None:
+                halves = (read(_window(begin, middle)), read(_window(middle, now)))
+                _, decided, held = _decide(obs, level, *halves, allowance=pull.allowance(window[1], begin.time,
+                                                                                    now.time))
+            else:
+                _, decided, held = _decide(obs, level)
+        if decided or last:
             break
+        # The next stop, at LOOK_GROWTH times the time, or (when that would reach the budget) the budget
+        # itself, at the event rate of the last stretch (from an empty start the rate climbs as cells fill).
+        before = stops[-2] if len(stops) >= 2 else warm
+        rate = max(now.events - before.events, 1) / max(now.time - before.time, 1e-300)
+        spend_all = now.time + max(budget - now.events, 0.0) / rate
+        horizon = min(LOOK_GROWTH * now.time, spend_all)
+        last = horizon >= spend_all * (1.0 - 1e-9)
+        stops.append(_stop(compiled, runs, horizon, read_busy))
     se = obs.std(axis=0, ddof=1) / np.sqrt(replications)
+    reason = "decided" if decided else ("not relaxed" if held else "max_events")
     return InstanceResult(outputs=obs.mean(axis=0), outputs_se=se, decided=decided, events=runs.events,
-                          replications=replications, duration=horizon - warm)
+                          replications=replications, duration=now.time - begin.time, reason=reason)
 
 
-def _after_warmup(now, warmed, warm, horizon):
-    """Time averages over ``(warm, horizon]`` from those over ``[0, horizon]`` (``now``) and over
-    ``[0, warm]`` (``warmed``, None when there is no warm-up); each is a (busy, fires) pair."""
-    if warmed is None:
-        return now
-    return tuple(None if a is None else (a * horizon - b * warm) / (horizon - warm) for a, b in zip(now, warmed))
+@dataclass(frozen=True)
+class _Stop:
+    """The replications' time averages of excitation and firing (each None or (replications, cells)) over
+    ``[0, time]``, and the events spent by then."""
+
+    time: float
+    excited: object
+    firing: object
+    events: int
+
+
+def _stop(compiled, runs, horizon, read_busy):
+    """Extend ``runs`` to ``horizon`` and return the :class:`_Stop` there."""
+    excited, firing = compiled.extend(runs, horizon, busy=read_busy)
+    return _Stop(float(horizon), excited, firing, runs.events)
+
+
+def _run_until(compiled, runs, read_busy, events, rate, since):
+    """Extend ``runs`` from the :class:`_Stop` ``since`` until they have spent about ``events`` events (at
+    least 90 % of them) and return the last :class:`_Stop`. Steps follow the event rate measured on the way
+    (``rate`` per unit time, summed over replications, is the first guess; the first step takes an eighth of
+    what it suggests, and no step more than triples the time, since an empty network's rate climbs as its
+    cells fill)."""
+    stop = since
+    while True:
+        step = max(events - runs.events, 0.0) / rate
+        step = step / 8.0 if stop.time <= 0 else min(step, 3.0 * stop.time)
+        before, stop = stop, _stop(compiled, runs, stop.time + step, read_busy)
+        if runs.events >= 0.9 * events:
+            return stop
+        spent = stop.events - before.events
+        rate = spent / (stop.time - before.time) if spent > 0 else rate / 2.0
+
+
+def _window(a, b):
+    """Time averages over ``(a.time, b.time]`` from the :class:`_Stop` s ``a`` and ``b``: (excited, firing)."""
+    if a.time <= 0:
+        return b.excited, b.firing
+    span = b.time - a.time
+    return tuple(None if x is None else (x * b.time - y * a.time) / span
+                 for x, y in ((b.excited, a.excited), (b.firing, a.firing)))
 
 
 def sample_outputs(model_network, inputs, solution, analytic, classes, *, rng=None, n_jobs=None, executor=None,
@@ -130,8 +205,9 @@ def sample_outputs(model_network, inputs, solution, analytic, classes, *, rng=No
     """Simulate every instance and return :class:`SampledOutputs`.
 
     ``inputs`` (n, n_sources) are the instances' scaled source values, ``solution(i)`` gives instance
-    ``i``'s Eq. (1) solution over all cells (for the stationary starts) and ``analytic`` (n, n_classes)
-    its analytic outputs. ``options`` are :meth:`SamplingPlan.check`'s (``confidence``, ``max_events`` ...);
+    ``i``'s Eq. (1) solution over all cells (called for ``start="analytic"`` only) and ``analytic``
+    (n, n_classes) its analytic outputs, against which the result's ``agreement`` is measured (they play no
+    part in the runs). ``options`` are :meth:`SamplingPlan.check`'s (``confidence``, ``max_events`` ...);
     see the classifiers' ``sample_outputs`` for them and for the other parameters.
     """
     plan = SamplingPlan.check(model_network, **options)
@@ -151,12 +227,13 @@ def sample_outputs(model_network, inputs, solution, analytic, classes, *, rng=No
     routes = _routes_to(net, model_network.output_cells) if reading == "inputs" else None
     tail = _LinearTail(model_network, tail_cells, keep) if reading == "linear" else None
     n = inputs.shape[0]
-    if plan.start == "empty" and n > 0:
-        _check_warmup(model_network, keep, inputs[:3], solution, plan.warmup_events)
+    if plan.start != "analytic":
+        solution = None          # nothing of an instance's analytic solution reaches an empty start's run
     seeds = np.random.SeedSequence(as_generator(rng).integers(0, 2**63)).spawn(n)
 
     plan = replace(plan, reading=reading)
-    job = _Job(compiled, model_network, inputs, solution, seeds, plan, routes, keep, tail)
+    reach = _output_reach(net, model_network.output_cells) if plan.start == "empty" else None
+    job = _Job(compiled, model_network, inputs, solution, seeds, plan, routes, keep, tail, reach)
     bar = Progress(n, "sampled inference", enabled=progress)
     done_events = [0]
 
@@ -175,7 +252,9 @@ def sample_outputs(model_network, inputs, solution, analytic, classes, *, rng=No
                           decided=np.array([p.decided for p in parts]),
                           events=np.array([p.events for p in parts], np.int64),
                           replications=np.array([p.replications for p in parts], np.int64),
-                          duration=np.array([p.duration for p in parts]), confidence=plan.confidence)
+                          duration=np.array([p.duration for p in parts]),
+                          reasons=np.array([p.reason for p in parts], dtype=object), confidence=plan.confidence,
+                          start=plan.start)
 
 
 @dataclass(frozen=True)
@@ -191,9 +270,11 @@ class _Job:
     routes: object
     keep: np.ndarray
     tail: object
+    reach: object
 
 
 def _sample_task(job, i):
     """Instance ``i`` of a ``sample_outputs`` job (module-level, one task per instance)."""
-    return sample_instance(job.compiled, job.model, job.inputs[i], job.solution(i), job.seeds[i], job.plan,
-                           routes=job.routes, keep=job.keep, tail=job.tail)
+    q = None if job.solution is None else job.solution(i)
+    return sample_instance(job.compiled, job.model, job.inputs[i], q, job.seeds[i], job.plan,
+                           routes=job.routes, keep=job.keep, tail=job.tail, reach=job.reach)

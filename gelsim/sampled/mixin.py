@@ -54,36 +54,43 @@ class SpikingClassifierMixin:
         raise ValueError(f"The 'mode' parameter of predict must be 'analytic' or 'sampled'. Got {mode!r} instead.")
 
     def sample_outputs(self, X, *, confidence=0.99, max_events=10**7, replications=32, replication_events=None,
-                       duration=None, reading="auto", start="stationary", warmup_events=None, rng=None, n_jobs=None,
+                       duration=None, reading="auto", start="empty", warmup_events=0.0, rng=None, n_jobs=None,
                        executor=None, progress=None):
         """Simulate each instance's spiking network until its prediction is decided (:class:`SampledOutputs`).
 
-        Every instance runs independent replications, each started from the stationary (product-form) law
-        of the instance's analytic solution, so that each replication's time-averaged outputs are unbiased
-        over any horizon; the replications are extended in looks of growing simulated time (x 1.5) until a paired
-        t-test shows the leading output above every other at ``confidence`` (valid under the repeated
-        looks: the level is spent over them), or ``max_events`` are spent (then ``decided`` is False and
-        the best guess is returned). The network is compiled once; instances run in parallel.
+        Every instance runs independent replications of its network, by default started empty (every cell
+        unexcited, as hardware is switched on), so that a decision is the spikes' own: nothing computed
+        from the instance's analytic solution enters the run, its length or its decision. The replications
+        are extended in stops of growing simulated time (x 1.5); at each look every output is read over the
+        window since the stop two back (so the first 44 % of the run, however long it has grown, is left
+        out as warm-up) and a paired t-test asks whether the leading output stands above every other at
+        ``confidence``, its t-statistics first lowered by four times any sign that the lead shrank from the
+        window's first half to its second (a lead still shrinking is one the run has not finished
+        forgetting its start in). The level is spent over the looks, so the chance of deciding an instance
+        for a class other than its analytic one stays within ``1 - confidence``. When ``max_events`` are
+        spent first, the instance is undecided (``reasons`` says why) and its best guess is returned. The
+        network is compiled once; instances run in parallel.
 
         Parameters
         ----------
         confidence : float
             Probability that a decided instance is decided for its analytic class (in [0.5, 1)).
         max_events : float
-            Budget of simulated events per instance (planned from the expected event rate, 5 Poisson
-            standard deviations short of it, so that the count exceeds it only by a rare fluctuation).
+            Budget of simulated events per instance (the last stop is planned, from the event rate
+            measured by then, 5 Poisson standard deviations short of it, so that the count exceeds it only
+            by a rare fluctuation).
         replications : int
             Independent replications per instance. They run side by side and every look extends all of
             them, so its t-test has ``replications - 1`` degrees of freedom (more: a critical value closer
             to the normal one, and more memory per instance).
         replication_events : float, optional
-            Expected events per replication at the first look (its simulated time follows from the
-            instance's event rate); each later look multiplies the time by 1.5, the last spends
-            ``max_events``. Default: 3/4 per cell of the network, at least 2,000 (at most
-            ``max_events / replications``).
+            Events per replication at the first stop (the simulated time is stepped towards it at the
+            event rate measured on the way); each later stop multiplies the time by 1.5, the last spends
+            ``max_events`` at the rate measured by then. Default: 3/4 per cell of the network, at least
+            2,000 (at most ``max_events / replications``).
         duration : float, optional
-            Fixed simulated time per replication, one look with ``replications`` replications (for studying
-            convergence) instead of the sequential rule.
+            Fixed simulated time per replication, read after the warm-up in one look with ``replications``
+            replications (for studying convergence) instead of the sequential rule.
         reading : {"auto", "spikes", "busy", "inputs", "linear"}
             How an output cell is read: its spike count over the run divided by ``r * duration``; its
             time-averaged ``P(k > 0)``; ``"inputs"``, Eq. (1) for the output cell with the spike rates it
@@ -102,24 +109,21 @@ class SpikingClassifierMixin:
             ``"auto"`` (default): ``"linear"`` where it applies (no output cell receives inhibition or
             instance input, or feeds a cell that does), else ``"inputs"`` when no output cell receives
             inhibition, else ``"spikes"``.
-        start : {"stationary", "empty"}
-            Where each replication starts. ``"stationary"`` (default): a draw from the product-form law
-            of the instance's analytic solution, so readings are unbiased from time 0. Over short runs
-            much of what a reading knows then comes from that draw rather than from the spikes (slow cells
-            barely move), so it is the cheap, exact way to check the network's steady state, not a model
-            of a network switched on from rest. ``"empty"``: every cell unexcited, as hardware would
-            start, with nothing taken from the analytic solution but the planning of the run's length;
-            readings skip a warm-up. A cell forgets its start in about ``1 / (sqrt(lam+) - sqrt(mu))^2``
-            (:func:`gelsim.sampled.relaxation_times`), slowly where its excitation nearly matches its
-            firing and inhibition, as in the convolutional models' position cells. A
-            :class:`~gelsim.sampled.WarmupWarning` says when the warm-up is shorter than the relaxation
-            of the cells that carry half of the outputs' readings (on the first three instances), and
-            how long that is: about 80 events per cell on digits and 630 on JapaneseVowels, where 64
-            left 19 of 20 decisions wrong.
-        warmup_events : float, optional
-            Expected events per replication run before the readings start (not read, but counted in
-            ``events`` and in ``max_events``). Default: 0 for a stationary start, 64 per cell of the
-            network for an empty one.
+        start : {"empty", "analytic"}
+            Where each replication starts. ``"empty"`` (default): every cell unexcited; the readings leave
+            out the first part of each run (see above), so the decision is earned by the spikes, at the
+            price of the cells' relaxation: a cell at load ``rho`` forgets its start after about
+            ``2 rho / (1 - sqrt rho)^2`` of its own events (:func:`gelsim.sampled.relaxation_times`), so
+            models whose cells sit near load 1 cost more. ``"analytic"``: a draw from the product-form law
+            of the instance's analytic solution, so readings are unbiased from time 0; over short runs much
+            of what a reading knows then comes from that draw rather than from the spikes (slow cells barely
+            move). It is variance reduction that reads the answer, the cheap way to check a network's
+            steady state, not a model of a network making up its mind. (``"stationary"``, its former name,
+            is accepted with a warning.)
+        warmup_events : float
+            Expected events per replication run, and not read, before the first stop (counted in
+            ``events`` and in ``max_events``); 0 by default, since an empty start's looks discard the first
+            part of the run anyway.
         rng : None, int or numpy.random.Generator
         n_jobs : int, optional
             Instances simulated in parallel threads, as scikit-learn counts them: None or -1 all cores, -2

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import warnings
+
 import numpy as np
 
 from .._checks import check_int, check_positive_number
-from .starts import WARMUP_PER_CELL
 
 READINGS = ("auto", "spikes", "busy", "inputs", "linear")
-STARTS = ("stationary", "empty")
+STARTS = ("empty", "analytic")
+REASONS = ("decided", "max_events", "not relaxed", "silent")
 
 
 @dataclass(frozen=True)
@@ -34,12 +36,12 @@ class SamplingPlan:
     replication_events: float = 2_000.0
     duration: float | None = None
     reading: str = "auto"
-    start: str = "stationary"
+    start: str = "empty"
     warmup_events: float = 0.0
 
     @classmethod
     def check(cls, model_network, *, confidence=0.99, max_events=10**7, replications=32, replication_events=None,
-              duration=None, reading="auto", start="stationary", warmup_events=None):
+              duration=None, reading="auto", start="empty", warmup_events=0.0):
         """The plan of these arguments, each checked, with its parameter named in the error, and the
         defaults that depend on the model (first look, warm-up) filled in."""
         owner = "sample_outputs"
@@ -58,11 +60,16 @@ class SamplingPlan:
         if reading not in READINGS:
             raise ValueError(f"The 'reading' parameter of {owner} must be 'auto', 'spikes', 'busy', 'inputs' or "
                              f"'linear'. Got {reading!r} instead.")
+        if start == "stationary":
+            warnings.warn("start='stationary' is now called start='analytic' (it draws each replication's "
+                          "start from the product form of the instance's analytic solution); the default is "
+                          "start='empty'.", FutureWarning, stacklevel=4)
+            start = "analytic"
         if start not in STARTS:
-            raise ValueError(f"The 'start' parameter of {owner} must be 'stationary' or 'empty'. "
+            raise ValueError(f"The 'start' parameter of {owner} must be 'empty' or 'analytic'. "
                              f"Got {start!r} instead.")
         if warmup_events is None:
-            warmup_events = 0.0 if start == "stationary" else WARMUP_PER_CELL * model_network.network.n_cells
+            warmup_events = 0.0
         elif warmup_events != 0:
             warmup_events = check_positive_number(warmup_events, "warmup_events", owner)
         if duration is None and warmup_events * replications >= 0.5 * max_events:
@@ -79,7 +86,8 @@ class SamplingPlan:
 @dataclass(frozen=True)
 class InstanceResult:
     """One instance's sampled decision: the outputs' mean over replications and its standard error,
-    whether the test decided, and the events, replications and simulated time (per replication) spent."""
+    whether the test decided and why not (one of ``REASONS``), the events and replications spent, and the
+    simulated time (per replication) of the window read."""
 
     outputs: np.ndarray
     outputs_se: np.ndarray
@@ -87,3 +95,4 @@ class InstanceResult:
     events: int
     replications: int
     duration: float
+    reason: str = "decided"

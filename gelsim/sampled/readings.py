@@ -47,8 +47,8 @@ class _LinearTail:
     ``rho`` its inhibition rate), the count estimates ``q`` with variance ``q / (r T)`` (its spikes are
     a Poisson stream) and the excited fraction with ``2 q / ((r + rho) T)`` (the chain's relaxation), so
     the excited fraction is read where ``rho > r``: in a convolutional model, the position cells, whose
-    inhibition is several times their rate (the analytic solution is used for that choice of estimator
-    only). A tail cell fires at the rate it receives, ``ext_j + sum_i f_i w_ij / r_i``, up to its rate
+    inhibition is several times their rate (judged, for that choice of estimator only, from the analytic
+    solution after a start drawn from it, and otherwise from the firing measured in the window read). A tail cell fires at the rate it receives, ``ext_j + sum_i f_i w_ij / r_i``, up to its rate
     ``r_j`` (linear below saturation, hence unbiased there); the outputs, which are tail cells, read
     ``f_k / r_k``.
     """
@@ -60,23 +60,31 @@ class _LinearTail:
         self.from_kept = sp.csr_matrix(per_spike[keep].T)               # (tail, kept)
         self.within = sp.csr_matrix(per_spike[tail].T)                  # (tail, tail)
         self.rate, self.kept_rate = net.fire_rate[tail], net.fire_rate[keep]
-        self.inhibition = sp.csr_matrix(sp.csr_matrix(net.w_inh)[:, keep].T)     # (kept, all)
+        # Tail cells send nothing outside the tail, so only kept cells inhibit kept cells.
+        self.inhibition = sp.csr_matrix(sp.csr_matrix(net.w_inh)[keep][:, keep].T)     # (kept, kept)
         self.out = np.searchsorted(tail, model.output_cells)
         # Longest chain of tail cells (pooling cell -> output: 1): that many passes compute every rate.
         reach, self.depth = self.within.copy(), 0
         while reach.nnz and self.depth < tail.size:
             reach, self.depth = self.within @ reach, self.depth + 1
 
-    def solver(self, ext, ext_inh, q):
-        """For one instance (external excitation ``ext`` and inhibition ``ext_inh``, analytic ``q``, over
-        all cells), the function that maps the simulated cells' excited fractions and firing rates (each
-        replications x kept) to the outputs' ``q``."""
+    def solver(self, ext, ext_inh, q=None):
+        """For one instance (external excitation ``ext`` and inhibition ``ext_inh``, over all cells), the
+        function that maps the simulated cells' excited fractions and firing rates (each replications x
+        kept) to the outputs' ``q``. ``q``, the analytic solution over all cells, chooses each cell's
+        estimator; without it the choice is made from the firing of the window read."""
         ext_tail = ext[self.tail][:, None]
         rate = self.rate[:, None]
-        by_busy = ext_inh[self.keep] + self.inhibition @ q > self.kept_rate
+        ext_inh_kept = ext_inh[self.keep]
+
+        def by_busy(excited):
+            return ext_inh_kept + self.inhibition @ excited > self.kept_rate
+
+        chosen = None if q is None else by_busy(np.asarray(q)[self.keep])
 
         def read(busy, fires):
-            fires = np.where(by_busy, busy * self.kept_rate, fires)      # (replications, kept)
+            use_busy = by_busy(fires.mean(axis=0) / self.kept_rate) if chosen is None else chosen
+            fires = np.where(use_busy, busy * self.kept_rate, fires)      # (replications, kept)
             inflow = ext_tail + self.from_kept @ fires.T                 # (tail, replications)
             rates = np.minimum(inflow, rate)
             for _ in range(self.depth):

@@ -27,9 +27,16 @@ class SampledOutputs:
     replications : ndarray of int (n,)
         Replications simulated per instance.
     duration : ndarray (n,)
-        Simulated time of each replication, per instance.
+        Simulated time of the window read in each replication, per instance.
+    reasons : ndarray of str (n,)
+        ``"decided"``, or why not: ``"max_events"`` (the budget was spent before the leader stood clear),
+        ``"not relaxed"`` (at the last look the leader stood clear, but its lead was still shrinking: the
+        run had not forgotten its start) or ``"silent"`` (nothing reaches the network: every output is 0).
     confidence : float
         The level of the decisions.
+    start : str
+        Where the replications started: ``"empty"`` (nothing taken from the analytic solution) or
+        ``"analytic"`` (drawn from its product form).
     """
 
     outputs: np.ndarray
@@ -40,12 +47,24 @@ class SampledOutputs:
     events: np.ndarray
     replications: np.ndarray
     duration: np.ndarray
+    reasons: np.ndarray = None
     confidence: float = field(default=0.99)
+    start: str = "empty"
+
+    def __post_init__(self):
+        if self.reasons is None:
+            object.__setattr__(self, "reasons", np.where(self.decided, "decided", "max_events").astype(object))
 
     @property
     def agreement(self):
         """Fraction of instances whose sampled prediction (decided or not) equals the analytic one."""
         return float(np.mean(np.argmax(self.outputs, axis=1) == np.argmax(self.analytic, axis=1)))
+
+    @property
+    def wrong(self):
+        """Instances decided for a class other than the analytic one (the test's errors: at a rate of at
+        most ``1 - confidence`` among all instances)."""
+        return self.decided & (np.argmax(self.outputs, axis=1) != np.argmax(self.analytic, axis=1))
 
     @property
     def resolved(self):
@@ -67,6 +86,6 @@ class SampledOutputs:
 
     def __repr__(self):
         err = np.abs(self.outputs - self.analytic).max()
-        return (f"SampledOutputs(n={self.outputs.shape[0]}, decided {int(self.decided.sum())}, agreement "
-                f"{self.agreement:.3f}, median events {np.median(self.events):.3g}, max |sampled - analytic| "
-                f"{err:.3g}, confidence={self.confidence})")
+        return (f"SampledOutputs(n={self.outputs.shape[0]}, start={self.start!r}, decided "
+                f"{int(self.decided.sum())}, agreement {self.agreement:.3f}, median events "
+                f"{np.median(self.events):.3g}, max |sampled - analytic| {err:.3g}, confidence={self.confidence})")

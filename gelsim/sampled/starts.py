@@ -1,9 +1,7 @@
-"""Where replications start and how long they warm up: the product-form start, relaxation times, and
-the check that an empty start's warm-up is long enough."""
+"""The product-form (analytic) start, and how long a cell takes to forget its start: relaxation times, and
+the warm-up the cells that carry the outputs' readings need (the cost estimate's, not the decisions')."""
 
 from __future__ import annotations
-
-import warnings
 
 import numpy as np
 import scipy.sparse as sp
@@ -85,42 +83,56 @@ def _output_reach(net, out, depth=32):
     return reach
 
 
-def _warmup_needed(model, keep, q, ext_exc, ext_inh, reach):
-    """Expected events per replication of the simulated cells ``keep`` until the cells carrying half of
-    the outputs' readings have relaxed once: the median of :func:`relaxation_times` weighted by each cell's
-    share in the readings, its spike flow ``r q`` times its :func:`_output_reach` ``reach`` (an output cell
-    also counts its own ``q``)."""
-    net, out = model.network, model.output_cells
-    q = np.asarray(q, float)
-    weight = q.clip(0.0, 1.0) * net.fire_rate * reach
-    weight[out] += q[out].clip(0.0, 1.0)
-    weight = weight[keep]
-    if weight.sum() <= 0:
-        return 0.0
-    tau = relaxation_times(net, q, ext_exc, ext_inh)[keep]
-    order = np.argsort(tau)
-    median = tau[order][np.searchsorted(np.cumsum(weight[order]), 0.5 * weight.sum())]
-    return float(median * _event_rate(net.fire_rate[keep], q[keep], ext_exc[keep], ext_inh[keep]))
+class StartPull:
+    """How much an empty start can still pull a window's readings of the outputs, judged from the run alone.
 
+    A cell that started unexcited is, at time ``t``, short of its steady firing by about
+    ``f exp(-t / tau)``, with ``tau`` its relaxation time (:func:`relaxation_times`) at the rates it
+    receives, here *measured*: its excitation and inhibition are the firing of the simulated cells that
+    feed it, as counted in the window, routed by the network's weights. One spike of cell ``j`` adds
+    ``reach_j`` to the outputs' ``q`` (:func:`_output_reach`, a property of the network alone), so the
+    outputs' readings over a window can still be off by about the sum over cells of their shortfall
+    over the window (:meth:`allowance`) times their reach: the allowance a lead must clear on top of its
+    noise. Nothing of an instance's analytic solution enters it.
 
-#: Default warm-up of an ``"empty"`` start, in expected events per cell of the network per replication.
-WARMUP_PER_CELL = 64.0
+    Parameters
+    ----------
+    model : ModelNetwork
+    keep : ndarray of int
+        The cells that are simulated (the others are computed from them and relax with them).
+    ext_exc, ext_inh : ndarray (N,)
+        The instance's external rates, over all cells.
+    reach : ndarray (N,), optional
+        :func:`_output_reach` of the model's network (found once per model and handed in).
+    """
 
+    def __init__(self, model, keep, ext_exc, ext_inh, reach=None):
+        net = model.network
+        reach = _output_reach(net, model.output_cells) if reach is None else reach
+        self.reach = reach[keep]
+        rate = net.fire_rate[keep]
+        self.rate = rate
+        per_spike = sp.diags(1.0 / np.where(rate > 0, rate, 1.0))
+        self.exc_in = sp.csr_matrix((per_spike @ sp.csr_matrix(net.w_exc)[keep][:, keep]).T)
+        self.inh_in = sp.csr_matrix((per_spike @ sp.csr_matrix(net.w_inh)[keep][:, keep]).T)
+        self.ext_exc, self.ext_inh = np.asarray(ext_exc, float)[keep], np.asarray(ext_inh, float)[keep]
 
-class WarmupWarning(UserWarning):
-    """An empty start's warm-up is shorter than the time its cells take to forget the start."""
+    def allowance(self, firing, since, until):
+        """The readings' possible remaining pull towards the start over the window ``(since, until]``, from
+        the window's firing rates ``firing`` (replications x kept cells, or their mean).
 
-
-def _check_warmup(model, keep, inputs, solution, warmup_events):
-    """Warn when ``warmup_events`` falls short of :func:`_warmup_needed` on any of ``inputs`` (the first
-    few instances): the readings would then lean towards the empty start."""
-    reach = _output_reach(model.network, model.output_cells)
-    needed = max(_warmup_needed(model, keep, solution(i), model.ext_exc(u), model.ext_inh(u), reach)
-                 for i, u in enumerate(inputs))
-    if warmup_events < needed:
-        per_cell = needed / max(keep.size, 1)
-        warnings.warn(f"start='empty': the cells that carry half of the outputs' readings take about {needed:.3g} "
-                      f"expected events per replication ({per_cell:.3g} per simulated cell) to forget their "
-                      f"empty start, more than warmup_events={warmup_events:.3g}. The readings will lean "
-                      f"towards the start and decisions can be wrong; raise warmup_events (and max_events) "
-                      f"or use start='stationary'.", WarmupWarning, stacklevel=4)
+        A cell short of its steady firing by ``f exp(-t / tau)`` at time ``t`` is short, on average over the
+        window, by ``f tau (exp(-since / tau) - exp(-until / tau)) / (until - since)``; and never by more
+        than ``r - f``, since no cell fires faster than its rate (which settles a saturated cell as soon as
+        it fires at its rate, however slowly its potential would otherwise be said to relax).
+        """
+        f = np.atleast_2d(firing).mean(axis=0)
+        lam_exc = self.ext_exc + self.exc_in @ f
+        removal = self.rate + self.ext_inh + self.inh_in @ f
+        span = until - since
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            decay = (np.sqrt(lam_exc) - np.sqrt(removal)) ** 2              # 1 / tau
+            left = (np.exp(-since * decay) - np.exp(-until * decay)) / (decay * span)
+        left = np.where(decay > 0, np.nan_to_num(left, nan=1.0), 1.0).clip(0.0, 1.0)
+        short = np.minimum(f * left, np.maximum(self.rate - f, 0.0))
+        return float(np.sum(short * self.reach))
