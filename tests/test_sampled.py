@@ -98,7 +98,8 @@ def test_decide_and_horizons():
     assert not _decide(obs[:1], 0.01)[1]
     # A lead that must clear the start's possible pull, or that shrinks from the first half of the window to
     # the second, is held back (the third value says so).
-    assert _decide(obs, 0.01, allowance=0.2) == (0, False, True)
+    assert _decide(obs, 0.01, allowance=lambda lead: np.full(2, 0.2)) == (0, False, True)
+    assert _decide(obs, 0.01, allowance=lambda lead: np.array([0.0, 0.2])) == (0, True, False)   # far rival
     shrink = np.array([[0.05, 0, 0], [0.06, 0, 0], [0.04, 0, 0], [0.05, 0, 0]])
     assert _decide(obs, 0.01, first=obs + shrink, second=obs) == (0, False, True)
     assert _decide(obs, 0.01, first=obs, second=obs + shrink) == (0, True, False)     # a growing lead is fine
@@ -203,14 +204,15 @@ def test_relaxation_times_are_those_of_each_cells_queue():
     ``lam+ = q_0 w_01`` and removals ``r_1 + q_2 w_21 + ext_inh``, and relaxes at ``(sqrt(mu) - sqrt(lam+))^2``."""
     w_exc, w_inh = np.zeros((3, 3)), np.zeros((3, 3))
     w_exc[0, 1], w_inh[2, 1] = 0.9, 0.3
-    net = gelsim.Network(fire_rate=[1.0, 0.5, 1.0], w_exc=w_exc, w_inh=w_inh, ext_exc=[0.8, 0.1, 0.6],
+    # Senders of rate 2 and 0.5: a spike flow of r q, of which the share w / r reaches cell 1.
+    net = gelsim.Network(fire_rate=[2.0, 0.5, 0.5], w_exc=w_exc, w_inh=w_inh, ext_exc=[1.6, 0.1, 0.3],
                          ext_inh=[0.0, 0.05, 0.0])
     q = gelsim.solve(net).q
     lam, mu = 0.1 + 0.9 * q[0], 0.5 + 0.05 + 0.3 * q[2]
     tau = relaxation_times(net, q, net.ext_exc, net.ext_inh)
-    np.testing.assert_allclose(tau, [1 / (1 - np.sqrt(0.8)) ** 2, 1 / (np.sqrt(mu) - np.sqrt(lam)) ** 2,
-                                     1 / (1 - np.sqrt(0.6)) ** 2], rtol=1e-12)
-    assert np.isinf(relaxation_times(net, np.ones(3), [1.0, 1.5, 1.0], np.zeros(3))[0])   # load exactly 1
+    np.testing.assert_allclose(tau, [1 / (np.sqrt(2.0) - np.sqrt(1.6)) ** 2, 1 / (np.sqrt(mu) - np.sqrt(lam)) ** 2,
+                                     1 / (np.sqrt(0.5) - np.sqrt(0.3)) ** 2], rtol=1e-12)
+    assert np.isinf(relaxation_times(net, np.ones(3), [2.0, 1.5, 1.0], np.zeros(3))[0])   # load exactly 1
 
 
 def _slow_leader():
@@ -255,23 +257,29 @@ def test_empty_start_decides_correctly_once_the_slow_cell_has_relaxed():
 
 
 def test_start_pull_is_measured_from_the_run_and_fades_with_the_window_start():
-    """The allowance is sum_j reach_j min(f_j tau_j (exp(-t0 / tau_j) - exp(-t1 / tau_j)) / (t1 - t0), r_j - f_j)
-    with tau_j from the firing rates passed in: for the slow-leader network, cell 4's term dominates and
-    decays on its 1,480-unit relaxation time."""
+    """Output k's allowance is sum_j reach_jk min(f_j tau_j (exp(-t0 / tau_j) - exp(-t1 / tau_j)) / (t1 - t0),
+    r_j rho_j / ((mu_j - lam_j) t1), r_j - f_j), with the rates and tau_j from the firing rates passed in: in the slow-leader network, output 2's is mostly
+    cell 4's, decaying on its 1,480-unit relaxation time, and a lead must clear its rival's allowance only
+    (no inhibition: the outputs read low, never high)."""
     model, u = _slow_leader()
     q = gelsim.solve(model.network, ext_exc=model.ext_exc(u)).q
     firing = q * model.network.fire_rate
-    keep = np.arange(5)
-    pull = StartPull(model, keep, model.ext_exc(u), model.ext_inh(u))
+    pull = StartPull(model, np.arange(5), model.ext_exc(u), model.ext_inh(u))
     tau = relaxation_times(model.network, q, model.ext_exc(u), model.ext_inh(u))
     reach = _output_reach(model.network, model.output_cells)
+    # One spike of cell 4 adds w_42 / (r_4 r_2) to output 2; an output's own spike 1 / r_k to itself.
+    np.testing.assert_allclose(reach[[4, 2, 3, 1], [0, 0, 1, 1]], [0.5 / 0.95, 1.0, 1.0, 0.51])
     rate = model.network.fire_rate
     for t0 in (1.0, 500.0, 5000.0):
         t1 = 2.25 * t0
         short = firing * tau * (np.exp(-t0 / tau) - np.exp(-t1 / tau)) / (t1 - t0)
-        expected = np.sum(reach * np.minimum(short, rate - firing))
-        assert pull.allowance(firing, t0, t1) == pytest.approx(expected, rel=1e-9)
-    assert pull.allowance(firing, 5000.0, 11250.0) < 0.05 * pull.allowance(firing, 500.0, 1125.0)
+        lam, mu = np.array([0.9, 0.9, 0.4737, 0.459, 0.9]), np.array([1.0, 1.0, 1.0, 1.0, 0.95])
+        missed = rate * lam / (mu * (mu - lam)) / t1
+        expected = np.minimum(np.minimum(short, missed), rate - firing) @ reach
+        np.testing.assert_allclose(pull.allowance(firing, t0, t1), expected, rtol=1e-3)
+    assert pull.allowance(firing, 5000.0, 11250.0)[0] < 0.1 * pull.allowance(firing, 500.0, 1125.0)[0]
+    assert pull.from_below
+    np.testing.assert_array_equal(pull.margin_allowance(np.array([0.3, 0.1]), 0), [0.1])
 
 
 def test_results_reproducible_and_parallel_independent():

@@ -137,8 +137,9 @@ def sample_instance(compiled, model, u, q, seed, plan, *, spending=True, discard
             look += 1
             if checked and middle is not None:
                 halves = (read(_window(begin, middle)), read(_window(middle, now)))
-                _, decided, held = _decide(obs, level, *halves, allowance=pull.allowance(window[1], begin.time,
-                                                                                    now.time))
+                outputs_pull = pull.allowance(window[1], begin.time, now.time)
+                _, decided, held = _decide(obs, level, *halves,
+                                           allowance=lambda lead: pull.margin_allowance(outputs_pull, lead))
             else:
                 _, decided, held = _decide(obs, level)
         if decided or last:

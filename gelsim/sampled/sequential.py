@@ -18,13 +18,14 @@ def _paired_t(diff):
         return np.where(se > 0, mean / se, 0.0)
 
 
-def _decide(obs, alpha, first=None, second=None, allowance=0.0):
+def _decide(obs, alpha, first=None, second=None, allowance=None):
     """Leader, whether it beats every rival by a one-sided paired t-test at level ``alpha / (K - 1)``, and
     whether it would have without the start's checks below (the decision was held back by them).
 
     ``obs`` (replications x K) are the readings over the window tested. After a start that knows nothing
-    of the answer, each lead must first clear ``allowance`` (how far the start can still pull the readings,
-    :class:`~gelsim.sampled.starts.StartPull`), and no lead may shrink from ``first`` to ``second``, the
+    of the answer, each lead must first clear its ``allowance`` (a function of the leader's index giving,
+    per rival, how far the start can still pull that lead, :class:`~gelsim.sampled.starts.StartPull`),
+    and no lead may shrink from ``first`` to ``second``, the
     readings over the window's earlier and later halves, at a t-statistic of ``DRIFT_GATE`` or more: a
     lead that shrinks is one the run has not finished forgetting its start in.
     """
@@ -36,9 +37,9 @@ def _decide(obs, alpha, first=None, second=None, allowance=0.0):
     crit = stats.t.ppf(1.0 - alpha / (k - 1), df=n - 1)
     leads = obs[:, [lead]] - np.delete(obs, lead, axis=1)
     clear = bool(np.all(_paired_t(leads) > crit))
-    if not clear or (first is None and allowance == 0):
+    if not clear or (first is None and allowance is None):
         return lead, clear, False
-    decided = bool(np.all(_paired_t(leads - allowance) > crit))
+    decided = allowance is None or bool(np.all(_paired_t(leads - allowance(lead)) > crit))
     if decided and first is not None:
         lead_first = first[:, [lead]] - np.delete(first, lead, axis=1)
         lead_second = second[:, [lead]] - np.delete(second, lead, axis=1)

@@ -59,22 +59,25 @@ def relaxation_times(net, q, ext_exc, ext_inh):
     >>> relaxation_times(net, q, net.ext_exc, net.ext_inh).round(1)
     array([  11.7, 1559.7])
     """
-    flow = np.asarray(q, float).clip(0.0, 1.0) * net.fire_rate
-    lam_exc = np.asarray(ext_exc, float) + np.asarray(sp.csr_matrix(net.w_exc).T @ flow).ravel()
-    removal = net.fire_rate + np.asarray(ext_inh, float) + np.asarray(sp.csr_matrix(net.w_inh).T @ flow).ravel()
+    # Cell i sends its spikes at r_i q_i, a share w_ij / r_i of them to cell j: q_i w_ij in all (Eq. (1)).
+    excited = np.asarray(q, float).clip(0.0, 1.0)
+    lam_exc = np.asarray(ext_exc, float) + np.asarray(sp.csr_matrix(net.w_exc).T @ excited).ravel()
+    removal = net.fire_rate + np.asarray(ext_inh, float) + np.asarray(sp.csr_matrix(net.w_inh).T @ excited).ravel()
     with np.errstate(divide="ignore"):
         return 1.0 / (np.sqrt(lam_exc) - np.sqrt(removal)) ** 2
 
 
 def _output_reach(net, out, depth=32):
-    """What one spike of each cell adds to the outputs' ``q`` along excitatory routes: ``1 / r_k`` entering
+    """What one spike of each cell adds to each output's ``q`` (N, len(out)): an output cell's own spike
+    ``1 / r_k`` (it reads its firing over its rate), and along excitatory routes ``1 / r_k`` entering
     output ``k``, passed on in proportion ``w_ij / r_i`` (:func:`_per_spike`), summed over up to ``depth``
     steps. It depends on the network only, so it is found once for all instances."""
     spread = _per_spike(net, net.w_exc)
-    entry = np.zeros(net.n_cells)
+    k = len(out)
     # An output of rate 0 reads 0 or 1 whatever it receives.
-    entry[out] = np.divide(1.0, net.fire_rate[out], out=np.zeros(len(out)), where=net.fire_rate[out] > 0)
-    reach, step = np.zeros(net.n_cells), spread @ entry
+    per_output = np.divide(1.0, net.fire_rate[out], out=np.zeros(k), where=net.fire_rate[out] > 0)
+    entry = sp.csr_matrix((per_output, (np.asarray(out), np.arange(k))), shape=(net.n_cells, k))
+    reach, step = entry.toarray(), np.asarray((spread @ entry).todense())
     for _ in range(depth):
         reach += step
         step = spread @ step
@@ -90,10 +93,10 @@ class StartPull:
     ``f exp(-t / tau)``, with ``tau`` its relaxation time (:func:`relaxation_times`) at the rates it
     receives, here *measured*: its excitation and inhibition are the firing of the simulated cells that
     feed it, as counted in the window, routed by the network's weights. One spike of cell ``j`` adds
-    ``reach_j`` to the outputs' ``q`` (:func:`_output_reach`, a property of the network alone), so the
-    outputs' readings over a window can still be off by about the sum over cells of their shortfall
-    over the window (:meth:`allowance`) times their reach: the allowance a lead must clear on top of its
-    noise. Nothing of an instance's analytic solution enters it.
+    ``reach_jk`` to output ``k``'s ``q`` (:func:`_output_reach`, a property of the network alone), so
+    each output's reading over a window can still be off by about the sum over cells of their shortfall
+    over the window (:meth:`allowance`) times their reach; a lead must clear what that can do to it
+    (:meth:`margin_allowance`) on top of its noise. Nothing of an instance's analytic solution enters it.
 
     Parameters
     ----------
@@ -113,18 +116,27 @@ class StartPull:
         rate = net.fire_rate[keep]
         self.rate = rate
         per_spike = sp.diags(1.0 / np.where(rate > 0, rate, 1.0))
+        w_inh = sp.csr_matrix(net.w_inh)[keep][:, keep]
         self.exc_in = sp.csr_matrix((per_spike @ sp.csr_matrix(net.w_exc)[keep][:, keep]).T)
-        self.inh_in = sp.csr_matrix((per_spike @ sp.csr_matrix(net.w_inh)[keep][:, keep]).T)
+        self.inh_in = sp.csr_matrix((per_spike @ w_inh).T)
         self.ext_exc, self.ext_inh = np.asarray(ext_exc, float)[keep], np.asarray(ext_inh, float)[keep]
+        # With no inhibition between simulated cells, a network started empty only climbs towards its
+        # steady state (each cell's law rises stochastically, excitation passing the rise on), so every
+        # output reads low, never high.
+        self.from_below = w_inh.nnz == 0
 
     def allowance(self, firing, since, until):
-        """The readings' possible remaining pull towards the start over the window ``(since, until]``, from
-        the window's firing rates ``firing`` (replications x kept cells, or their mean).
+        """How far each output's reading over the window ``(since, until]`` may still be from its steady
+        value because of the start (K,), from the window's firing rates ``firing`` (replications x kept
+        cells, or their mean).
 
         A cell short of its steady firing by ``f exp(-t / tau)`` at time ``t`` is short, on average over the
-        window, by ``f tau (exp(-since / tau) - exp(-until / tau)) / (until - since)``; and never by more
-        than ``r - f``, since no cell fires faster than its rate (which settles a saturated cell as soon as
-        it fires at its rate, however slowly its potential would otherwise be said to relax).
+        window, by ``f tau (exp(-since / tau) - exp(-until / tau)) / (until - since)``. A cell whose input
+        is steady is an M/M/1 queue whose excitation, from empty, only rises, and whose total shortfall
+        is ``pi_0 E_pi[time to empty] = rho / (mu - lam+)`` (the deviation of a Markov chain from its
+        stationary law), so its mean shortfall over the window is also at most ``r rho / ((mu - lam+)
+        until)``; and no cell is short by more than ``r - f``, since none fires faster than its rate (which
+        settles a saturated cell as soon as it fires at its rate). The least of the three is used.
         """
         f = np.atleast_2d(firing).mean(axis=0)
         lam_exc = self.ext_exc + self.exc_in @ f
@@ -133,6 +145,16 @@ class StartPull:
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             decay = (np.sqrt(lam_exc) - np.sqrt(removal)) ** 2              # 1 / tau
             left = (np.exp(-since * decay) - np.exp(-until * decay)) / (decay * span)
+            # All the excitation an empty M/M/1 queue ever misses: pi_0 E_pi[time to empty] = rho / (mu - lam).
+            missed = np.where(lam_exc < removal, lam_exc / (removal * (removal - lam_exc)), np.inf)
         left = np.where(decay > 0, np.nan_to_num(left, nan=1.0), 1.0).clip(0.0, 1.0)
-        short = np.minimum(f * left, np.maximum(self.rate - f, 0.0))
-        return float(np.sum(short * self.reach))
+        # Its shortfall only shrinks, so its mean over the window is at most its mean over (0, until].
+        short = np.minimum(np.minimum(f * left, self.rate * missed / until), np.maximum(self.rate - f, 0.0))
+        return short @ self.reach
+
+    def margin_allowance(self, pull, lead):
+        """What the lead of output ``lead`` over each rival must clear, from the outputs' ``pull``
+        (:meth:`allowance`), rivals in output order without ``lead``: the rival's pull when every output
+        reads low (the leader's own shortfall only adds to its lead), else both."""
+        rivals = np.delete(pull, lead)
+        return rivals if self.from_below else rivals + pull[lead]
