@@ -46,12 +46,16 @@ def test_position_cell_saturates_exactly_when_convolution_reaches_bias():
     rng = np.random.default_rng(1)
     E, I = rng.uniform(0, 5, 2000), rng.uniform(0, 5, 2000)
     for b in (0.7, -0.7):
-        q = np.array([kern._cell_q(e, i, b) for e, i in zip(E, I)])
+        q = np.array([kern._cell_q(e, i, b, 1.0) for e, i in zip(E, I)])
         C = E - I
         saturated = q >= 1.0
         expected = C >= b if b > 0 else C <= b
         assert np.array_equal(saturated, expected)
         assert np.all((q > 0) & (q <= 1))
+        # At half the load the excitation must be twice the inhibition plus |b| (with b > 0: E >= 2 (b + I)).
+        half = np.array([kern._cell_q(e, i, b, 0.5) for e, i in zip(E, I)])
+        np.testing.assert_allclose(half[~saturated], 0.5 * q[~saturated], rtol=1e-12)
+        assert np.array_equal(half >= 1.0, 0.5 * E >= b + I if b > 0 else 0.5 * I >= E - b)
 
 
 def test_features_against_a_direct_numpy_computation(rocket):
@@ -132,6 +136,26 @@ def test_network_solved_by_eq1_reproduces_the_outputs(which, request):
         assert np.all(sent <= net.fire_rate * (1 + 1e-9))
     # A different instance gives a different network: the input arrives as external spikes.
     assert not np.allclose(clf.to_network(X[0]).ext_exc, clf.to_network(X[-1]).ext_exc)
+
+
+@pytest.mark.parametrize("which", ["series", "images"])
+def test_load_scale_scales_the_excitation_of_the_network_and_the_features_alike(which):
+    """With ``load_scale=0.5`` every position cell's excitation is halved in the features and in the network
+    (whichever taps carry it: the bias's sign swaps them), and Eq. (1) on the network still gives the
+    outputs; the cells' loads fall (a model whose features ignored the scale would fail the first check)."""
+    X, y = _series() if which == "series" else _images()
+    make = RocketSRNNClassifier if which == "series" else ConvSRNNClassifier
+    full = make(n_kernels=168, random_state=0).fit(X, y)
+    half = make(n_kernels=168, load_scale=0.5, random_state=0).fit(X, y)
+    assert np.any(half.bank_.biases < 0) or which == "images"
+    for i in (0, len(X) - 1):
+        q = gelsim.solve(half.to_network(X[i])).q
+        assert np.abs(q[-half.classes_.size:] - half.decision_outputs(X[i:i + 1])[0]).max() < 1e-9
+    pos_full = full.bank_.position_q(full._scale(X[:1])[0], 0)
+    pos_half = half.bank_.position_q(half._scale(X[:1])[0], 0)
+    unsaturated = pos_full < 1
+    np.testing.assert_allclose(pos_half[unsaturated], 0.5 * pos_full[unsaturated], rtol=1e-12)
+    assert half.pooled_features(X).mean() < 0.75 * full.pooled_features(X).mean()
 
 
 @pytest.fixture(scope="module")
@@ -380,6 +404,7 @@ def test_images_bad_input(conv):
     (dict(spiking_budget="1e6"), "'spiking_budget'"), (dict(spiking_penalty=[1e-3]), "'spiking_penalty'"),
     (dict(spiking_penalty=["a", "b"]), "'spiking_penalty'"),
     (dict(spiking_penalty=[1e-3, -1.0]), "'spiking_penalty'"), (dict(spiking_penalty=True), "'spiking_penalty'"),
+    (dict(load_scale=0.0), "'load_scale'"), (dict(load_scale=1.5), "'load_scale'"), (dict(load_scale="1"), "'load_scale'"),
 ])
 def test_bad_params(kwargs, fragment):
     X, y = _series()

@@ -7,8 +7,8 @@ import scipy.sparse as sp
 from scipy import stats
 
 import gelsim
-from gelsim.sampled import (ModelNetwork, SampledOutputs, SamplingPlan, relaxation_times, sample_instance,
-                            sample_outputs)
+from gelsim.sampled import (ModelNetwork, SampledOutputs, SamplingPlan, forecast, relaxation_times,
+                            sample_instance, sample_outputs)
 from gelsim.sampled.readings import _auto_reading, _linear_tail, _simulated_cells
 from gelsim.sampled.sequential import _decide, _horizons, _look_levels
 from gelsim.sampled.starts import StartPull, _output_reach
@@ -342,6 +342,50 @@ def test_spiking_readout_decides_digits_cheaply_and_correctly():
     cold = clf.sample_outputs(ds.X_test[test][:4], max_events=4e6, rng=0)
     assert cold.start == "empty" and not cold.wrong.any()
     assert set(cold.reasons[~cold.decided]) <= {"not relaxed", "max_events"}
+
+
+def test_a_lower_load_lets_a_model_decide_from_an_empty_start():
+    """Position cells near load 1 forget an empty start slowly: the default model decides none of these
+    digits within 4e6 events (and says its run had not relaxed), the same model at half the load decides
+    every one, for its analytic class."""
+    ds = gelsim.datasets.load_digit_images()
+    train, test = np.isin(ds.y_train, [0, 1, 7]), np.isin(ds.y_test, [0, 1, 7])
+    runs = {}
+    for load in (1.0, 0.5):
+        clf = gelsim.ConvSRNNClassifier(n_kernels=84, readout="spiking", load_scale=load, random_state=0)
+        clf.fit(ds.X_train[train], ds.y_train[train])
+        runs[load] = clf.sample_outputs(ds.X_test[test][:12], max_events=4e6, rng=0)
+    assert not runs[1.0].decided.any() and set(runs[1.0].reasons) == {"not relaxed"}
+    assert runs[0.5].decided.all() and runs[0.5].agreement == 1.0
+
+
+@pytest.mark.parametrize("start", ["empty", "analytic"])
+def test_cost_forecast_is_the_right_order_and_says_what_the_budget_will_not_cover(start):
+    """The forecast of a decision's events lands within a factor of 3 of the median spent (a forecast that
+    ignored the noise of the flows, or the start, would be off by orders of magnitude at a gap of 0.02:
+    the first look alone is 1,600 events), grows as the margin shrinks, and flags what max_events cannot
+    cover; a tie never decides."""
+    u = np.array([0.5, 0.5])
+    forecasts, spent = {}, {}
+    for gap in (0.1, 0.02):
+        model = _two_outputs(gap)
+        q = gelsim.solve(model.network, ext_exc=model.ext_exc(u)).q
+        forecasts[gap] = forecast(model, u[None], lambda i: q, replications=8, start=start, max_events=1e7,
+                                  reading="spikes", replication_events=200)
+        plan = SamplingPlan(max_events=1e7, replications=8, replication_events=200, reading="spikes", start=start)
+        runs = [sample_instance(CompiledNetwork(model.network), model, u, q, seed, plan)
+                for seed in np.random.SeedSequence(1).spawn(12)]
+        assert all(r.decided for r in runs)
+        spent[gap] = np.median([r.events for r in runs])
+    assert 1 / 3 < forecasts[0.02].events[0] / spent[0.02] < 3
+    assert forecasts[0.02].events[0] > 10 * forecasts[0.1].events[0]
+    thin = _two_outputs(1e-4)
+    q = gelsim.solve(thin.network, ext_exc=thin.ext_exc(u)).q
+    cost = forecast(thin, u[None], lambda i: q, start=start, max_events=1e6, reading="spikes")
+    assert not cost.within_budget[0] and "1 over max_events" in repr(cost)
+    tie = _two_outputs(0.0)
+    assert np.isinf(forecast(tie, u[None], lambda i: gelsim.solve(tie.network, ext_exc=tie.ext_exc(u)).q,
+                             start=start).events[0])
 
 
 def test_dask_client_gives_the_same_sampled_outputs():

@@ -4,7 +4,9 @@ A kernel position is one RNN cell. Over its 9 taps (3 chosen, 6 others) of non-n
 receives excitation ``E = 3 * (sum of the 3 chosen taps)`` and inhibition ``I = sum of all 9 taps``, so the
 MiniRocket convolution is ``C = E - I``. With firing rate ``b > 0`` its excitation probability is
 ``q = min(E / (b + I), 1)``, which is 1 exactly when ``C >= b``; for a bias ``b < 0`` excitation and
-inhibition swap roles (``q = min(I / (-b + E), 1)``, saturated exactly when ``C <= b``). A pooling cell
+inhibition swap roles (``q = min(I / (-b + E), 1)``, saturated exactly when ``C <= b``). A ``load`` below 1
+scales the excitation (``q = min(load E / (b + I), 1)``): the cell's load, which is its ``q`` below
+saturation, falls with it, and so does the time it takes to forget where it started. A pooling cell
 that receives every position cell's spikes reads the mean of ``q`` over the positions: the *soft PPV*.
 ``exact=True`` computes MiniRocket's hard PPV (the fraction of positions with ``C > b``) instead, an
 analytic reference that no spiking cell reads.
@@ -22,23 +24,24 @@ from numba import njit, prange
 TAPS = np.array([(a, b, c) for a in range(9) for b in range(a + 1, 9) for c in range(b + 1, 9)], dtype=np.int64)
 
 
-def cell_q(E, I, b):
+def cell_q(E, I, b, load=1.0):
     """Vectorised :func:`_cell_q` (NumPy arrays ``E``, ``I``; one bias ``b``)."""
-    return np.minimum(E / (b + I), 1.0) if b > 0 else np.minimum(I / (E - b), 1.0)
+    return np.minimum(load * E / (b + I), 1.0) if b > 0 else np.minimum(load * I / (E - b), 1.0)
 
 
 @njit(cache=True, inline="always")
-def _cell_q(e, i, b):
-    """Excitation probability of a position cell (``b`` is its signed bias; ``|b|`` its firing rate)."""
+def _cell_q(e, i, b, load):
+    """Excitation probability of a position cell (``b`` is its signed bias; ``|b|`` its firing rate; ``load``
+    the scale of its excitation)."""
     if b > 0.0:
-        q = e / (b + i)
+        q = load * e / (b + i)
     else:
-        q = i / (e - b)
+        q = load * i / (e - b)
     return q if q < 1.0 else 1.0
 
 
 @njit(cache=True, inline="always")
-def _pool(E, I, lo, hi, b, exact):
+def _pool(E, I, lo, hi, b, exact, load):
     """Mean over positions ``lo..hi-1`` of the cells' q (or of ``[C > b]`` when ``exact``)."""
     total = 0.0
     if exact:
@@ -47,7 +50,7 @@ def _pool(E, I, lo, hi, b, exact):
                 total += 1.0
     else:
         for t in range(lo, hi):
-            total += _cell_q(E[t], I[t], b)
+            total += _cell_q(E[t], I[t], b, load)
     return total / (hi - lo)
 
 
@@ -81,7 +84,7 @@ def _series_cells(G, S, channels, a, b, c):
 
 
 @njit(cache=True, parallel=True)
-def series_features(U, pad, dilations, n_biases, channel_start, channel_index, biases, exact):
+def series_features(U, pad, dilations, n_biases, channel_start, channel_index, biases, exact, load):
     """Pooled features of every series in ``U`` (n, channels, length); one row per series.
 
     Combination ``k`` (dilation-major, 84 kernels per dilation) sums the channels
@@ -104,7 +107,7 @@ def series_features(U, pad, dilations, n_biases, channel_start, channel_index, b
                                      TAPS[k, 0], TAPS[k, 1], TAPS[k, 2])
                 lo, hi = (0, n_t) if (j + k) % 2 == 0 else (4 * d, n_t - 4 * d)
                 for _ in range(n_biases[j]):
-                    out[i, f] = _pool(E, I, lo, hi, biases[f], exact)
+                    out[i, f] = _pool(E, I, lo, hi, biases[f], exact, load)
                     f += 1
     return out
 
@@ -162,7 +165,7 @@ def _image_taps(img, d, stride):
 
 
 @njit(cache=True, parallel=True)
-def image_features(imgs, stride, dilations, n_biases, biases, row_edges, col_edges, exact):
+def image_features(imgs, stride, dilations, n_biases, biases, row_edges, col_edges, exact, load):
     """Pooled features of every image in ``imgs`` (n, h, w): for each (dilation, kernel, bias), the mean
     over each region of a grid of kernel positions (every ``stride``-th row and column) whose boundaries,
     counted in positions, are ``row_edges`` and ``col_edges``."""
@@ -189,7 +192,7 @@ def image_features(imgs, stride, dilations, n_biases, biases, row_edges, col_edg
                                     if exact:
                                         total += 1.0 if e - I[y, x] > bias else 0.0
                                     else:
-                                        total += _cell_q(e, I[y, x], bias)
+                                        total += _cell_q(e, I[y, x], bias, load)
                             area = (row_edges[ry + 1] - row_edges[ry]) * (col_edges[rx + 1] - col_edges[rx])
                             out[i, f] = total / area
                             f += 1

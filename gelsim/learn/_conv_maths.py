@@ -61,11 +61,12 @@ class SeriesBank:
     channel_start: np.ndarray  # (84 n_dil + 1,) combination k sums channel_index[start[k]:start[k + 1]]
     channel_index: np.ndarray
     biases: np.ndarray         # (n_features,)
+    load: float = 1.0          # scale of every position cell's excitation (see _conv_kernels)
 
     def features(self, U, exact=False):
         with kernel_threads():
             return kern.series_features(U, self.pad, self.dilations, self.n_biases, self.channel_start,
-                                        self.channel_index, self.biases, exact)
+                                        self.channel_index, self.biases, exact, self.load)
 
     def locate(self, feature):
         """``(dilation index, kernel, bias)`` of a feature."""
@@ -77,7 +78,7 @@ class SeriesBank:
         d = int(self.dilations[j])
         combo = j * 84 + k
         channels = self.channel_index[self.channel_start[combo]:self.channel_start[combo + 1]]
-        q = kern.cell_q(*kern.series_cells(u, self.pad, d, channels, k), b)
+        q = kern.cell_q(*kern.series_cells(u, self.pad, d, channels, k), b, self.load)
         return q if (j + k) % 2 == 0 else q[4 * d:u.shape[1] - 4 * d]
 
 
@@ -92,6 +93,7 @@ class ImageBank:
     biases: np.ndarray         # (n_kernel_features,): each is pooled over every region
     row_edges: np.ndarray      # region boundaries, counted in strided positions
     col_edges: np.ndarray
+    load: float = 1.0          # scale of every position cell's excitation (see _conv_kernels)
 
     @property
     def n_regions(self):
@@ -100,13 +102,14 @@ class ImageBank:
     def features(self, U, exact=False):
         with kernel_threads():
             return kern.image_features(U, self.stride, self.dilations, self.n_biases, self.biases, self.row_edges,
-                                       self.col_edges, exact)
+                                       self.col_edges, exact, self.load)
 
     def position_q(self, u, feature):
         """Excitation probability of each position cell of ``feature`` (a (kernel, dilation, bias) index,
         before pooling over regions) for one scaled image ``u``: an array over kernel positions."""
         j, k = _locate(self.n_biases, feature)
-        return kern.cell_q(*kern.image_cells(u, self.stride, int(self.dilations[j]), k), float(self.biases[feature]))
+        return kern.cell_q(*kern.image_cells(u, self.stride, int(self.dilations[j]), k), float(self.biases[feature]),
+                           self.load)
 
 
 def _locate(n_biases, feature):
@@ -132,7 +135,7 @@ def _quantiles(n):
     return (np.arange(1, n + 1) * _GOLDEN) % 1.0
 
 
-def fit_series_bank(U, pad, n_features, gen, *, max_dilations=32, bias_rule="quantile"):
+def fit_series_bank(U, pad, n_features, gen, *, max_dilations=32, bias_rule="quantile", load=1.0):
     """Draw a bank for scaled series ``U`` (n, channels, length) with about ``n_features`` features.
 
     Biases are quantiles of one random training series' convolution per kernel, as in MiniRocket;
@@ -154,10 +157,11 @@ def fit_series_bank(U, pad, n_features, gen, *, max_dilations=32, bias_rule="qua
         biases = kern.series_biases(U, np.asarray(pad, float), dil, n_biases, start, index, quant, picks)
     # A bias is a firing rate: never exactly 0 (a cell of rate 0 would hold every spike it gets).
     biases = np.where(np.abs(biases) < MIN_BIAS, MIN_BIAS, biases)
-    return SeriesBank(length, n_ch, np.asarray(pad, float), dil, n_biases, start, index, biases)
+    return SeriesBank(length, n_ch, np.asarray(pad, float), dil, n_biases, start, index, biases, float(load))
 
 
-def fit_image_bank(U, n_kernel_features, gen, *, stride=1, regions=(2, 2), max_dilations=4, bias_rule="quantile"):
+def fit_image_bank(U, n_kernel_features, gen, *, stride=1, regions=(2, 2), max_dilations=4, bias_rule="quantile",
+                   load=1.0):
     """Draw a bank for scaled images ``U`` (n, h, w): ``n_kernel_features`` (kernel, dilation, bias) cells,
     each pooled over a ``regions`` grid."""
     n, h, w = U.shape
@@ -174,7 +178,7 @@ def fit_image_bank(U, n_kernel_features, gen, *, stride=1, regions=(2, 2), max_d
     hs, ws = -(-h // stride), -(-w // stride)
     rows = np.round(np.linspace(0, hs, regions[0] + 1)).astype(np.int64)
     cols = np.round(np.linspace(0, ws, regions[1] + 1)).astype(np.int64)
-    return ImageBank((h, w), stride, dil, n_biases, biases, rows, cols)
+    return ImageBank((h, w), stride, dil, n_biases, biases, rows, cols, float(load))
 
 
 # ---------------------------------------------------------------------------------------------- network
@@ -321,9 +325,11 @@ def event_costs(bank, u_mean, f_mean):
     u = np.asarray(u_mean, float).ravel()
     costs = []
     for b, region, taps, pad_exc, pad_inh in _features(bank):
-        arrivals = pad_exc + pad_inh
+        # The excitation (chosen taps for b > 0, all nine for b < 0) arrives scaled by the bank's load.
+        chosen, every = (bank.load, 1.0) if b > 0 else (1.0, bank.load)
+        arrivals = pad_exc * chosen + pad_inh * every
         for src, pos, factor in taps:
-            np.add.at(arrivals, pos, (factor + 1.0) * u[src])
+            np.add.at(arrivals, pos, (factor * chosen + every) * u[src])
         per_region = np.bincount(region, arrivals, minlength=n_regions)
         capacity = abs(b) * np.bincount(region, minlength=n_regions)
         costs.append(np.divide(per_region, capacity, out=np.full(n_regions, np.inf), where=capacity > 0))
@@ -349,14 +355,16 @@ def model_network(bank, readout):
         slot = np.cumsum(keep) - 1
         # b > 0: excitation E, inhibition I; b < 0: the roles swap.
         exc, inh = ("exc", "inh") if bias > 0 else ("inh", "exc")
-        pads = {exc: (pad_exc * g)[keep], inh: (pad_inh * g)[keep]}
+        # The excitation, whichever taps carry it, is scaled by the bank's load.
+        scale = {"exc": bank.load, "inh": 1.0}
+        pads = {exc: (pad_exc * g * scale[exc])[keep], inh: (pad_inh * g * scale[inh])[keep]}
         cells = b.add_cells(g[keep] * abs(bias), ext_exc=pads["exc"], ext_inh=pads["inh"])
         for src, pos, factor in taps:
             live = keep[pos]
             src, pos = src[live], pos[live]
             if factor:
-                drive[exc].append((cells[slot[pos]], src, factor * g[pos]))
-            drive[inh].append((cells[slot[pos]], src, g[pos]))
+                drive[exc].append((cells[slot[pos]], src, factor * g[pos] * scale[exc]))
+            drive[inh].append((cells[slot[pos]], src, g[pos] * scale[inh]))
         position_cells.append(cells)
         position_rates.append(g[keep] * abs(bias))
         regions.append(region[keep])

@@ -1,0 +1,115 @@
+"""What a sampled decision will cost, forecast before running it from the margins and flows of the
+instance's analytic solution (a forecast only: nothing here enters a run or its decision)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from .readings import _auto_reading, _linear_tail, _simulated_cells
+from .sequential import LOOK_SPENDING
+from .starts import StartPull, _event_rate, _output_reach
+
+#: Share of the run an empty start's look reads (the window since the stop two back: 1 - 1 / 1.5^2).
+WINDOW_SHARE = 1.0 - 1.0 / 1.5 ** 2
+
+
+@dataclass(frozen=True, repr=False)
+class SamplingCost:
+    """Forecast events of each instance's sampled decision (see :meth:`sample_outputs`'s classifiers'
+    ``sampling_cost``).
+
+    Attributes
+    ----------
+    events : ndarray (n,)
+        Events a decision is expected to take (``inf`` where the analytic outputs tie).
+    noise_events : ndarray (n,)
+        Events after which the margins alone would clear the noise: what the start adds is
+        ``events - noise_events``.
+    margins : ndarray (n,)
+        The analytic lead of each instance's top output over its runner-up.
+    max_events : float
+        The budget compared against.
+    start : str
+    """
+
+    events: np.ndarray
+    noise_events: np.ndarray
+    margins: np.ndarray
+    max_events: float
+    start: str
+
+    @property
+    def within_budget(self):
+        """Instances whose forecast is within ``max_events``."""
+        return self.events <= self.max_events
+
+    def __repr__(self):
+        over = int(np.sum(~self.within_budget))
+        return (f"SamplingCost(n={self.events.size}, start={self.start!r}, median events "
+                f"{np.median(self.events):.3g}, {over} over max_events={self.max_events:.3g})")
+
+
+def forecast(model, inputs, solution, *, confidence=0.99, replications=32, start="empty", max_events=1e7,
+             reading="auto", replication_events=2_000.0, horizons=None):
+    """:class:`SamplingCost` of the instances ``inputs`` (n, n_sources), whose Eq. (1) solutions over all
+    cells ``solution(i)`` gives.
+
+    Simulated cells are taken as M/M/1 queues at their analytic rates: a cell fires a Poisson stream at
+    ``r q`` (Burke's theorem), and each of its spikes adds ``reach_jk`` to output ``k``
+    (:func:`~gelsim.sampled.starts._output_reach`), so a margin read over a time ``T`` in ``R``
+    replications has variance ``sum_j (reach_j,lead - reach_j,k)^2 r_j q_j / (T R)``. A decision needs its
+    t-statistic at the critical value of the third look's level (the level spent falls with each look), and
+    from an empty start also the lead to clear the start's pull (:class:`~gelsim.sampled.StartPull` at the
+    analytic rates) over a window that is the last ``WINDOW_SHARE`` of the run. The smallest such run, on a
+    grid of ``horizons`` (simulated times per replication; by default 80 from ``1e-2`` to ``1e9`` over the
+    event rate), times the event rate and ``replications``, is the forecast; never less than the first
+    look (``replications * replication_events``, and from an empty start the third stop, 2.25 times that).
+    """
+    tail = _linear_tail(model)
+    if reading == "auto":
+        reading = _auto_reading(model, tail)
+    keep = _simulated_cells(model, reading, tail)
+    net, out = model.network, model.output_cells
+    reach = _output_reach(net, out)
+    k = out.size
+    alpha = (1.0 - confidence) * LOOK_SPENDING * (1.0 - LOOK_SPENDING) ** 2 / max(k - 1, 1)
+    crit = stats.t.ppf(1.0 - alpha, df=replications - 1)
+    n = inputs.shape[0]
+    events, noise_events, margins = np.full(n, np.inf), np.full(n, np.inf), np.zeros(n)
+    share = WINDOW_SHARE if start == "empty" else 1.0
+    for i in range(n):
+        u = inputs[i]
+        q = np.asarray(solution(i), float).clip(0.0, 1.0)
+        ext, ext_inh = model.ext_exc(u), model.ext_inh(u)
+        outputs = q[out]
+        order = np.argsort(outputs)
+        lead = int(order[-1])
+        margins[i] = float(outputs[lead] - outputs[order[-2]]) if k > 1 else 0.0
+        rate = _event_rate(net.fire_rate[keep], q[keep], ext[keep], ext_inh[keep])
+        if margins[i] <= 0 or rate <= 0:
+            continue
+        firing = net.fire_rate[keep] * q[keep]
+        rivals = np.delete(np.arange(k), lead)
+        spread = reach[keep][:, [lead]] - reach[keep][:, rivals]
+        variance = (spread ** 2 * firing[:, None]).sum(axis=0)                  # per rival, times T R
+        gaps = outputs[lead] - outputs[rivals]
+        grid = np.logspace(-2, 9, 80) / rate if horizons is None else np.asarray(horizons, float)
+        pull = StartPull(model, keep, ext, ext_inh, reach) if start == "empty" else None
+        for horizon in grid:
+            clear = gaps - crit * np.sqrt(variance / (share * horizon * replications))
+            if np.any(clear <= 0):
+                continue
+            noise_events[i] = min(noise_events[i], replications * rate * horizon)
+            if pull is not None:
+                allowance = pull.margin_allowance(pull.allowance(firing, (1 - share) * horizon, horizon), lead)
+                if np.any(allowance >= clear):
+                    continue
+            events[i] = replications * rate * horizon
+            break
+    first = replications * replication_events * (1.5 ** 2 if start == "empty" else 1.0)
+    events, noise_events = np.maximum(events, first), np.maximum(noise_events, first)
+    return SamplingCost(events=events, noise_events=noise_events, margins=margins, max_events=float(max_events),
+                        start=start)
