@@ -76,6 +76,28 @@ def test_model_is_a_g_network_solved_by_eq1(fitted, blobs):
     assert fitted.to_network().n_cells == net.n_cells
 
 
+@pytest.mark.parametrize("make", [
+    lambda: MLSRNNClassifier(hidden=(12,), elm_hidden=30, readout="spiking", random_state=0),
+    lambda: MCSRNNClassifier(hidden=(4,), elm_hidden=30, readout="spiking", random_state=0),
+])
+def test_spiking_readout_is_excitatory_and_solved_by_eq1(make, blobs):
+    """The spiking readout's output cells take only excitation, with non-negative weights; Eq. (1) on the
+    network still gives the outputs, which stay below 1, and the class margins are more than 1e-3 (median
+    7e-3 here; least squares leaves the outputs 6e-6 apart on the same data)."""
+    X, y = blobs
+    if isinstance(make(), MCSRNNClassifier):
+        X = np.repeat(X[:, None, :], 2, axis=1)
+    clf = make().fit(X, y)
+    assert clf.score(X, y) > 0.9
+    out = clf.layers_[-1]
+    assert np.all(np.asarray(out.w_exc) >= 0) and not np.any(out.w_inh) and np.all(out.ext_exc >= 0)
+    net = clf.to_network(X[0])
+    np.testing.assert_allclose(gelsim.solve(net).q[-3:], clf.decision_outputs(X[:1])[0], atol=1e-10)
+    outputs = clf.decision_outputs(X)
+    top = np.sort(outputs, axis=1)
+    assert outputs.max() < 1 and np.median(top[:, -1] - top[:, -2]) > 1e-3
+
+
 @pytest.fixture(scope="module")
 def resolvable(blobs):
     """A model whose class outputs differ by ~1e-2 (ridge), which a simulation can resolve."""
@@ -200,6 +222,9 @@ def test_mcsrnn_wrong_dimensionality():
     (dict(elm_hidden=0), "'elm_hidden' parameter"),
     (dict(ridge=-1.0), "'ridge' parameter"),
     (dict(l1=-1.0), "'l1' parameter"),
+    (dict(readout="pinv"), "'readout' parameter"),
+    (dict(readout="spiking", spiking_penalty=-1.0), "'spiking_penalty' parameter"),
+    (dict(readout="spiking", spiking_l2="0.1"), "'spiking_l2' parameter"),
 ])
 def test_bad_params(kwargs, fragment, blobs):
     X, y = blobs

@@ -15,6 +15,7 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 
 from ._fista import nonneg_lasso
+from ._spiking_readout import fit_for_decisions
 from ..steady.cells import phi, rho
 from ..network import Network
 
@@ -281,3 +282,40 @@ def to_network(layers, x=None):
     ext = np.concatenate([np.zeros(sizes[0]) if x is None else np.asarray(x, float)] +
                          [layer.ext_exc for layer in layers])
     return Network(fire_rate=fire_rate, w_exc=w_exc, w_inh=w_inh, ext_exc=ext), offsets
+
+
+def spiking_output(hidden, encoded, codes, n_classes, penalty, l2):
+    """The ELM's cells kept, its readout replaced by one trained for sampled decisions.
+
+    The output cells take only excitation, with non-negative weights ``W`` and a constant external
+    excitation ``b`` from :func:`~gelsim.learn._spiking_readout.fit_for_decisions` on the hidden cells'
+    excitation ``H`` (a priced, L2-penalised multinomial logistic regression: the class margins are then a
+    good part of the flows that carry them, where a least-squares readout's cancel to a millionth).
+    A unit of weight on hidden cell ``j`` is priced at its events per unit time over its rate (the share of
+    its traffic the weight uses), at the mean training input. Hidden cells left without weight are dropped
+    (nothing else reads them). Outputs are scaled to at most 0.95 on the training data.
+
+    Returns the two layers (hidden, kept cells only; output) and the training outputs.
+    """
+    H = forward([hidden], encoded)
+    mean_in = encoded.mean(axis=0)
+    traffic = (hidden.ext_exc + _matmul(mean_in[None], hidden.w_exc)[0] + _matmul(mean_in[None], hidden.w_inh)[0]
+               + hidden.fire_rate * H.mean(axis=0))
+    cost = traffic / hidden.fire_rate
+    # (Refining for a budget of 1e6 events, as the convolutional readout can, cost 2 points of accuracy on
+    # digits, 97.0 -> 94.8 %, for a forecast 2.6 times cheaper: not done.)
+    (W, b), _ = fit_for_decisions(H, codes, n_classes, cost, penalty, None, l2=l2)
+    used = np.flatnonzero(W.sum(axis=1) > 0)
+    if used.size == 0:
+        raise ValueError("The spiking readout uses no hidden cell: lower spiking_penalty.")
+    W, offset = W[used], b - b.min()
+    outputs = H[:, used] @ W + offset
+    scale = 0.95 / float(outputs.max())
+    kept = Layer(w_exc=_columns(hidden.w_exc, used), w_inh=_columns(hidden.w_inh, used),
+                 ext_exc=hidden.ext_exc[used], fire_rate=hidden.fire_rate[used])
+    output = Layer(w_exc=W * scale, w_inh=np.zeros_like(W), ext_exc=offset * scale, fire_rate=np.ones(n_classes))
+    return [kept, output], outputs * scale
+
+
+def _columns(w, cols):
+    return w[:, cols] if not sp.issparse(w) else sp.csr_matrix(w)[:, cols]

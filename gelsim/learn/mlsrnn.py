@@ -42,12 +42,15 @@ class _BaseSRNN(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
         """A table (n, features); MCSRNN takes series (see :func:`~gelsim.learn._inputs.check_series`)."""
         return check_tabular(self, X, reset=reset)
 
-    def __init__(self, hidden="auto", elm_hidden="auto", *, l1=1.0, ridge="auto", fista_tol=1e-4, fista_max_iter=200,
-                 random_state=None):
+    def __init__(self, hidden="auto", elm_hidden="auto", *, l1=1.0, ridge="auto", readout="least_squares",
+                 spiking_penalty=1e-4, spiking_l2=1e-3, fista_tol=1e-4, fista_max_iter=200, random_state=None):
         self.hidden = hidden
         self.elm_hidden = elm_hidden
         self.l1 = l1
         self.ridge = ridge
+        self.readout = readout
+        self.spiking_penalty = spiking_penalty
+        self.spiking_l2 = spiking_l2
         self.fista_tol = fista_tol
         self.fista_max_iter = fista_max_iter
         self.random_state = random_state
@@ -80,6 +83,10 @@ class _BaseSRNN(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
         found = self.elm_selection_.output_weights if self.elm_selection_ is not None and ridge is not None else None
         elm_layers, self.offset_, elm_outputs = core.train_elm(encoded, Y, width, send_rate, gen, ridge=ridge,
                                                                pool=pool, output_weights=found)
+        if self.readout == "spiking":
+            elm_layers, elm_outputs = core.spiking_output(elm_layers[0], encoded, codes, self.classes_.size,
+                                                          float(self.spiking_penalty), float(self.spiking_l2))
+            self.offset_ = 0.0
         self.elm_hidden_, self.ridge_ = width, ridge
         self.layers_ = core.make_realisable(stacks + elm_layers)
         # The ELM's training outputs are the network's outputs minus offset_ (rescaling changes no output), so
@@ -137,6 +144,14 @@ class _BaseSRNN(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
                 or (_real(self.ridge) and self.ridge > 0)):
             raise ValueError(f"The 'ridge' parameter of {name} must be 'auto', None or a finite positive number. "
                              f"Got {self.ridge!r} instead.")
+        if self.readout not in ("least_squares", "spiking"):
+            raise ValueError(f"The 'readout' parameter of {name} must be 'least_squares' or 'spiking'. "
+                             f"Got {self.readout!r} instead.")
+        for param in ("spiking_penalty", "spiking_l2"):
+            value = getattr(self, param)
+            if not (_real(value) and value >= 0):
+                raise ValueError(f"The '{param}' parameter of {name} must be a finite non-negative number. "
+                                 f"Got {value!r} instead.")
         if not (_real(self.fista_tol) and self.fista_tol > 0):
             raise ValueError(f"The 'fista_tol' parameter of {name} must be a finite positive number. "
                              f"Got {self.fista_tol!r} instead.")
@@ -250,6 +265,19 @@ class MLSRNNClassifier(_BaseSRNN):
         leave-one-out error among 19 values from 1e-8 to 10, chosen with the width. Leave-one-out errors of
         ridge regression are exact from one eigendecomposition per width, so the whole search costs a few
         fits and is counted in ``fit``. ``None`` uses the pseudo-inverse (12), as in the paper.
+    readout : {"least_squares", "spiking"}
+        ``"least_squares"`` (default): the ELM's output weights by ``ridge`` (or the pseudo-inverse), mapped
+        onto excitatory weights by (13). Its class outputs differ by about a millionth of the flows that
+        carry them, so a sampled decision is out of reach; use it analytically. ``"spiking"``: as the
+        convolutional classifiers' spiking readout, a non-negative logistic readout of the ELM's cells,
+        priced by the events each cell's traffic costs and L2-penalised (``spiking_penalty``,
+        ``spiking_l2``); cells it gives no weight are dropped from the network. On scikit-learn's digits
+        (70/30 split) it reached 97.0 % against 98.7 % for the default, with margins of about 0.01 that a
+        sampled decision could resolve; but the ELM's cells take a small share of each source's spikes, so
+        a decision is forecast at 3e7 events from the analytic start and 1e8 from an empty one
+        (:meth:`sampling_cost`), beyond the default budget.
+    spiking_penalty, spiking_l2 : float
+        Price of events and L2 penalty of the spiking readout (see the convolutional classifiers).
     fista_tol, fista_max_iter : float, int
         FISTA stops when the relative change of the weights is below ``fista_tol`` or after ``fista_max_iter``.
     random_state : None, int or numpy.random.Generator
