@@ -85,6 +85,45 @@ def test_features_against_a_direct_numpy_computation(rocket):
     assert f == soft.shape[1]
 
 
+def test_split_coding_keeps_the_convolution_and_drops_the_level_from_inhibition():
+    """With ``coding="split"``, channel c's rise above its training mean m and its fall below it are two
+    inputs: E = 2 (chosen rises) + (other falls), I = 2 (chosen falls) + (other rises), so E - I is the
+    level coding's convolution (the kernel's weights sum to 0) and the hard features are unchanged, while
+    I no longer carries the series' level. Recomputed here from the definition."""
+    X, y = _series()
+    level = RocketSRNNClassifier(n_kernels=168, random_state=0).fit(X, y)
+    split = RocketSRNNClassifier(n_kernels=168, coding="split", random_state=0).fit(X, y)
+    bank = split.bank_
+    np.testing.assert_array_equal(bank.biases, level.bank_.biases)
+    u = split._scale(X[:2])
+    np.testing.assert_allclose(bank.features(u, exact=True), level.bank_.features(u, exact=True), atol=1e-12)
+    m = bank.split_at                                                # the training means, per channel
+    np.testing.assert_allclose(bank.split_at, split._scale(X).mean(axis=(0, 2)), rtol=1e-12)
+    soft, length = bank.features(u), u.shape[2]
+    f = 0
+    for j, d in enumerate(bank.dilations):
+        for k in range(84):
+            combo = j * 84 + k
+            chans = bank.channel_index[bank.channel_start[combo]:bank.channel_start[combo + 1]]
+            edge = np.broadcast_to(bank.pad[chans, None], (chans.size, 4 * d))
+            padded = np.concatenate([edge, u[0, chans, :], edge], axis=1)
+            taps = np.stack([padded[:, 4 * d + (tap - 4) * d + np.arange(length)] for tap in range(9)])
+            rise, fall = np.maximum(taps - m[chans, None], 0), np.maximum(m[chans, None] - taps, 0)
+            chosen = np.isin(np.arange(9), kern.TAPS[k])
+            E = 2 * rise[chosen].sum(axis=(0, 1)) + fall[~chosen].sum(axis=(0, 1))
+            I = 2 * fall[chosen].sum(axis=(0, 1)) + rise[~chosen].sum(axis=(0, 1))
+            C = 3 * taps[chosen].sum(axis=(0, 1)) - taps.sum(axis=(0, 1))
+            np.testing.assert_allclose(E - I, C, atol=1e-12)
+            lo, hi = (0, length) if (j + k) % 2 == 0 else (4 * d, length - 4 * d)
+            for _ in range(bank.n_biases[j]):
+                b = bank.biases[f]
+                q = np.minimum(E / (b + I), 1) if b > 0 else np.minimum(I / (E - b), 1)
+                assert soft[0, f] == pytest.approx(q[lo:hi].mean(), rel=1e-12)
+                f += 1
+    # Sharper: the soft features spread wider than the level coding's (whose I carries the level).
+    assert soft.std(axis=0).mean() > 1.5 * level.bank_.features(u).std(axis=0).mean()
+
+
 def test_biases_are_quantiles_of_training_convolutions(rocket):
     clf, _, _ = rocket
     b = clf.bank_.biases
@@ -138,16 +177,19 @@ def test_network_solved_by_eq1_reproduces_the_outputs(which, request):
     assert not np.allclose(clf.to_network(X[0]).ext_exc, clf.to_network(X[-1]).ext_exc)
 
 
-@pytest.mark.parametrize("which", ["series", "images"])
+@pytest.mark.parametrize("which", ["series", "images", "split series"])
 def test_load_scale_scales_the_excitation_of_the_network_and_the_features_alike(which):
     """With ``load_scale=0.5`` every position cell's excitation is halved in the features and in the network
     (whichever taps carry it: the bias's sign swaps them), and Eq. (1) on the network still gives the
     outputs; the cells' loads fall (a model whose features ignored the scale would fail the first check)."""
-    X, y = _series() if which == "series" else _images()
-    make = RocketSRNNClassifier if which == "series" else ConvSRNNClassifier
-    full = make(n_kernels=168, random_state=0).fit(X, y)
-    half = make(n_kernels=168, load_scale=0.5, random_state=0).fit(X, y)
+    X, y = _images() if which == "images" else _series()
+    make = ConvSRNNClassifier if which == "images" else RocketSRNNClassifier
+    extra = dict(coding="split") if which == "split series" else {}
+    full = make(n_kernels=168, random_state=0, **extra).fit(X, y)
+    half = make(n_kernels=168, load_scale=0.5, random_state=0, **extra).fit(X, y)
     assert np.any(half.bank_.biases < 0) or which == "images"
+    if which == "split series":
+        assert half.bank_.split and half.to_network(X[0]).n_cells > 0
     for i in (0, len(X) - 1):
         q = gelsim.solve(half.to_network(X[i])).q
         assert np.abs(q[-half.classes_.size:] - half.decision_outputs(X[i:i + 1])[0]).max() < 1e-9
@@ -404,7 +446,7 @@ def test_images_bad_input(conv):
     (dict(spiking_budget="1e6"), "'spiking_budget'"), (dict(spiking_penalty=[1e-3]), "'spiking_penalty'"),
     (dict(spiking_penalty=["a", "b"]), "'spiking_penalty'"),
     (dict(spiking_penalty=[1e-3, -1.0]), "'spiking_penalty'"), (dict(spiking_penalty=True), "'spiking_penalty'"),
-    (dict(load_scale=0.0), "'load_scale'"), (dict(load_scale=1.5), "'load_scale'"), (dict(load_scale="1"), "'load_scale'"),
+    (dict(load_scale=0.0), "'load_scale'"), (dict(coding="binary"), "'coding'"), (dict(load_scale=1.5), "'load_scale'"), (dict(load_scale="1"), "'load_scale'"),
 ])
 def test_bad_params(kwargs, fragment):
     X, y = _series()

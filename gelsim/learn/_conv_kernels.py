@@ -71,20 +71,33 @@ def _series_taps(u, d, pad):
 
 
 @njit(cache=True)
-def _series_cells(G, S, channels, a, b, c):
-    """``(E, I)`` along the series for the kernel with chosen taps ``a, b, c`` summed over ``channels``."""
+def _series_cells(G, S, channels, a, b, c, split):
+    """``(E, I)`` along the series for the kernel with chosen taps ``a, b, c`` summed over ``channels``.
+
+    With ``split``, channel ``ch``'s input is its rise above its mean (``G[:, ch]``) and its fall below it
+    (``G[:, ch + n]``, ``n`` the original channels): the rise excites through the chosen taps (x 2) and
+    inhibits through the others, the fall the other way round, so that ``E - I`` is the same convolution
+    while ``I`` no longer carries the series' level."""
     n_t = S.shape[1]
     E = np.zeros(n_t)
     I = np.zeros(n_t)
+    n = S.shape[0] // 2
     for ch in channels:
-        for t in range(n_t):
-            E[t] += 3.0 * (G[a, ch, t] + G[b, ch, t] + G[c, ch, t])
-            I[t] += S[ch, t]
+        if split:
+            for t in range(n_t):
+                rise = G[a, ch, t] + G[b, ch, t] + G[c, ch, t]
+                fall = G[a, ch + n, t] + G[b, ch + n, t] + G[c, ch + n, t]
+                E[t] += 2.0 * rise + S[ch + n, t] - fall
+                I[t] += 2.0 * fall + S[ch, t] - rise
+        else:
+            for t in range(n_t):
+                E[t] += 3.0 * (G[a, ch, t] + G[b, ch, t] + G[c, ch, t])
+                I[t] += S[ch, t]
     return E, I
 
 
 @njit(cache=True, parallel=True)
-def series_features(U, pad, dilations, n_biases, channel_start, channel_index, biases, exact, load):
+def series_features(U, pad, dilations, n_biases, channel_start, channel_index, biases, exact, load, split):
     """Pooled features of every series in ``U`` (n, channels, length); one row per series.
 
     Combination ``k`` (dilation-major, 84 kernels per dilation) sums the channels
@@ -104,7 +117,7 @@ def series_features(U, pad, dilations, n_biases, channel_start, channel_index, b
             for k in range(84):
                 combo = j * 84 + k
                 E, I = _series_cells(G, S, channel_index[channel_start[combo]:channel_start[combo + 1]],
-                                     TAPS[k, 0], TAPS[k, 1], TAPS[k, 2])
+                                     TAPS[k, 0], TAPS[k, 1], TAPS[k, 2], split)
                 lo, hi = (0, n_t) if (j + k) % 2 == 0 else (4 * d, n_t - 4 * d)
                 for _ in range(n_biases[j]):
                     out[i, f] = _pool(E, I, lo, hi, biases[f], exact, load)
@@ -113,10 +126,10 @@ def series_features(U, pad, dilations, n_biases, channel_start, channel_index, b
 
 
 @njit(cache=True)
-def series_cells(u, pad, d, channels, k):
+def series_cells(u, pad, d, channels, k, split=False):
     """``(E, I)`` of one series for kernel ``k`` at dilation ``d`` (every position, padded with ``pad``)."""
     G, S = _series_taps(u, d, pad)
-    return _series_cells(G, S, channels, TAPS[k, 0], TAPS[k, 1], TAPS[k, 2])
+    return _series_cells(G, S, channels, TAPS[k, 0], TAPS[k, 1], TAPS[k, 2], split)
 
 
 @njit(cache=True)

@@ -62,11 +62,34 @@ class SeriesBank:
     channel_index: np.ndarray
     biases: np.ndarray         # (n_features,)
     load: float = 1.0          # scale of every position cell's excitation (see _conv_kernels)
+    split_at: np.ndarray | None = None   # (n_channels,) each channel's training mean, for the split coding
+
+    @property
+    def split(self):
+        return self.split_at is not None
+
+    def coded(self, U):
+        """The network's inputs (n, channels', length) for scaled series ``U``: ``U`` itself, or with the
+        split coding each channel's rise above its training mean and fall below it (2 x channels)."""
+        if not self.split:
+            return U
+        m = self.split_at[None, :, None]
+        return np.concatenate([np.maximum(U - m, 0.0), np.maximum(m - U, 0.0)], axis=1)
+
+    @property
+    def coded_pad(self):
+        """The value of each coded channel in the padding."""
+        return self.coded(self.pad[None, :, None])[0, :, 0]
+
+    def inputs(self, U):
+        """Each series' input values as the network takes them, flattened (n, n_inputs)."""
+        return self.coded(U).reshape(U.shape[0], -1)
 
     def features(self, U, exact=False):
         with kernel_threads():
-            return kern.series_features(U, self.pad, self.dilations, self.n_biases, self.channel_start,
-                                        self.channel_index, self.biases, exact, self.load)
+            return kern.series_features(self.coded(U), self.coded_pad, self.dilations, self.n_biases,
+                                        self.channel_start, self.channel_index, self.biases, exact, self.load,
+                                        self.split)
 
     def locate(self, feature):
         """``(dilation index, kernel, bias)`` of a feature."""
@@ -78,7 +101,8 @@ class SeriesBank:
         d = int(self.dilations[j])
         combo = j * 84 + k
         channels = self.channel_index[self.channel_start[combo]:self.channel_start[combo + 1]]
-        q = kern.cell_q(*kern.series_cells(u, self.pad, d, channels, k), b, self.load)
+        q = kern.cell_q(*kern.series_cells(self.coded(u[None])[0], self.coded_pad, d, channels, k, self.split), b,
+                        self.load)
         return q if (j + k) % 2 == 0 else q[4 * d:u.shape[1] - 4 * d]
 
 
@@ -98,6 +122,10 @@ class ImageBank:
     @property
     def n_regions(self):
         return (self.row_edges.size - 1) * (self.col_edges.size - 1)
+
+    def inputs(self, U):
+        """Each image's input values as the network takes them (pixels, row-major), (n, h * w)."""
+        return U.reshape(U.shape[0], -1)
 
     def features(self, U, exact=False):
         with kernel_threads():
@@ -135,7 +163,7 @@ def _quantiles(n):
     return (np.arange(1, n + 1) * _GOLDEN) % 1.0
 
 
-def fit_series_bank(U, pad, n_features, gen, *, max_dilations=32, bias_rule="quantile", load=1.0):
+def fit_series_bank(U, pad, n_features, gen, *, max_dilations=32, bias_rule="quantile", load=1.0, coding="level"):
     """Draw a bank for scaled series ``U`` (n, channels, length) with about ``n_features`` features.
 
     Biases are quantiles of one random training series' convolution per kernel, as in MiniRocket;
@@ -157,7 +185,9 @@ def fit_series_bank(U, pad, n_features, gen, *, max_dilations=32, bias_rule="qua
         biases = kern.series_biases(U, np.asarray(pad, float), dil, n_biases, start, index, quant, picks)
     # A bias is a firing rate: never exactly 0 (a cell of rate 0 would hold every spike it gets).
     biases = np.where(np.abs(biases) < MIN_BIAS, MIN_BIAS, biases)
-    return SeriesBank(length, n_ch, np.asarray(pad, float), dil, n_biases, start, index, biases, float(load))
+    split_at = U.mean(axis=(0, 2)) if coding == "split" else None
+    return SeriesBank(length, n_ch, np.asarray(pad, float), dil, n_biases, start, index, biases, float(load),
+                      split_at)
 
 
 def fit_image_bank(U, n_kernel_features, gen, *, stride=1, regions=(2, 2), max_dilations=4, bias_rule="quantile",
@@ -242,11 +272,14 @@ def _series_combos(bank):
 def _series_features(bank):
     """Per kernel feature of a series bank: ``(bias, region of each position, taps, pad_exc, pad_inh)``.
 
-    ``taps`` is a list of ``(input indices, position indices, factor)``: input ``c * length + s`` drives
-    those positions, factor 3 on a chosen tap, else 0; ``pad_exc``/``pad_inh`` are the constant drive of
-    taps in the padding (which hold the scaled raw 0, ``bank.pad``), per position, at gain 1.
+    ``taps`` is a list of ``(input indices, position indices, excitation, inhibition)``: input
+    ``c * length + s`` drives those positions with those factors (level coding: 3 and 1 on a chosen tap, 0
+    and 1 on the others; split coding: a channel's rise 2 and 0 on a chosen tap, 0 and 1 on the others, its
+    fall, input ``(c + channels) * length + s``, the other way round); ``pad_exc``/``pad_inh`` are the
+    constant drive of taps in the padding (which hold the scaled raw 0, ``bank.pad``), per position, at gain 1.
     """
-    length = bank.length
+    length, n_ch = bank.length, bank.n_channels
+    pad = bank.coded_pad
     f = 0
     for j, d, k, channels, t in _series_combos(bank):
         pad_exc, pad_inh = np.zeros(t.size), np.zeros(t.size)
@@ -254,11 +287,16 @@ def _series_features(bank):
         for tap in range(9):
             s = t + (tap - 4) * d
             inside = (s >= 0) & (s < length)
-            factor = 3.0 if tap in kern.TAPS[k] else 0.0
+            chosen = tap in kern.TAPS[k]
+            if bank.split:
+                drives = [(0, 2.0, 0.0) if chosen else (0, 0.0, 1.0), (n_ch, 0.0, 2.0) if chosen else (n_ch, 1.0, 0.0)]
+            else:
+                drives = [(0, 3.0 if chosen else 0.0, 1.0)]
             for c in channels:
-                taps.append((c * length + s[inside], np.flatnonzero(inside), factor))
-                pad_exc[~inside] += factor * bank.pad[c]
-                pad_inh[~inside] += bank.pad[c]
+                for offset, exc, inh in drives:
+                    taps.append(((c + offset) * length + s[inside], np.flatnonzero(inside), exc, inh))
+                    pad_exc[~inside] += exc * pad[c + offset]
+                    pad_inh[~inside] += inh * pad[c + offset]
         region = np.zeros(t.size, np.int64)
         for _ in range(bank.n_biases[j]):
             yield float(bank.biases[f]), region, taps, pad_exc, pad_inh
@@ -282,7 +320,7 @@ def _image_features(bank):
             inside = (y >= 0) & (y < h) & (x >= 0) & (x < w)
             inside_taps.append(((y * w + x)[inside], np.flatnonzero(inside)))
         for k in range(84):
-            taps = [(src, pos, 3.0 if tap in kern.TAPS[k] else 0.0) for tap, (src, pos) in enumerate(inside_taps)]
+            taps = [(src, pos, 3.0 if tap in kern.TAPS[k] else 0.0, 1.0) for tap, (src, pos) in enumerate(inside_taps)]
             for _ in range(bank.n_biases[j]):
                 yield float(bank.biases[f]), region, taps, no_pad, no_pad
                 f += 1
@@ -317,7 +355,8 @@ def event_costs(bank, u_mean, f_mean):
     """Expected events per unit of readout weight, per pooled feature (n_features_out,).
 
     A row of total weight ``s`` costs its feature ``s / capacity`` of gain, and so ``s / capacity`` times
-    the feature's events at gain 1 in that region: input arrivals at the mean scaled input ``u_mean``
+    the feature's events at gain 1 in that region: input arrivals at the mean input ``u_mean`` (as the
+    network takes it, :meth:`SeriesBank.inputs`)
     (arrivals are linear in the input, so this is their mean over the inputs), the position cells'
     firings and the pooling cell's (each about ``f_mean`` of its rate).
     """
@@ -325,11 +364,11 @@ def event_costs(bank, u_mean, f_mean):
     u = np.asarray(u_mean, float).ravel()
     costs = []
     for b, region, taps, pad_exc, pad_inh in _features(bank):
-        # The excitation (chosen taps for b > 0, all nine for b < 0) arrives scaled by the bank's load.
-        chosen, every = (bank.load, 1.0) if b > 0 else (1.0, bank.load)
-        arrivals = pad_exc * chosen + pad_inh * every
-        for src, pos, factor in taps:
-            np.add.at(arrivals, pos, (factor * chosen + every) * u[src])
+        # The excitation (the exc drive for b > 0, the inh drive for b < 0) arrives scaled by the bank's load.
+        exc_scale, inh_scale = (bank.load, 1.0) if b > 0 else (1.0, bank.load)
+        arrivals = pad_exc * exc_scale + pad_inh * inh_scale
+        for src, pos, exc, inh in taps:
+            np.add.at(arrivals, pos, (exc * exc_scale + inh * inh_scale) * u[src])
         per_region = np.bincount(region, arrivals, minlength=n_regions)
         capacity = abs(b) * np.bincount(region, minlength=n_regions)
         costs.append(np.divide(per_region, capacity, out=np.full(n_regions, np.inf), where=capacity > 0))
@@ -342,7 +381,8 @@ def model_network(bank, readout):
 
     n_regions = _n_regions(bank)
     gains = region_gains(bank, readout.weights)
-    n_inputs = int(np.prod(bank.shape)) if isinstance(bank, ImageBank) else bank.n_channels * bank.length
+    n_inputs = int(np.prod(bank.shape)) if isinstance(bank, ImageBank) else \
+        bank.n_channels * bank.length * (2 if bank.split else 1)
     b = _Builder()
     drive = {"exc": [], "inh": []}
     position_cells, position_rates, regions, rows = [], [], [], []
@@ -359,12 +399,13 @@ def model_network(bank, readout):
         scale = {"exc": bank.load, "inh": 1.0}
         pads = {exc: (pad_exc * g * scale[exc])[keep], inh: (pad_inh * g * scale[inh])[keep]}
         cells = b.add_cells(g[keep] * abs(bias), ext_exc=pads["exc"], ext_inh=pads["inh"])
-        for src, pos, factor in taps:
+        for src, pos, exc_factor, inh_factor in taps:
             live = keep[pos]
             src, pos = src[live], pos[live]
-            if factor:
-                drive[exc].append((cells[slot[pos]], src, factor * g[pos] * scale[exc]))
-            drive[inh].append((cells[slot[pos]], src, g[pos] * scale[inh]))
+            if exc_factor:
+                drive[exc].append((cells[slot[pos]], src, exc_factor * g[pos] * scale[exc]))
+            if inh_factor:
+                drive[inh].append((cells[slot[pos]], src, inh_factor * g[pos] * scale[inh]))
         position_cells.append(cells)
         position_rates.append(g[keep] * abs(bias))
         regions.append(region[keep])

@@ -46,7 +46,7 @@ class _ConvSRNNBase(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
         self.bank_ = self._fit_bank(U, gen)
         F = self.bank_.features(U, exact=self.pooling == "exact")
         if self.readout == "spiking":
-            cost = core.event_costs(self.bank_, U.mean(axis=0), F.mean(axis=0))
+            cost = core.event_costs(self.bank_, self.bank_.inputs(U).mean(axis=0), F.mean(axis=0))
             budget = None if self.spiking_budget is None else float(self.spiking_budget)
             self.penalty_search_ = None
             penalty = self.spiking_penalty
@@ -156,7 +156,7 @@ class _ConvSRNNBase(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
     def _sampling_inputs(self, X, model):
         check_is_fitted(self, "bank_")
         X = self._check_X(X, reset=False)
-        inputs = self._scale(X).reshape(X.shape[0], -1)
+        inputs = self.bank_.inputs(self._scale(X))
         return inputs, lambda i: model.solve(inputs[i]), self.decision_outputs(X)
 
     def _fitted_model(self):
@@ -228,7 +228,7 @@ class _ConvSRNNBase(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
                              "cell computes; fit with pooling='soft' to build the network.")
         if x is None:
             return self._model_network().network
-        u = self._scale(self._check_X(np.asarray(x)[None], reset=False))[0]
+        u = self.bank_.inputs(self._scale(self._check_X(np.asarray(x)[None], reset=False)))[0]
         return self._model_network().network_at(u)
 
     # ------------------------------------------------------------------ input checks
@@ -280,6 +280,17 @@ class RocketSRNNClassifier(_ConvSRNNBase):
         (``readout="spiking"``) accuracy went from 98.9 to 98.5 %, and the first 10 test images, none of
         which the default model decides from rest within 1e8 events, were decided 7 of 10 within 3e7, all
         right. 1 (default): the cell as MiniRocket's threshold.
+    coding : {"level", "split"}
+        How a series value reaches the cells. ``"level"`` (default): the scaled value (in [0, 1]) is one
+        Poisson input, so a cell's inhibition carries the series' level and its excitation probability
+        ``E / (b + I)`` varies little with the convolution when ``|C|`` and ``b`` are small against ``I``
+        (a soft, nearly linear version of MiniRocket's threshold). ``"split"``: each channel's rise above
+        its training mean and its fall below it are two inputs, the rise exciting through the chosen taps
+        (x 2) and inhibiting through the others, the fall the other way round; the convolution ``E - I`` is
+        the same, but ``I`` now grows with the series' excursions only, so the cell's threshold is sharper.
+        On ArrowHead (4 splits) accuracy went from 77.9 to 82.7 % with 840 features (MiniRocket's hard
+        threshold on the same bank: 83.6 %), but only from 81.7 to 82.3 % with the default 10,000; on
+        GunPoint, ItalyPowerDemand and OSULeaf (10,000) it stayed within 0.3 points. Twice the inputs.
     spiking_budget : float or None
         If given, the logistic fit is refined so that every training instance's margins, against the
         noise of the pooling cells' spike counts (the ``"inputs"`` reading), reach a decision within this
@@ -317,7 +328,7 @@ class RocketSRNNClassifier(_ConvSRNNBase):
 
     def __init__(self, n_kernels=10_000, *, max_dilations=32, pooling="soft", bias_rule="quantile",
                  readout="ridge", spiking_penalty=1e-5, spiking_l2=3e-3, spiking_budget=None, load_scale=1.0,
-                 random_state=None):
+                 coding="level", random_state=None):
         self.n_kernels = n_kernels
         self.max_dilations = max_dilations
         self.pooling = pooling
@@ -327,7 +338,14 @@ class RocketSRNNClassifier(_ConvSRNNBase):
         self.spiking_l2 = spiking_l2
         self.spiking_budget = spiking_budget
         self.load_scale = load_scale
+        self.coding = coding
         self.random_state = random_state
+
+    def _check_params(self):
+        super()._check_params()
+        if self.coding not in ("level", "split"):
+            raise ValueError(f"The 'coding' parameter of {type(self).__name__} must be 'level' or 'split'. "
+                             f"Got {self.coding!r} instead.")
 
     def _check_input(self, X, reset):
         return check_series(self, X, reset=reset)
@@ -346,7 +364,7 @@ class RocketSRNNClassifier(_ConvSRNNBase):
     def _fit_bank(self, U, gen):
         return core.fit_series_bank(U, -self.shift_ / self.span_, int(self.n_kernels), gen,
                                     max_dilations=int(self.max_dilations), bias_rule=self.bias_rule,
-                                    load=float(self.load_scale))
+                                    load=float(self.load_scale), coding=self.coding)
 
 
 
