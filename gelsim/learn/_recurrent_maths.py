@@ -41,6 +41,12 @@ class Params:
     def arrays(self):
         return [self.src_logits, self.src_log_rate, *self.hid_logits, self.hid_log_rate, self.out_log_rate]
 
+    def astype(self, dtype):
+        """The same parameters as ``dtype`` arrays (new arrays)."""
+        return Params(self.src_logits.astype(dtype), self.src_log_rate.astype(dtype),
+                      [t.astype(dtype) for t in self.hid_logits], self.hid_log_rate.astype(dtype),
+                      self.out_log_rate.astype(dtype))
+
 
 def init_params(d, H, K, steps, gen, *, scale=0.1):
     """Small random logits, all rates 1 (sources at ``H / d`` so that each hidden cell gets O(1) input)."""
@@ -242,9 +248,10 @@ def steady_hidden(w, X, *, tol=1e-12, max_iter=10_000):
     return q, B + q @ w.hh_inh[0]
 
 
-#: Tolerance of the fixed points during training: the gradient is then exact to about 1e-8 of its size,
-#: far inside the noise of a minibatch, at 11 iterations where 1e-12 takes 19 (MNIST, 100 hidden cells).
-TRAINING_TOL = 1e-8
+#: Tolerance of the fixed points during training, by precision: in double precision the gradient is then
+#: exact to about 1e-8 of its size, far inside the noise of a minibatch, at 11 iterations where 1e-12
+#: takes 19 (MNIST, 100 hidden cells); single precision (machine epsilon 1.2e-7) settles to 1e-5.
+TRAINING_TOL = {np.dtype(np.float64): 1e-8, np.dtype(np.float32): 1e-5}
 
 
 #: Plain iterations of a fixed point tried before Anderson mixing. A trained classifier's hidden layer is a

@@ -57,6 +57,10 @@ class RecurrentRNNClassifier(SpikingClassifierMixin, ClassifierMixin, BaseEstima
         scikit-learn's ``MLPClassifier``.
     validation_fraction, n_iter_no_change, tol : float, int, float
         See ``early_stopping``.
+    dtype : {"float64", "float32"}
+        Precision of training (the fitted model is kept in double precision). Single precision halves the
+        time of a step (MNIST sample, 100 hidden cells, a batch of 64: 4.0 -> 1.8 ms) and settles the
+        fixed points to 1e-5 instead of 1e-8.
     random_state : None, int or numpy.random.Generator
         Initial weights and batch order.
     progress : None or bool
@@ -89,7 +93,7 @@ class RecurrentRNNClassifier(SpikingClassifierMixin, ClassifierMixin, BaseEstima
 
     def __init__(self, n_hidden=100, *, readout_time=None, share_weights=True, temperature=0.03,
                  learning_rate=0.03, batch_size=64, max_epochs=100, early_stopping=False, validation_fraction=0.1,
-                 n_iter_no_change=10, tol=1e-4, random_state=None, progress=None):
+                 n_iter_no_change=10, tol=1e-4, dtype="float64", random_state=None, progress=None):
         self.n_hidden = n_hidden
         self.readout_time = readout_time
         self.share_weights = share_weights
@@ -101,6 +105,7 @@ class RecurrentRNNClassifier(SpikingClassifierMixin, ClassifierMixin, BaseEstima
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
+        self.dtype = dtype
         self.random_state = random_state
         self.progress = progress
 
@@ -113,25 +118,28 @@ class RecurrentRNNClassifier(SpikingClassifierMixin, ClassifierMixin, BaseEstima
         self.data_min_ = X.min(axis=0)
         span = X.max(axis=0) - self.data_min_
         self.data_span_ = np.where(span > 0, span, 1.0)
-        Xs = self._inputs(X)
+        dtype = np.dtype(self.dtype)
+        Xs = self._inputs(X).astype(dtype)
         gen = as_generator(self.random_state)
         H, K = int(self.n_hidden), self.classes_.size
         steps = self.readout_time
         n_sets = steps if (steps is not None and not self.share_weights) else 1
-        params = core.init_params(Xs.shape[1], H, K, n_sets, gen)
+        params = core.init_params(Xs.shape[1], H, K, n_sets, gen).astype(dtype)
         arrays = params.arrays()
 
         def loss_grad(idx):
             if steps is None:
                 # A cell on the edge of saturation gets its one-sided derivative: a valid subgradient step.
                 loss, grads = core.steady_loss_grad(params, Xs[idx], codes[idx], self.temperature, H, K,
-                                                    tol=core.TRAINING_TOL)
+                                                    tol=core.TRAINING_TOL[dtype])
             else:
                 loss, grads = core.unrolled_loss_grad(params, Xs[idx], codes[idx], steps, self.temperature, H, K)
             return loss, grads.arrays()
 
         fit_by_gradient(self, loss_grad, arrays, codes, gen, lambda rows: core.outputs(params, Xs[rows], steps, H, K))
-        self.params_ = params
+        # The fitted model is kept in double precision whatever it was trained in: its network, analytic
+        # predictions and simulations are.
+        self.params_ = params.astype(np.float64)
         self.n_params_ = int(sum(a.size for a in arrays))
         return self
 
@@ -143,6 +151,9 @@ class RecurrentRNNClassifier(SpikingClassifierMixin, ClassifierMixin, BaseEstima
             raise ValueError(f"The 'readout_time' parameter of {name} must be None (steady state) or an integer "
                              f">= 1 (steps of Eq. (1)'s map). Got {self.readout_time!r} instead.")
         check_positive_number(self.temperature, "temperature", name)
+        if self.dtype not in ("float64", "float32"):
+            raise ValueError(f"The 'dtype' parameter of {name} must be 'float64' or 'float32'. "
+                             f"Got {self.dtype!r} instead.")
         check_training(self)
 
     def _check_X(self, X, reset):
