@@ -58,6 +58,17 @@ def test_position_cell_saturates_exactly_when_convolution_reaches_bias():
         assert np.array_equal(half >= 1.0, 0.5 * E >= b + I if b > 0 else 0.5 * I >= E - b)
 
 
+def _direct_taps(bank, u, j, d, k):
+    """Kernel ``k`` at dilation ``d`` (index ``j``) on one scaled series ``u``: its channels, and the value
+    under each of its 9 taps at every position (9, channels, length), padded with ``bank.pad``."""
+    combo = j * 84 + k
+    chans = bank.channel_index[bank.channel_start[combo]:bank.channel_start[combo + 1]]
+    edge = np.broadcast_to(bank.pad[chans, None], (chans.size, 4 * d))
+    padded = np.concatenate([edge, u[chans, :], edge], axis=1)
+    length = u.shape[1]
+    return chans, np.stack([padded[:, 4 * d + (tap - 4) * d + np.arange(length)] for tap in range(9)])
+
+
 def test_features_against_a_direct_numpy_computation(rocket):
     """Soft and exact pooled features of the bank, recomputed here from the definition."""
     clf, X, _ = rocket
@@ -68,11 +79,7 @@ def test_features_against_a_direct_numpy_computation(rocket):
     f = 0
     for j, d in enumerate(bank.dilations):
         for k in range(84):
-            combo = j * 84 + k
-            chans = bank.channel_index[bank.channel_start[combo]:bank.channel_start[combo + 1]]
-            edge = np.broadcast_to(bank.pad[chans, None], (chans.size, 4 * d))
-            padded = np.concatenate([edge, u[0, chans, :], edge], axis=1)
-            taps = np.stack([padded[:, 4 * d + (tap - 4) * d + np.arange(length)] for tap in range(9)])  # (9, ch, L)
+            chans, taps = _direct_taps(bank, u[0], j, d, k)
             E = 3 * taps[kern.TAPS[k]].sum(axis=(0, 1))
             I = taps.sum(axis=(0, 1))
             lo, hi = (0, length) if (j + k) % 2 == 0 else (4 * d, length - 4 * d)
@@ -103,11 +110,7 @@ def test_split_coding_keeps_the_convolution_and_drops_the_level_from_inhibition(
     f = 0
     for j, d in enumerate(bank.dilations):
         for k in range(84):
-            combo = j * 84 + k
-            chans = bank.channel_index[bank.channel_start[combo]:bank.channel_start[combo + 1]]
-            edge = np.broadcast_to(bank.pad[chans, None], (chans.size, 4 * d))
-            padded = np.concatenate([edge, u[0, chans, :], edge], axis=1)
-            taps = np.stack([padded[:, 4 * d + (tap - 4) * d + np.arange(length)] for tap in range(9)])
+            chans, taps = _direct_taps(bank, u[0], j, d, k)
             rise, fall = np.maximum(taps - m[chans, None], 0), np.maximum(m[chans, None] - taps, 0)
             chosen = np.isin(np.arange(9), kern.TAPS[k])
             E = 2 * rise[chosen].sum(axis=(0, 1)) + fall[~chosen].sum(axis=(0, 1))
