@@ -3,18 +3,21 @@
 A classifier that can be run as a spiking network supplies its network once, without its input
 (:class:`ModelNetwork`); each instance only changes the external rates through which its input arrives,
 so the network is compiled for the simulator once per model. Each instance is then simulated in
-independent replications, every one started from the product-form (stationary) law of its own analytic
-solution, so that each replication's time-averaged output excitation is an unbiased estimate of the
-analytic output whatever its length (``start="empty"`` starts every cell unexcited instead and skips a
-warm-up). The replications are extended in looks whose simulated time grows by half (a look adds events,
-it sets nothing up again); at each look the leading output is compared with every other by a one-sided
-paired t-test on the replications' averages so far, and the instance is *decided* when the leader beats
-all of them. The test level is spent over the planned looks (a Bonferroni alpha-spending bound: 30 % of
-``1 - confidence`` at the first look, 30 % of what is left at each later one, the rest at the last), and
-within a look over the ``K - 1`` rivals of the true leader, so the chance that an instance is ever
-decided for the wrong class is at most ``1 - confidence`` (under the normal approximation of the
-replication averages, checked in the tests). Most instances of a well-fitted model are easy, so the
-spending favours the early looks.
+independent replications, by default started empty (every cell unexcited), so that nothing of the
+instance's analytic solution enters the run, its planning (the event rate is measured as it goes) or its
+decision. The replications are extended in stops whose simulated time grows by half (a stop adds events, it
+sets nothing up again); at each look the outputs are read over the window since the stop two back, the
+leading output is compared with every other by a one-sided paired t-test on the replications' window
+averages, and the instance is *decided* when the leader beats all of them by more than the start could
+still be pulling the readings (:class:`~gelsim.sampled.starts.StartPull`, judged from the run's own
+firing) and no lead is shrinking between the window's halves. The test level is spent over the looks (a
+Bonferroni alpha-spending bound: 30 % of ``1 - confidence`` at the first look, 30 % of what is left at each
+later one, the rest at the last), and within a look over the ``K - 1`` rivals of the true leader, so the
+chance that an instance is ever decided for the wrong class is at most ``1 - confidence`` (under the
+normal approximation of the replication averages, and once the start's pull is cleared; checked in the
+tests, including against a naive rule that a slow cell fools). ``start="analytic"`` draws each
+replication from the product form of the instance's analytic solution instead, so that every reading is
+unbiased from time 0 and the whole run is read.
 """
 
 from __future__ import annotations
@@ -45,9 +48,10 @@ def sample_instance(compiled, model, u, q, seed, plan, *, spending=True, discard
     events per replication, each later one multiplies the simulated time by ``LOOK_GROWTH``, and the last
     one is planned, from the event rate measured so far, to spend ``max_events``; the error budget is spent
     over the looks by :func:`_look_level`. From ``start="empty"`` each look reads the window from two stops
-    back (the first 44 % of the run is discarded, however long it has become) and discounts a lead that
-    shrinks between the window's halves (:func:`_decide`); from ``start="analytic"`` (a draw from the
-    product form of ``q``, the instance's Eq. (1) solution) every look reads the whole run. ``q`` is used
+    back (the first 44 % of the run is discarded, however long it has become), and a lead must clear the
+    start's possible pull and not be shrinking between the window's halves (:func:`_decide`); from
+    ``start="analytic"`` (a draw from the product form of ``q``, the instance's Eq. (1) solution) every
+    look reads the whole run. ``q`` is used
     for that draw only: an empty start needs nothing of the instance's solution (pass None).
     ``spending=False`` tests every look at the full level ``1 - confidence``: the naive rule, whose error
     rate grows with the number of looks; ``discard=False`` reads an empty start's every look from time 0,
