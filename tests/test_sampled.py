@@ -11,7 +11,7 @@ from gelsim.sampled import (ModelNetwork, SampledOutputs, SamplingPlan, forecast
                             sample_instance, sample_outputs)
 from gelsim.sampled.readings import _auto_reading, _linear_tail, _simulated_cells
 from gelsim.sampled.sequential import _decide, _horizons, _look_levels
-from gelsim.sampled.starts import StartPull, _output_reach
+from gelsim.sampled.starts import StartPull, _output_reach, empty_queue_shortfall
 from gelsim.simulation import CompiledNetwork
 from gelsim.validation._common import bonferroni_z
 
@@ -256,11 +256,36 @@ def test_empty_start_decides_correctly_once_the_slow_cell_has_relaxed():
     assert min(r.duration for r in res) > 2 * 1480
 
 
+def test_empty_queue_shortfall_is_the_exact_transient():
+    """Against the matrix exponential of the M/M/1 generator (truncated at 200 customers): the mean over a
+    window of how much less often a queue started empty is busy, early, late and near load 1."""
+    from scipy.linalg import expm
+
+    for lam, mu in ((0.5, 1.0), (0.9, 1.0), (0.3, 2.0)):
+        Q = np.diag(np.full(199, lam), 1) + np.diag(np.full(199, mu), -1)
+        Q -= np.diag(Q.sum(axis=1))
+        for since, until in ((1.0, 2.25), (10.0, 22.5)):
+            times = np.linspace(since, until, 401)
+            step = expm(Q * (times[1] - times[0]))          # one step, then powers: the chain at every time
+            row = expm(Q * since)[0]
+            idle = []
+            for _ in times:
+                idle.append(row[0])
+                row = row @ step
+            exact = np.trapezoid(np.array(idle) - (1 - lam / mu), times) / (until - since)
+            got = empty_queue_shortfall(np.array([lam]), np.array([mu]), since, until)[0]
+            assert got == pytest.approx(exact, rel=1e-3)
+    # All the excitation missed, spread over a long run: rho / (mu - lam) / until.
+    assert empty_queue_shortfall(np.array([0.5]), np.array([1.0]), 0.0, 1e6)[0] == pytest.approx(1e-6, rel=1e-6)
+
+
 def test_start_pull_is_measured_from_the_run_and_fades_with_the_window_start():
-    """Output k's allowance is sum_j reach_jk min(f_j tau_j (exp(-t0 / tau_j) - exp(-t1 / tau_j)) / (t1 - t0),
-    r_j rho_j / ((mu_j - lam_j) t1), r_j - f_j), with the rates and tau_j from the firing rates passed in: in the slow-leader network, output 2's is mostly
-    cell 4's, decaying on its 1,480-unit relaxation time, and a lead must clear its rival's allowance only
-    (no inhibition: the outputs read low, never high)."""
+    """Output k's allowance is sum_j reach_jk short_j: the exact shortfall of an empty M/M/1 queue for cells
+    whose input is steady (the sources), and min(f tau (exp(-t0 / tau) - exp(-t1 / tau)) / (t1 - t0),
+    r rho / ((mu - lam) t1)) for cells fed by simulated cells, all at the rates of the firing passed in;
+    never more than r - f. In the slow-leader network output 2's is mostly cell 4's, decaying on its
+    1,480-unit relaxation time, and a lead must clear its rival's allowance only (no inhibition: the
+    outputs read low, never high)."""
     model, u = _slow_leader()
     q = gelsim.solve(model.network, ext_exc=model.ext_exc(u)).q
     firing = q * model.network.fire_rate
@@ -269,14 +294,16 @@ def test_start_pull_is_measured_from_the_run_and_fades_with_the_window_start():
     reach = _output_reach(model.network, model.output_cells)
     # One spike of cell 4 adds w_42 / (r_4 r_2) to output 2; an output's own spike 1 / r_k to itself.
     np.testing.assert_allclose(reach[[4, 2, 3, 1], [0, 0, 1, 1]], [0.5 / 0.95, 1.0, 1.0, 0.51])
+    assert pull.steady_input.tolist() == [True, True, False, False, False]
     rate = model.network.fire_rate
+    lam, mu = np.array([0.9, 0.9, 0.9 * 0.5 / 0.95, 0.459, 0.9]), np.array([1.0, 1.0, 1.0, 1.0, 0.95])
     for t0 in (1.0, 500.0, 5000.0):
         t1 = 2.25 * t0
-        short = firing * tau * (np.exp(-t0 / tau) - np.exp(-t1 / tau)) / (t1 - t0)
-        lam, mu = np.array([0.9, 0.9, 0.4737, 0.459, 0.9]), np.array([1.0, 1.0, 1.0, 1.0, 0.95])
-        missed = rate * lam / (mu * (mu - lam)) / t1
-        expected = np.minimum(np.minimum(short, missed), rate - firing) @ reach
-        np.testing.assert_allclose(pull.allowance(firing, t0, t1), expected, rtol=1e-3)
+        short = np.minimum(firing * tau * (np.exp(-t0 / tau) - np.exp(-t1 / tau)) / (t1 - t0),
+                           rate * lam / (mu * (mu - lam)) / t1)
+        short[:2] = rate[:2] * empty_queue_shortfall(lam[:2], mu[:2], t0, t1)
+        expected = np.minimum(short, rate - firing) @ reach
+        np.testing.assert_allclose(pull.allowance(firing, t0, t1), expected, rtol=1e-9)
     assert pull.allowance(firing, 5000.0, 11250.0)[0] < 0.1 * pull.allowance(firing, 500.0, 1125.0)[0]
     assert pull.from_below
     np.testing.assert_array_equal(pull.margin_allowance(np.array([0.3, 0.1]), 0), [0.1])
@@ -345,9 +372,10 @@ def test_spiking_readout_decides_digits_cheaply_and_correctly():
 
 
 def test_a_lower_load_lets_a_model_decide_from_an_empty_start():
-    """Position cells near load 1 forget an empty start slowly: the default model decides none of these
-    digits within 4e6 events (and says its run had not relaxed), the same model at half the load decides
-    every one, for its analytic class."""
+    """Position cells near load 1 forget an empty start slowly: within 4e6 events the default model
+    leaves some of these digits undecided (its run had not relaxed) at a median near the budget; the same
+    model at half the load decides every one, for its analytic class, at a quarter of that (measured:
+    8 of 12 at 4.0e6, against 12 of 12 at 1.1e6)."""
     ds = gelsim.datasets.load_digit_images()
     train, test = np.isin(ds.y_train, [0, 1, 7]), np.isin(ds.y_test, [0, 1, 7])
     runs = {}
@@ -355,8 +383,9 @@ def test_a_lower_load_lets_a_model_decide_from_an_empty_start():
         clf = gelsim.ConvSRNNClassifier(n_kernels=84, readout="spiking", load_scale=load, random_state=0)
         clf.fit(ds.X_train[train], ds.y_train[train])
         runs[load] = clf.sample_outputs(ds.X_test[test][:12], max_events=4e6, rng=0)
-    assert not runs[1.0].decided.any() and set(runs[1.0].reasons) == {"not relaxed"}
-    assert runs[0.5].decided.all() and runs[0.5].agreement == 1.0
+    assert not runs[1.0].decided.all() and "not relaxed" in set(runs[1.0].reasons)
+    assert runs[0.5].decided.all() and runs[0.5].agreement == 1.0 and not runs[1.0].wrong.any()
+    assert np.median(runs[0.5].events) < 0.5 * np.median(runs[1.0].events)
 
 
 @pytest.mark.parametrize("start", ["empty", "analytic"])
