@@ -277,9 +277,10 @@ class RocketSRNNClassifier(_ConvSRNNBase):
         any practical budget. ``load_scale=0.5`` halves every load (``q = min(0.5 E / (b + I), 1)``; a cell
         at load 0.5 relaxes within about 12 of its events) and moves the saturation threshold from
         ``C = b`` to where the excitation is twice the inhibition plus bias; on digits
-        (``readout="spiking"``) accuracy went from 98.9 to 98.5 %, and the first 10 test images, none of
-        which the default model decides from rest within 1e8 events, were decided 7 of 10 within 3e7, all
-        right. 1 (default): the cell as MiniRocket's threshold.
+        (``readout="spiking"``) accuracy went from 98.9 to 98.5 %, and of the first 50 test images 94 %
+        were decided from rest within 3e7 events (median 9.2e6), against 28 % at the default load, none
+        wrongly; on the MNIST sample 94.0 against 96.2 % accuracy, 64 against 4 % decided. 1 (default):
+        the cell as MiniRocket's threshold.
     coding : {"level", "split"}
         How a series value reaches the cells. ``"level"`` (default): the scaled value (in [0, 1]) is one
         Poisson input, so a cell's inhibition carries the series' level and its excitation probability
