@@ -102,9 +102,10 @@ class SpikingClassifierMixin:
         are extended in stops of growing simulated time (x 1.5); at each look every output is read over the
         window since the stop two back (so the first 44 % of the run, however long it has grown, is left
         out as warm-up) and a paired t-test asks whether the leading output stands above every other at
-        ``confidence``, its t-statistics first lowered by four times any sign that the lead shrank from the
-        window's first half to its second (a lead still shrinking is one the run has not finished
-        forgetting its start in). The level is spent over the looks, so the chance of deciding an instance
+        ``confidence`` by more than the start could still be pulling the readings (judged from the run's
+        own firing: :class:`~gelsim.sampled.StartPull`), with no lead shrinking from the window's first half
+        to its second (a lead still shrinking is one the run has not finished forgetting its start in).
+        The level is spent over the looks, so the chance of deciding an instance
         for a class other than its analytic one stays within ``1 - confidence``. When ``max_events`` are
         spent first, the instance is undecided (``reasons`` says why) and its best guess is returned. The
         network is compiled once; instances run in parallel. :meth:`sampling_cost` forecasts the events

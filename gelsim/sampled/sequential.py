@@ -1,6 +1,6 @@
 """The sequential test: looks of growing length, the error budget spent over them, and the decision at
-each look (the leader against every rival by a one-sided paired t-test, discounted, after a start that
-knows nothing of the answer, by any sign that the leader's lead is still shrinking)."""
+each look (the leader against every rival by a one-sided paired t-test; after a start that knows nothing
+of the answer, each lead must also clear the start's possible pull and not be shrinking)."""
 
 from __future__ import annotations
 
