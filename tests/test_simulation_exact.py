@@ -348,8 +348,10 @@ def test_ctrl_c_stops_a_long_run_within_seconds(kind):
     import sys
     import time
 
+    # A shell that starts a job in the background makes it ignore SIGINT, and its children inherit that (a
+    # Python started so never installs its KeyboardInterrupt handler): give the child the default back.
     proc = subprocess.Popen([sys.executable, "-c", _LONG_RUN, kind], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         assert proc.stdout.readline().strip() == "started"
         time.sleep(1.5)
