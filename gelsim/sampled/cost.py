@@ -18,8 +18,8 @@ WINDOW_SHARE = 1.0 - 1.0 / 1.5 ** 2
 
 @dataclass(frozen=True, repr=False)
 class SamplingCost:
-    """Forecast events of each instance's sampled decision (see :meth:`sample_outputs`'s classifiers'
-    ``sampling_cost``).
+    """Forecast events of each instance's sampled decision, as a classifier's ``sampling_cost`` returns
+    it (:func:`forecast`).
 
     Attributes
     ----------
@@ -67,6 +67,18 @@ def forecast(model, inputs, solution, *, confidence=0.99, replications=32, start
     grid of ``horizons`` (simulated times per replication; by default 80 from ``1e-2`` to ``1e9`` over the
     event rate), times the event rate and ``replications``, is the forecast; never less than the first
     look (``replications * replication_events``, and from an empty start the third stop, 2.25 times that).
+
+    Examples
+    --------
+    >>> import numpy as np, gelsim
+    >>> from gelsim.sampled import ModelNetwork, forecast
+    >>> w = np.zeros((4, 4)); w[0, 2] = w[1, 3] = 0.5          # sources 0, 1 excite outputs 2, 3
+    >>> model = ModelNetwork.from_sources(gelsim.Network(fire_rate=np.ones(4), w_exc=w), [0, 1], [1, 1], [2, 3])
+    >>> X = np.array([[0.6, 0.4], [0.5, 0.45]])               # margins 0.1 and 0.025
+    >>> cost = forecast(model, X, lambda i: model.solve(X[i]), reading="spikes", replications=8,
+    ...                 replication_events=100, max_events=1e5)
+    >>> bool(cost.events[1] > 10 * cost.events[0]), cost.within_budget.tolist()
+    (True, [True, False])
     """
     tail = _linear_tail(model)
     if reading == "auto":

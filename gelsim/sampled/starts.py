@@ -135,8 +135,21 @@ class StartPull:
         The cells that are simulated (the others are computed from them and relax with them).
     ext_exc, ext_inh : ndarray (N,)
         The instance's external rates, over all cells.
-    reach : ndarray (N,), optional
+    reach : ndarray (N, K), optional
         :func:`_output_reach` of the model's network (found once per model and handed in).
+
+    Examples
+    --------
+    >>> import numpy as np, gelsim
+    >>> from gelsim.sampled import ModelNetwork, StartPull
+    >>> w = np.zeros((4, 4)); w[0, 2] = w[1, 3] = 0.5          # sources 0, 1 excite outputs 2, 3
+    >>> model = ModelNetwork.from_sources(gelsim.Network(fire_rate=np.ones(4), w_exc=w), [0, 1], [1, 1], [2, 3])
+    >>> u = [0.6, 0.4]
+    >>> pull = StartPull(model, np.arange(4), model.ext_exc(u), model.ext_inh(u))
+    >>> firing = model.solve(u) * model.network.fire_rate     # what a run would measure
+    >>> early, late = pull.allowance(firing, 1.0, 2.25), pull.allowance(firing, 50.0, 112.5)
+    >>> bool(np.all(late < 0.01 * early))
+    True
     """
 
     def __init__(self, model, keep, ext_exc, ext_inh, reach=None):
