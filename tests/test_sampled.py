@@ -10,7 +10,7 @@ import gelsim
 from gelsim.sampled import (ModelNetwork, SampledOutputs, SamplingPlan, forecast, relaxation_times,
                             sample_instance, sample_outputs)
 from gelsim.sampled.readings import _auto_reading, _linear_tail, _simulated_cells
-from gelsim.sampled.sequential import _decide, _horizons, _look_levels
+from gelsim.sampled.sequential import _decide, _look_level, _next_look
 from gelsim.sampled.starts import StartPull, _output_reach, empty_queue_shortfall
 from gelsim.simulation import CompiledNetwork
 from gelsim.validation._common import bonferroni_z
@@ -103,12 +103,24 @@ def test_decide_and_horizons():
     shrink = np.array([[0.05, 0, 0], [0.06, 0, 0], [0.04, 0, 0], [0.05, 0, 0]])
     assert _decide(obs, 0.01, first=obs + shrink, second=obs) == (0, False, True)
     assert _decide(obs, 0.01, first=obs, second=obs + shrink) == (0, True, False)     # a growing lead is fine
-    assert _horizons(16.0, 100.0) == [16.0, 24.0, 36.0, 54.0, 81.0, 100.0]
-    assert _horizons(5.0, 5.0) == [5.0]
-    levels = _look_levels(6, 0.01)
-    assert levels.sum() == pytest.approx(0.01) and levels[0] == pytest.approx(0.003)
-    assert np.all(np.diff(levels[:-1]) < 0) and levels[-1] > levels[-2]  # the last look gets what is left
-    assert _look_levels(1, 0.01).tolist() == [0.01]
+
+    def looks(first, last):
+        times, done = [first], first >= last
+        while not done:
+            horizon, done = _next_look(times[-1], last)
+            times.append(horizon)
+        return times
+
+    assert looks(16.0, 100.0) == [16.0, 24.0, 36.0, 54.0, 81.0, 100.0]
+    assert looks(5.0, 5.0) == [5.0]
+
+    def levels(n_looks, alpha):
+        return np.array([_look_level(i, alpha, i == n_looks - 1) for i in range(n_looks)])
+
+    spent = levels(6, 0.01)
+    assert spent.sum() == pytest.approx(0.01) and spent[0] == pytest.approx(0.003)
+    assert np.all(np.diff(spent[:-1]) < 0) and spent[-1] > spent[-2]  # the last look gets what is left
+    assert levels(1, 0.01).tolist() == [0.01]
 
 
 def test_silent_outputs_are_left_out_only_when_read_from_their_inputs():

@@ -33,7 +33,7 @@ from ..simulation._executors import TaskRunner
 from .readings import (_LinearTail, _auto_reading, _linear_tail, _part, _read_outputs, _routes_to, _simulated_cells,
                        _tail_holds_outputs)
 from .result import SampledOutputs
-from .sequential import LOOK_GROWTH, _decide, _look_level
+from .sequential import _decide, _look_level, _next_look
 from .plan import InstanceResult, SamplingPlan
 from .starts import StartPull, _event_rate, _output_reach, stationary_start
 
@@ -152,9 +152,7 @@ def sample_instance(compiled, model, u, q, seed, plan, *, spending=True, discard
         # itself, at the event rate of the last stretch (from an empty start the rate climbs as cells fill).
         before = stops[-2] if len(stops) >= 2 else warm
         rate = max(now.events - before.events, 1) / max(now.time - before.time, 1e-300)
-        spend_all = now.time + max(budget - now.events, 0.0) / rate
-        horizon = min(LOOK_GROWTH * now.time, spend_all)
-        last = horizon >= spend_all * (1.0 - 1e-9)
+        horizon, last = _next_look(now.time, now.time + max(budget - now.events, 0.0) / rate)
         stops.append(_stop(compiled, runs, horizon, read_busy))
     se = obs.std(axis=0, ddof=1) / np.sqrt(replications)
     reason = "decided" if decided else ("not relaxed" if held else "max_events")

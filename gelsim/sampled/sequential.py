@@ -64,12 +64,11 @@ LOOK_GROWTH = 1.5
 LOOK_SPENDING = 0.3
 
 
-def _horizons(first, last):
-    """Simulated times of the looks: ``first``, growing by ``LOOK_GROWTH``, the last one exactly ``last``."""
-    looks = [first]
-    while looks[-1] * (1.0 + 1e-9) < last:
-        looks.append(min(LOOK_GROWTH * looks[-1], last))
-    return looks
+def _next_look(now, last):
+    """The simulated time of the look after one at ``now``: ``LOOK_GROWTH`` times it, or ``last`` (the time
+    that spends the budget) when that comes first; and whether it is the last look."""
+    horizon = min(LOOK_GROWTH * now, last)
+    return horizon, horizon >= last * (1.0 - 1e-9)
 
 
 def _look_level(index, alpha, last):
@@ -78,8 +77,3 @@ def _look_level(index, alpha, last):
     Bonferroni bound over the looks) whether or not its length was known in advance."""
     left = alpha * (1.0 - LOOK_SPENDING) ** index
     return left if last else left * LOOK_SPENDING
-
-
-def _look_levels(n_looks, alpha):
-    """Test level of each of ``n_looks`` planned looks (:func:`_look_level`); they sum to ``alpha``."""
-    return np.array([_look_level(i, alpha, i == n_looks - 1) for i in range(n_looks)])
