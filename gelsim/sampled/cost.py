@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from .readings import _auto_reading, _linear_tail, _simulated_cells
+from .readings import _resolve_reading
 from .sequential import LOOK_SPENDING
 from .starts import StartPull, _event_rate, _output_reach
 
@@ -80,10 +80,7 @@ def forecast(model, inputs, solution, *, confidence=0.99, replications=32, start
     >>> bool(cost.events[1] > 10 * cost.events[0]), cost.within_budget.tolist()
     (True, [True, False])
     """
-    tail = _linear_tail(model)
-    if reading == "auto":
-        reading = _auto_reading(model, tail)
-    keep = _simulated_cells(model, reading, tail)
+    keep = _resolve_reading(model, reading, "forecast")[2]
     net, out = model.network, model.output_cells
     reach = _output_reach(net, out)
     k = out.size

@@ -30,8 +30,7 @@ from .._checks import as_generator, check_n_jobs
 from .._progress import Progress
 from ..simulation import CompiledNetwork
 from ..simulation._executors import TaskRunner
-from .readings import (_LinearTail, _auto_reading, _linear_tail, _part, _read_outputs, _routes_to, _simulated_cells,
-                       _tail_holds_outputs)
+from .readings import _LinearTail, _linear_tail, _part, _read_outputs, _resolve_reading, _routes_to
 from .result import SampledOutputs
 from .sequential import _decide, _look_level, _next_look
 from .plan import InstanceResult, SamplingPlan
@@ -215,15 +214,7 @@ def sample_outputs(model_network, inputs, solution, analytic, classes, *, rng=No
     """
     plan = SamplingPlan.check(model_network, **options)
     # The tail is found once here and handed on (on a 2e5-cell network it is a few sparse products).
-    reading = plan.reading
-    tail_cells = _linear_tail(model_network) if reading in ("auto", "linear") else None
-    if reading == "auto":
-        reading = _auto_reading(model_network, tail_cells)
-    elif reading == "linear" and not _tail_holds_outputs(model_network, tail_cells):
-        raise ValueError("The 'reading' parameter of sample_outputs can be 'linear' only when no output cell "
-                         "receives inhibition or instance input, or sends spikes to a cell that does. Got "
-                         "'linear' for a network whose outputs do not qualify; use 'inputs', 'spikes' or 'busy'.")
-    keep = _simulated_cells(model_network, reading, tail_cells)
+    reading, tail_cells, keep = _resolve_reading(model_network, plan.reading)
     net = model_network.network
     compiled = CompiledNetwork(net if keep.size == net.n_cells else _part(net, keep))
     # Shared by every instance: the network, hence the routes into the outputs, is the same.

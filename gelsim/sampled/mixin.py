@@ -7,7 +7,7 @@ import numpy as np
 from .cost import forecast
 from .driver import sample_outputs
 from .plan import SamplingPlan
-from .readings import _auto_reading, _part, _simulated_cells
+from .readings import _part, _resolve_reading
 
 
 class SpikingClassifierMixin:
@@ -44,7 +44,7 @@ class SpikingClassifierMixin:
         """
         model = self._model_network()
         inputs = self._sampling_inputs(np.asarray(x)[None], model)[0]
-        keep = _simulated_cells(model, _auto_reading(model))
+        keep = _resolve_reading(model, "auto")[2]
         net = model.network_at(inputs[0])
         return net if keep.size == net.n_cells else _part(net, keep)
 

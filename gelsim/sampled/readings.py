@@ -152,6 +152,20 @@ def _simulated_cells(model, reading, tail=None):
     return np.setdiff1d(np.arange(net.n_cells), out)
 
 
+def _resolve_reading(model, reading, owner="sample_outputs"):
+    """``(reading, tail, keep)``: the reading ``"auto"`` stands for (:func:`_auto_reading`), refused by name
+    when it is ``"linear"`` for outputs that do not qualify; the model's :func:`_linear_tail` (None where
+    the reading does not need it); and the cells that are simulated (:func:`_simulated_cells`)."""
+    tail = _linear_tail(model) if reading in ("auto", "linear") else None
+    if reading == "auto":
+        reading = _auto_reading(model, tail)
+    elif reading == "linear" and not _tail_holds_outputs(model, tail):
+        raise ValueError(f"The 'reading' parameter of {owner} can be 'linear' only when no output cell "
+                         "receives inhibition or instance input, or sends spikes to a cell that does. Got "
+                         "'linear' for a network whose outputs do not qualify; use 'inputs', 'spikes' or 'busy'.")
+    return reading, tail, _simulated_cells(model, reading, tail)
+
+
 def _part(net, keep):
     """The network of the cells ``keep`` (the spikes they send to other cells are lost)."""
     return Network(fire_rate=net.fire_rate[keep], w_exc=sp.csr_matrix(net.w_exc)[keep][:, keep],
