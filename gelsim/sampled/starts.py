@@ -156,17 +156,15 @@ class StartPull:
         net = model.network
         reach = _output_reach(net, model.output_cells) if reach is None else reach
         self.reach = reach[keep]
-        rate = net.fire_rate[keep]
-        self.rate = rate
-        per_spike = sp.diags(1.0 / np.where(rate > 0, rate, 1.0))
-        w_inh = sp.csr_matrix(net.w_inh)[keep][:, keep]
-        self.exc_in = sp.csr_matrix((per_spike @ sp.csr_matrix(net.w_exc)[keep][:, keep]).T)
-        self.inh_in = sp.csr_matrix((per_spike @ w_inh).T)
+        self.rate = net.fire_rate[keep]
+        # What one spike of each simulated cell sends to each simulated cell, received (rows) by sent (columns).
+        self.exc_in = sp.csr_matrix(_per_spike(net, net.w_exc, keep)[keep].T)
+        self.inh_in = sp.csr_matrix(_per_spike(net, net.w_inh, keep)[keep].T)
         self.ext_exc, self.ext_inh = np.asarray(ext_exc, float)[keep], np.asarray(ext_inh, float)[keep]
         # With no inhibition between simulated cells, a network started empty only climbs towards its
         # steady state (each cell's law rises stochastically, excitation passing the rise on), so every
         # output reads low, never high.
-        self.from_below = w_inh.nnz == 0
+        self.from_below = self.inh_in.nnz == 0
         # Cells that no simulated cell sends to: their input is the instance's steady Poisson arrivals.
         self.steady_input = (np.diff(self.exc_in.indptr) == 0) & (np.diff(self.inh_in.indptr) == 0)
 
