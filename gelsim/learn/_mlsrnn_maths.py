@@ -137,6 +137,16 @@ class ElmPool:
         return w1 * (self.send_rate / (2.0 * w1.sum(axis=1)))[:, None]
 
 
+def _elm_activation(X, w1):
+    """The ELM's hidden activation ``ρ(X W̄1)`` at the scale ``a`` of a fifth of the largest pre-activation,
+    and ``a``."""
+    pre = X @ w1
+    a = float(pre.max()) / 5.0
+    if not a > 0:
+        raise ValueError("The ELM layer receives no input (all pre-activations are 0).")
+    return rho(pre, a), a
+
+
 def select_elm(X, Y, pool, widths, ridges):
     """The ELM width and relative ridge penalty of least leave-one-out squared error on ``Y`` (one-hot).
 
@@ -151,11 +161,7 @@ def select_elm(X, Y, pool, widths, ridges):
     errors = np.full((len(widths), ridges.size), np.nan)
     best = (np.inf, None)
     for i, width in enumerate(widths):
-        pre = X @ pool.weights(width)
-        a = float(pre.max()) / 5.0
-        if not a > 0:
-            raise ValueError("The ELM layer receives no input (all pre-activations are 0).")
-        H = rho(pre, a)
+        H = _elm_activation(X, pool.weights(width))[0]
         primal = width <= n
         gram = H.T @ H if primal else H @ H.T
         s2, E = sla.eigh(gram, overwrite_a=True, check_finite=False, driver="evd")
@@ -189,15 +195,9 @@ def train_elm(X, Y, n_hidden, send_rate, gen, *, ridge=None, pool=None, output_w
     they never reach the output cells' cap of 1, since ``m + Σ W̄2+ <= Σ|W̄2| = 1``).
     """
     if pool is None:
-        w1 = gen.uniform(0.0, 1.0, (X.shape[1], n_hidden))
-        w1 *= (send_rate / (2.0 * w1.sum(axis=1)))[:, None]  # 2·W̄1 meets each sending cell's row-sum constraint
-    else:
-        w1 = pool.weights(n_hidden)
-    pre = X @ w1
-    a = float(pre.max()) / 5.0
-    if not a > 0:
-        raise ValueError("The ELM layer receives no input (all pre-activations are 0).")
-    Hm = rho(pre, a)
+        pool = elm_pool(X.shape[1], n_hidden, send_rate, gen)
+    w1 = pool.weights(n_hidden)
+    Hm, a = _elm_activation(X, w1)
     if output_weights is not None:
         w2 = output_weights
     elif ridge is None:
