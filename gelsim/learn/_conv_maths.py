@@ -85,6 +85,11 @@ class SeriesBank:
         """Each series' input values as the network takes them, flattened (n, n_inputs)."""
         return self.coded(U).reshape(U.shape[0], -1)
 
+    @property
+    def n_inputs(self):
+        """Inputs of the network: a value per channel and step, twice that with the split coding."""
+        return self.n_channels * self.length * (2 if self.split else 1)
+
     def features(self, U, exact=False):
         with kernel_threads():
             return kern.series_features(self.coded(U), self.coded_pad, self.dilations, self.n_biases,
@@ -126,6 +131,11 @@ class ImageBank:
     def inputs(self, U):
         """Each image's input values as the network takes them (pixels, row-major), (n, h * w)."""
         return U.reshape(U.shape[0], -1)
+
+    @property
+    def n_inputs(self):
+        """Inputs of the network: one per pixel."""
+        return int(np.prod(self.shape))
 
     def features(self, U, exact=False):
         with kernel_threads():
@@ -381,8 +391,7 @@ def model_network(bank, readout):
 
     n_regions = _n_regions(bank)
     gains = region_gains(bank, readout.weights)
-    n_inputs = int(np.prod(bank.shape)) if isinstance(bank, ImageBank) else \
-        bank.n_channels * bank.length * (2 if bank.split else 1)
+    n_inputs = bank.n_inputs
     b = _Builder()
     drive = {"exc": [], "inh": []}
     position_cells, position_rates, regions, rows = [], [], [], []
