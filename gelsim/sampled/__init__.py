@@ -1,11 +1,11 @@
 """Classifiers run as spiking networks: each instance simulated until a sequential test decides its class.
 
 One module per job: ``result`` (:class:`SampledOutputs`), ``plan`` (the checked options, one instance's
-result), ``starts`` (the analytic start, relaxation
-times), ``sequential`` (looks and the test), ``readings`` (how a run's spikes become output estimates),
-``driver`` (one instance, then many), ``cost`` (the forecast before a run) and ``mixin`` (what a classifier inherits). A model's network itself,
-:class:`ModelNetwork`, is defined in :mod:`gelsim.steady` so that the classifiers' maths can build it
-without importing this layer; it is re-exported here.
+result), ``starts`` (the analytic start, relaxation times, what an empty start can still pull),
+``sequential`` (looks and the test), ``readings`` (how a run's spikes become output estimates), ``driver``
+(one instance, then many), ``cost`` (the forecast before a run) and ``mixin`` (what a classifier
+inherits). A model's network itself, :class:`ModelNetwork`, is defined in :mod:`gelsim.steady` so that
+the classifiers' maths can build it without importing this layer; it is re-exported here.
 """
 
 from ..steady.model_network import ModelNetwork

@@ -48,9 +48,9 @@ class _LinearTail:
     a Poisson stream) and the excited fraction with ``2 q / ((r + rho) T)`` (the chain's relaxation), so
     the excited fraction is read where ``rho > r``: in a convolutional model, the position cells, whose
     inhibition is several times their rate (judged, for that choice of estimator only, from the analytic
-    solution after a start drawn from it, and otherwise from the firing measured in the window read). A tail cell fires at the rate it receives, ``ext_j + sum_i f_i w_ij / r_i``, up to its rate
-    ``r_j`` (linear below saturation, hence unbiased there); the outputs, which are tail cells, read
-    ``f_k / r_k``.
+    solution after a start drawn from it, and otherwise from the firing measured in the window read). A
+    tail cell fires at the rate it receives, ``ext_j + sum_i f_i w_ij / r_i``, up to its rate ``r_j``
+    (linear below saturation, hence unbiased there); the outputs, which are tail cells, read ``f_k / r_k``.
     """
 
     def __init__(self, model, tail, keep):

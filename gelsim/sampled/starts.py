@@ -1,5 +1,5 @@
-"""The product-form (analytic) start, and how long a cell takes to forget its start: relaxation times, and
-the warm-up the cells that carry the outputs' readings need (the cost estimate's, not the decisions')."""
+"""Starts and how they fade: the product-form (analytic) start, relaxation times, the exact shortfall of an
+empty M/M/1 queue, and how far an empty start can still pull a window's readings (:class:`StartPull`)."""
 
 from __future__ import annotations
 
