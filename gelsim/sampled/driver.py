@@ -99,17 +99,16 @@ def sample_instance(compiled, model, u, q, seed, plan, *, spending=True, discard
                           group_size=replications, interleave=False)
     read_busy = reading in ("busy", "linear")
 
+    # Readings over every cell, the ones not simulated left at 0: one array, filled for each window read
+    # (three per look; _read_outputs returns new arrays).
+    every_cell = np.zeros((replications, net.n_cells)) if reading != "linear" else None
+
     def read(window):
         excited, firing = window
         if reading == "linear":
             return read_tail(excited, firing)
-        busy = fires = None
-        if reading == "busy":
-            busy = np.zeros((replications, net.n_cells))
-            busy[:, keep] = excited
-        else:
-            fires = np.zeros((replications, net.n_cells))
-            fires[:, keep] = firing
+        every_cell[:, keep] = excited if reading == "busy" else firing
+        busy, fires = (every_cell, None) if reading == "busy" else (None, every_cell)
         return _read_outputs(reading, net, out, busy, fires, ext, ext_inh, routes)
 
     origin = _Stop(0.0, None, None, 0)
