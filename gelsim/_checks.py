@@ -81,10 +81,13 @@ def check_positive_number(value, name, owner, allow_zero=False, allow_inf=False)
     return v
 
 
-def check_int(value, name, owner, minimum=0):
-    """Return ``value`` as int after checking it is an integer >= ``minimum``."""
+def check_int(value, name, owner, minimum=0, also=None):
+    """Return ``value`` as int after checking it is an integer >= ``minimum``; ``also`` names another
+    accepted value in the message (the caller has let it through)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"The {name!r} parameter of {owner} must be an integer >= {minimum}. Got {value!r} instead.")
+        alternative = f" or {also}" if also else ""
+        raise ValueError(f"The {name!r} parameter of {owner} must be an integer >= {minimum}{alternative}. "
+                         f"Got {value!r} instead.")
     return int(value)
 
 

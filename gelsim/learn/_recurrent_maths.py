@@ -34,7 +34,8 @@ class Params:
 
     src_logits: np.ndarray     # (d, 2H + 1): exc to each hidden, inh to each hidden, departure
     src_log_rate: np.ndarray   # (d,)
-    hid_logits: list           # [(H, 2H + 2K + 1)]: exc/inh to hidden, exc/inh to outputs, departure
+    hid_logits: list           # [(H, 2H + 2SK + 1)]: exc/inh to hidden, exc/inh to outputs per readout
+                               # segment (S = 1 but for a sequence model's segmented mean), departure
     hid_log_rate: np.ndarray   # (H,)
     out_log_rate: np.ndarray   # (K,)
 
@@ -48,11 +49,12 @@ class Params:
                       self.out_log_rate.astype(dtype))
 
 
-def init_params(d, H, K, steps, gen, *, scale=0.1):
-    """Small random logits, all rates 1 (sources at ``H / d`` so that each hidden cell gets O(1) input)."""
+def init_params(d, H, K, steps, gen, *, scale=0.1, segments=1):
+    """Small random logits, all rates 1 (sources at ``H / d`` so that each hidden cell gets O(1) input);
+    ``segments`` sets of output slots (see :func:`unrolled_forward`)."""
     return Params(src_logits=scale * gen.standard_normal((d, 2 * H + 1)),
                   src_log_rate=np.full(d, np.log(max(H / d, 1.0))),
-                  hid_logits=[scale * gen.standard_normal((H, 2 * H + 2 * K + 1)) for _ in range(steps)],
+                  hid_logits=[scale * gen.standard_normal((H, 2 * H + 2 * segments * K + 1)) for _ in range(steps)],
                   hid_log_rate=np.zeros(H), out_log_rate=np.zeros(K))
 
 
@@ -78,7 +80,7 @@ class Weights:
     r: np.ndarray
     hh_exc: list          # per step (H, H)
     hh_inh: list
-    ho_exc: np.ndarray    # (H, K), from the last step's logits
+    ho_exc: np.ndarray    # (S H, K), from the last step's logits: segment s's block is rows s H .. (s + 1) H
     ho_inh: np.ndarray
     r_out: np.ndarray
     P_src: np.ndarray
@@ -92,9 +94,22 @@ def weights(params, H, K):
     hh_exc = [r[:, None] * P[:, :H] for P in P_hid]
     hh_inh = [r[:, None] * P[:, H:2 * H] for P in P_hid]
     last = P_hid[-1]
+    SK = (last.shape[1] - 1 - 2 * H) // 2
     return Weights(rho, rho[:, None] * P_src[:, :H], rho[:, None] * P_src[:, H:2 * H], r, hh_exc, hh_inh,
-                   r[:, None] * last[:, 2 * H:2 * H + K], r[:, None] * last[:, 2 * H + K:2 * H + 2 * K], r_out,
-                   P_src, P_hid)
+                   _segment_rows(r[:, None] * last[:, 2 * H:2 * H + SK], K),
+                   _segment_rows(r[:, None] * last[:, 2 * H + SK:2 * H + 2 * SK], K), r_out, P_src, P_hid)
+
+
+def _segment_rows(block, K):
+    """Output slots (H, S K), segment-major, as the readout matrix (S H, K) of the segments' stacked states."""
+    H, SK = block.shape
+    return block.reshape(H, SK // K, K).transpose(1, 0, 2).reshape(-1, K)
+
+
+def _segment_columns(matrix, H):
+    """The inverse of :func:`_segment_rows`: (S H, K) back to the slots' layout (H, S K)."""
+    SH, K = matrix.shape
+    return matrix.reshape(SH // H, H, K).transpose(1, 0, 2).reshape(H, -1)
 
 
 def _weight_grads_to_params(params, w, H, K, g_src_exc, g_src_inh, g_rho, g_hh_exc, g_hh_inh, g_ho_exc, g_ho_inh,
@@ -109,7 +124,9 @@ def _weight_grads_to_params(params, w, H, K, g_src_exc, g_src_inh, g_rho, g_hh_e
         gP = np.zeros_like(P)
         gP[:, :H], gP[:, H:2 * H] = g_hh_exc[t] * w.r[:, None], g_hh_inh[t] * w.r[:, None]
         if t == steps - 1:
-            gP[:, 2 * H:2 * H + K], gP[:, 2 * H + K:2 * H + 2 * K] = g_ho_exc * w.r[:, None], g_ho_inh * w.r[:, None]
+            SK = g_ho_exc.size // H
+            gP[:, 2 * H:2 * H + SK] = _segment_columns(g_ho_exc, H) * w.r[:, None]
+            gP[:, 2 * H + SK:2 * H + 2 * SK] = _segment_columns(g_ho_inh, H) * w.r[:, None]
         g_r = g_r + np.sum(gP * P, axis=1) / w.r
         g_hid.append(_softmax_vjp(P, gP))
     return Params(_softmax_vjp(w.P_src, gP_src), g_rho * w.rho, g_hid, g_r * w.r, g_r_out * w.r_out)
@@ -121,54 +138,99 @@ def _step_inputs(X, t):
     return X if X.ndim == 2 else X[:, t]
 
 
-def unrolled_forward(w, X, steps):
+def unrolled_forward(w, X, steps, readout="last"):
     """Hidden states after each of ``steps`` applications of Eq. (1)'s map from ``q = 0``, and outputs.
 
     ``X`` is (n, d), the same input at every step, or a sequence (n, steps, d), one input per step (the
-    hidden state carried from step to step: an Elman-type recurrent network of RNN cells)."""
-    Q = [np.zeros((X.shape[0], w.r.size))]
-    cache = []
+    hidden state carried from step to step: an Elman-type recurrent network of RNN cells). The output cells
+    read the last state (``readout="last"``) or, with ``"mean"``, the states' mean over each of the ``S``
+    segments of :func:`segment_spans` (``S`` set by the weights: ``ho_exc`` has ``S H`` rows), segment s by
+    its own block of the readout: every step's copy of the hidden layer sends to the outputs, with its
+    segment's weights divided by the segment's length.
+
+    Returns the states ``q_0 = 0, q_1, ..., q_steps`` (steps + 1, n, H), each step's denominators (steps,
+    n, H), the outputs, their denominators and the state the outputs read."""
+    n, H = X.shape[0], w.r.size
+    # One product a step for the sources' excitation and inhibition, one for the hidden cells'.
+    sources = np.hstack([w.src_exc, w.src_inh])
+    recurrent = [np.hstack([e, i]) for e, i in zip(w.hh_exc, w.hh_inh)]
+    Q = np.zeros((steps + 1, n, H), dtype=sources.dtype)
+    Ds = np.empty((steps, n, H), dtype=sources.dtype)
+    fixed = X @ sources if X.ndim == 2 else None
     for t in range(steps):
-        k = t if len(w.hh_exc) > 1 else 0
-        x = _step_inputs(X, t)
-        N = x @ w.src_exc + Q[-1] @ w.hh_exc[k]
-        D = w.r + x @ w.src_inh + Q[-1] @ w.hh_inh[k]
-        Q.append(np.minimum(N / D, 1.0))
-        cache.append(D)
-    No, Do = Q[-1] @ w.ho_exc, w.r_out + Q[-1] @ w.ho_inh
-    return Q, cache, np.minimum(No / Do, 1.0), Do
+        drive = fixed if X.ndim == 2 else X[:, t] @ sources
+        if t > 0:                      # q_0 = 0 sends nothing
+            fed = Q[t] @ recurrent[t if len(recurrent) > 1 else 0]
+            fed += drive
+            drive = fed
+        np.add(drive[:, H:], w.r, out=Ds[t])
+        np.divide(drive[:, :H], Ds[t], out=Q[t + 1])
+        np.minimum(Q[t + 1], 1.0, out=Q[t + 1])
+    if readout == "last":
+        read = Q[-1]
+    else:
+        spans = segment_spans(steps, w.ho_exc.shape[0] // H)
+        read = np.hstack([Q[start + 1:stop + 1].mean(axis=0) for start, stop in spans])
+    No, Do = read @ w.ho_exc, w.r_out + read @ w.ho_inh
+    return Q, Ds, np.minimum(No / Do, 1.0), Do, read
 
 
-def unrolled_loss_grad(params, X, codes, steps, temperature, H, K):
+def unrolled_loss_grad(params, X, codes, steps, temperature, H, K, readout="last"):
     """Mean cross-entropy of ``softmax(q_out / temperature)`` and its gradient (back-propagation through
-    the ``steps`` maps; a saturated cell passes no gradient)."""
+    the ``steps`` maps; a saturated cell passes no gradient). ``readout`` as in :func:`unrolled_forward`."""
     w = weights(params, H, K)
-    Q, Ds, Qo, Do = unrolled_forward(w, X, steps)
+    Q, Ds, Qo, Do, read = unrolled_forward(w, X, steps, readout)
     loss, gQo = _cross_entropy(Qo, codes, temperature)
     # Output cells.
     u = np.where(Qo < 1.0, gQo / Do, 0.0)
-    Qh = Q[-1]
-    g_ho_exc, g_ho_inh = Qh.T @ u, -Qh.T @ (u * Qo)
+    g_ho_exc, g_ho_inh = read.T @ u, -read.T @ (u * Qo)
     g_r_out = -np.sum(u * Qo, axis=0)
-    gQ = u @ w.ho_exc.T - (u * Qo) @ w.ho_inh.T
-    shared = len(w.hh_exc) == 1
-    g_hh_exc = [np.zeros_like(m) for m in w.hh_exc]
-    g_hh_inh = [np.zeros_like(m) for m in w.hh_inh]
-    g_src_exc, g_src_inh, g_r = np.zeros_like(w.src_exc), np.zeros_like(w.src_inh), np.zeros(H)
+    g_read = u @ w.ho_exc.T - (u * Qo) @ w.ho_inh.T
+    # With the mean readout, state q_t (t = 1..steps) gets its segment's share of the read state's gradient.
+    share = None
+    if readout == "mean":
+        spans = segment_spans(steps, w.ho_exc.shape[0] // H)
+        share = [g_read[:, s * H:(s + 1) * H] / (stop - start) for s, (start, stop) in enumerate(spans)
+                 for _ in range(start, stop)]
+    gQ = g_read if share is None else share[-1]
+    # Back through the steps: U[t] = (u, -u q) holds what step t's excitation and inhibition pass back
+    # (u = dL/dN, zero for saturated cells); the weight gradients are then products summed over the steps,
+    # formed once after the loop.
+    transposed = [np.vstack([e.T, -i.T]) for e, i in zip(w.hh_exc, w.hh_inh)]   # U[t] holds +u q until the end
+    saturating = Q[1:].reshape(steps, -1).max(axis=1) >= 1.0      # steps where some cell is saturated
+    U = np.empty((steps, X.shape[0], 2 * H), dtype=Q.dtype)
     for t in range(steps - 1, -1, -1):
-        k = 0 if shared else t
-        q_new, q_old, D = Q[t + 1], Q[t], Ds[t]
-        x = _step_inputs(X, t)
-        u = np.where(q_new < 1.0, gQ / D, 0.0)
-        g_src_exc += x.T @ u
-        g_src_inh -= x.T @ (u * q_new)
-        g_r -= np.sum(u * q_new, axis=0)
-        g_hh_exc[k] += q_old.T @ u
-        g_hh_inh[k] -= q_old.T @ (u * q_new)
-        gQ = u @ w.hh_exc[k].T - (u * q_new) @ w.hh_inh[k].T
-    grads = _weight_grads_to_params(params, w, H, K, g_src_exc, g_src_inh, np.zeros_like(w.rho), g_hh_exc, g_hh_inh,
-                                    g_ho_exc, g_ho_inh, g_r, g_r_out)
+        u = np.divide(gQ, Ds[t], out=U[t, :, :H])
+        if saturating[t]:
+            u[Q[t + 1] >= 1.0] = 0.0
+        np.multiply(u, Q[t + 1], out=U[t, :, H:])
+        if t > 0:
+            gQ = U[t] @ transposed[t if len(transposed) > 1 else 0]
+            if share is not None:
+                gQ += share[t - 1]
+    U[:, :, H:] *= -1.0
+    if X.ndim == 2:
+        g_src = X.T @ U.sum(axis=0)
+    else:
+        g_src = np.ascontiguousarray(X.transpose(1, 0, 2)).reshape(-1, X.shape[2]).T @ U.reshape(-1, 2 * H)
+    if len(w.hh_exc) == 1:
+        g_hh = [Q[:-1].reshape(-1, H).T @ U.reshape(-1, 2 * H)]
+    else:
+        g_hh = [Q[t].T @ U[t] for t in range(steps)]
+    g_r = U[:, :, H:].sum(axis=(0, 1))
+    grads = _weight_grads_to_params(params, w, H, K, g_src[:, :H], g_src[:, H:], np.zeros_like(w.rho),
+                                    [g[:, :H] for g in g_hh], [g[:, H:] for g in g_hh], g_ho_exc, g_ho_inh, g_r,
+                                    g_r_out)
     return loss, grads
+
+
+def segment_spans(steps, segments):
+    """``segments`` consecutive spans ``(start, stop)`` of ``range(steps)``, as equal as can be (the first
+    ones longer by one), each at least one step long."""
+    if not 1 <= segments <= steps:
+        raise ValueError(f"{segments} readout segments need at least as many steps; got {steps}.")
+    bounds = np.cumsum([0] + [len(a) for a in np.array_split(np.arange(steps), segments)])
+    return list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
 
 
 def _cross_entropy(Qo, codes, temperature):
@@ -339,21 +401,29 @@ def outputs(params, X, steps, H, K):
     return np.minimum(q @ w.ho_exc / (w.r_out + q @ w.ho_inh), 1.0)
 
 
-def sequence_network(w, steps, x_seq=None):
+def sequence_network(w, steps, x_seq=None, readout="last"):
     """The sequence model as one :class:`Network` (sparse weights): ``steps`` groups of sources (step t's
     input), as many copies of the hidden layer (copy t fed by step t's sources and by copy t - 1), then the
-    outputs (fed by the last copy). ``x_seq`` (steps, d) sets the sources' excitation; the steady state
-    of this feed-forward network is the model's output for it."""
+    outputs, fed by the last copy (``readout="last"``) or by every copy, with its segment's output weights
+    divided by the segment's length (``"mean"``; a copy then sends less than its slots allow, the rest
+    leaves the network).
+    ``x_seq`` (steps, d) sets the sources' excitation; the steady state of this feed-forward network is
+    the model's output for it."""
     d, H, K = w.rho.size, w.r.size, w.r_out.size
     n_src = steps * d
     n = n_src + steps * H + K
     blocks = _Blocks(n)
+    spans = segment_spans(steps, w.ho_exc.shape[0] // H) if readout == "mean" else None
     for t in range(steps):
         hid = n_src + t * H
         blocks.put(t * d, hid, w.src_exc, w.src_inh)
         if t + 1 < steps:
             blocks.put(hid, hid + H, w.hh_exc[0], w.hh_inh[0])
-        else:
+        if readout == "mean":
+            s, (start, stop) = next((s, span) for s, span in enumerate(spans) if span[0] <= t < span[1])
+            rows = slice(s * H, (s + 1) * H)
+            blocks.put(hid, n - K, w.ho_exc[rows] / (stop - start), w.ho_inh[rows] / (stop - start))
+        elif t + 1 == steps:
             blocks.put(hid, n - K, w.ho_exc, w.ho_inh)
     fire = np.concatenate([np.tile(w.rho, steps), np.tile(w.r, steps), w.r_out])
     ext = np.zeros(n)
@@ -376,6 +446,10 @@ class ElmanParams:
 
     def arrays(self):
         return [self.W, self.U, self.b, self.V, self.c]
+
+    def astype(self, dtype):
+        """The same parameters as ``dtype`` arrays (new arrays)."""
+        return ElmanParams(*(a.astype(dtype) for a in self.arrays()))
 
 
 def init_elman(d, H, K, gen):

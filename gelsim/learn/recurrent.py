@@ -47,9 +47,10 @@ class RecurrentRNNClassifier(SpikingClassifierMixin, ClassifierMixin, BaseEstima
         With ``readout_time``: the same hidden weights at every step (True) or one set per step.
     temperature : float
         The loss is the cross-entropy of ``softmax(q_out / temperature)``.
-    learning_rate, batch_size, max_epochs : float, int, int
+    learning_rate, batch_size, max_epochs : float, int or "auto", int
         Adam's initial step size (decaying linearly to 0 over the epochs), patterns per step, passes over
-        the training data.
+        the training data. ``batch_size="auto"`` takes a tenth of the training data, at least 1 and at most
+        32 patterns.
     early_stopping : bool
         Hold out ``validation_fraction`` of the training data (per class) and stop when its accuracy has not
         improved by ``tol`` for ``n_iter_no_change`` epochs, keeping the best epoch's weights; without it
@@ -151,9 +152,6 @@ class RecurrentRNNClassifier(SpikingClassifierMixin, ClassifierMixin, BaseEstima
             raise ValueError(f"The 'readout_time' parameter of {name} must be None (steady state) or an integer "
                              f">= 1 (steps of Eq. (1)'s map). Got {self.readout_time!r} instead.")
         check_positive_number(self.temperature, "temperature", name)
-        if self.dtype not in ("float64", "float32"):
-            raise ValueError(f"The 'dtype' parameter of {name} must be 'float64' or 'float32'. "
-                             f"Got {self.dtype!r} instead.")
         check_training(self)
 
     def _check_X(self, X, reset):
