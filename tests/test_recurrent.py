@@ -142,9 +142,10 @@ def test_sampled_predictions_agree_on_xor(xor):
 
 
 def test_a_silent_input_is_a_tie_not_an_error(xor):
-    """With no source excited nothing ever happens: every output is 0, undecided, at no cost."""
+    """With no source excited nothing ever happens: every output is 0, undecided, at no cost. (Range
+    coding: with the default complement coding an all-zero input excites every complement source.)"""
     X, y = xor
-    clf = RecurrentRNNClassifier(n_hidden=3, max_epochs=2, random_state=0).fit(X, y)
+    clf = RecurrentRNNClassifier(n_hidden=3, max_epochs=2, coding="range", random_state=0).fit(X, y)
     so = clf.sample_outputs(np.zeros((1, 4)), max_events=1e5, rng=0)
     assert not so.decided[0] and so.events[0] == 0 and np.all(so.outputs == 0)
     assert np.all(clf.decision_outputs(np.zeros((1, 4))) == 0)
@@ -223,3 +224,17 @@ def test_stopping_as_scikit_learn_does():
 def test_stopping_parameters_are_checked(params, name):
     with pytest.raises(ValueError, match=f"'{name}' parameter of RecurrentRNNClassifier"):
         RecurrentRNNClassifier(**params).fit(np.eye(4), [0, 1, 0, 1])
+
+
+def test_complement_coding_sees_unlit_inputs():
+    """A source at q = 0 sends nothing: with range coding the pattern with nothing lit leaves every output
+    at 0, a tie read as the first class, so the third class ("z: none lit") is never predicted; its
+    complement sources make the same pattern speak."""
+    X = np.repeat(np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]]), 10, axis=0)
+    y = np.repeat(["a: first lit", "b: second lit", "z: none lit"], 10)
+    kwargs = dict(n_hidden=8, temperature=0.1, batch_size=10, max_epochs=200, tol=0.0, random_state=0,
+                  progress=False)
+    complement = RecurrentRNNClassifier(**kwargs).fit(X, y)
+    plain = RecurrentRNNClassifier(coding="range", **kwargs).fit(X, y)
+    assert complement.score(X, y) == 1.0 and complement.to_network(X[0]).n_cells == 4 + 8 + 3
+    assert plain.score(X, y) <= 2 / 3 and np.all(plain.decision_outputs(X[-1:]) == 0)

@@ -30,10 +30,9 @@ __all__ = ["RecurrentRNNClassifier"]
 class RecurrentRNNClassifier(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
     """Recurrent RNN classifier trained by back-propagation through Eq. (1) (Adam, mini-batches).
 
-    Cells: one source per input feature (its ``q`` is the feature scaled into [0, 1]), ``n_hidden``
-    recurrent hidden cells, one output cell per class; the prediction is the most excited output. There is
-    no bias source (on digits one cost half a point of accuracy): an all-zero input leaves the network
-    silent, every output 0, so code binary inputs as pairs ``(x, 1 - x)``.
+    Cells: sources carrying the input features (see ``coding``), ``n_hidden`` recurrent hidden cells, one
+    output cell per class; the prediction is the most excited output. There is no bias source (on digits
+    one cost half a point of accuracy); the default complement coding gives every pattern spikes to send.
 
     Parameters
     ----------
@@ -45,12 +44,19 @@ class RecurrentRNNClassifier(SpikingClassifierMixin, ClassifierMixin, BaseEstima
         steps of Eq. (1)'s map from rest (q = 0), back-propagating through the K steps.
     share_weights : bool
         With ``readout_time``: the same hidden weights at every step (True) or one set per step.
+    coding : {"complement", "range"}
+        Each feature is scaled into [0, 1] by its training range, ``x``; ``"range"`` gives it one source
+        (``q = x``), ``"complement"`` two (``x`` and ``1 - x``). A source at ``q = 0`` sends no spikes, so
+        with one source an unlit pixel is invisible to the network; its complement makes it count
+        (5-fold cross-validation on the digits' training images: 96.3 -> 97.3 %; the MLP 97.1 %).
     temperature : float
         The loss is the cross-entropy of ``softmax(q_out / temperature)``.
     learning_rate, batch_size, max_epochs : float, int or "auto", int
         Adam's initial step size (decaying linearly to 0 over the epochs), patterns per step, passes over
         the training data. ``batch_size="auto"`` takes a tenth of the training data, at least 1 and at most
-        32 patterns.
+        32 patterns. Each step costs a softmax and an Adam update over every parameter whatever the batch:
+        on the MNIST sample an epoch in batches of 128 takes about 0.6x the time of one in batches of 64,
+        but cross-validated accuracy on digits falls from 97.3 to 96.9 %, so 64 stays the default.
     early_stopping : bool
         Hold out ``validation_fraction`` of the training data (per class) and stop when its accuracy has not
         improved by ``tol`` for ``n_iter_no_change`` epochs, keeping the best epoch's weights; without it
@@ -58,10 +64,11 @@ class RecurrentRNNClassifier(SpikingClassifierMixin, ClassifierMixin, BaseEstima
         scikit-learn's ``MLPClassifier``.
     validation_fraction, n_iter_no_change, tol : float, int, float
         See ``early_stopping``.
-    dtype : {"float64", "float32"}
-        Precision of training (the fitted model is kept in double precision). Single precision halves the
-        time of a step (MNIST sample, 100 hidden cells, a batch of 64: 4.0 -> 1.8 ms) and settles the
-        fixed points to 1e-5 instead of 1e-8.
+    dtype : {"float32", "float64"}
+        Precision of training (the fitted model is kept in double precision). Single precision, the default,
+        halves the time of a step (MNIST sample, 100 hidden cells, a batch of 64: 4.0 -> 1.8 ms) and settles
+        the fixed points to 1e-5 instead of 1e-8, at the same accuracy (cross-validated on digits: 96.26 %
+        both).
     random_state : None, int or numpy.random.Generator
         Initial weights and batch order.
     progress : None or bool
@@ -92,12 +99,14 @@ class RecurrentRNNClassifier(SpikingClassifierMixin, ClassifierMixin, BaseEstima
     [0, 1, 1, 0]
     """
 
-    def __init__(self, n_hidden=100, *, readout_time=None, share_weights=True, temperature=0.03,
-                 learning_rate=0.03, batch_size=64, max_epochs=100, early_stopping=False, validation_fraction=0.1,
-                 n_iter_no_change=10, tol=1e-4, dtype="float64", random_state=None, progress=None):
+    def __init__(self, n_hidden=100, *, readout_time=None, share_weights=True, coding="complement",
+                 temperature=0.03, learning_rate=0.03, batch_size=64, max_epochs=100, early_stopping=False,
+                 validation_fraction=0.1, n_iter_no_change=10, tol=1e-4, dtype="float32", random_state=None,
+                 progress=None):
         self.n_hidden = n_hidden
         self.readout_time = readout_time
         self.share_weights = share_weights
+        self.coding = coding
         self.temperature = temperature
         self.learning_rate = learning_rate
         self.batch_size = batch_size
@@ -152,14 +161,19 @@ class RecurrentRNNClassifier(SpikingClassifierMixin, ClassifierMixin, BaseEstima
             raise ValueError(f"The 'readout_time' parameter of {name} must be None (steady state) or an integer "
                              f">= 1 (steps of Eq. (1)'s map). Got {self.readout_time!r} instead.")
         check_positive_number(self.temperature, "temperature", name)
+        if self.coding not in ("complement", "range"):
+            raise ValueError(f"The 'coding' parameter of {name} must be 'complement' or 'range'. "
+                             f"Got {self.coding!r} instead.")
         check_training(self)
 
     def _check_X(self, X, reset):
         return check_tabular(self, X, reset=reset)
 
     def _inputs(self, X):
-        """The sources' q: the features scaled into [0, 1] by the training range."""
-        return np.clip((X - self.data_min_) / self.data_span_, 0.0, 1.0)
+        """The sources' q: the features scaled into [0, 1] by the training range, then their complements
+        with the complement coding."""
+        x = np.clip((X - self.data_min_) / self.data_span_, 0.0, 1.0)
+        return np.hstack([x, 1.0 - x]) if self.coding == "complement" else x
 
     # ------------------------------------------------------------------ prediction
     def decision_outputs(self, X):
@@ -197,7 +211,7 @@ class RecurrentRNNClassifier(SpikingClassifierMixin, ClassifierMixin, BaseEstima
 
     def _build_model_network(self):
         net = self.to_network()
-        d = self.n_features_in_
+        d = self.params_.src_log_rate.size     # the sources: one or two per feature
         return ModelNetwork.from_sources(net, np.arange(d), net.fire_rate[:d],
                                          np.arange(net.n_cells - self.classes_.size, net.n_cells))
 
