@@ -2,7 +2,8 @@
 
 For each data set, the paper's classifier (MLSRNN on digits and MNIST, MCSRNN on the series) and the
 convolutional one (ConvSRNN / RocketSRNN), with default settings and with ``readout="spiking"``
-(rows ``Conv-spk`` / ``Rocket-spk``; their unconstrained counterpart is the default row above; ``-fast``:
+(rows ``MLSRNN-spk`` / ``MCSRNN-spk`` / ``Conv-spk`` / ``Rocket-spk``; their unconstrained counterpart is
+the default row above; ``-fast``:
 the same at ``load_scale=0.5``, whose cells forget an empty start quickly), predict the
 first ``--instances``
 test instances by ``sample_outputs(confidence=0.99, max_events=1e7)``. Printed per row: analytic and
@@ -45,12 +46,14 @@ def models(name):
         flat = datasets.Dataset.from_arrays(name, images.X_train.reshape(len(images.X_train), -1), images.y_train,
                                             images.X_test.reshape(len(images.X_test), -1), images.y_test)
         return [("MLSRNN", lambda: gelsim.MLSRNNClassifier(random_state=0), flat),
+                ("MLSRNN-spk", lambda: gelsim.MLSRNNClassifier(readout="spiking", random_state=0), flat),
                 ("ConvSRNN", lambda: gelsim.ConvSRNNClassifier(random_state=0), images),
                 ("Conv-spk", lambda: gelsim.ConvSRNNClassifier(readout="spiking", random_state=0), images),
                 ("Conv-fast", lambda: gelsim.ConvSRNNClassifier(readout="spiking", load_scale=0.5, random_state=0),
                  images)]
     ds = datasets.LOADERS[name]()
     return [("MCSRNN", lambda: gelsim.MCSRNNClassifier(random_state=0), ds),
+            ("MCSRNN-spk", lambda: gelsim.MCSRNNClassifier(readout="spiking", random_state=0), ds),
             ("RocketSRNN", lambda: gelsim.RocketSRNNClassifier(random_state=0), ds),
             ("Rocket-spk", lambda: gelsim.RocketSRNNClassifier(readout="spiking", random_state=0), ds),
             ("Rocket-fast", lambda: gelsim.RocketSRNNClassifier(readout="spiking", load_scale=0.5, random_state=0),
@@ -148,7 +151,7 @@ def main(argv=None):
           "0.5 points)")
     for (name, label), acc in list(test_accuracy.items()):
         counterpart = {"Conv-spk": "ConvSRNN", "Rocket-spk": "RocketSRNN", "Conv-fast": "ConvSRNN",
-                       "Rocket-fast": "RocketSRNN"}.get(label)
+                       "Rocket-fast": "RocketSRNN", "MLSRNN-spk": "MLSRNN", "MCSRNN-spk": "MCSRNN"}.get(label)
         if counterpart is None:
             continue
         if (name, counterpart) not in test_accuracy:      # its row was not run: fit it for the accuracy alone

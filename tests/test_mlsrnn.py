@@ -98,6 +98,20 @@ def test_spiking_readout_is_excitatory_and_solved_by_eq1(make, blobs):
     assert outputs.max() < 1 and np.median(top[:, -1] - top[:, -2]) > 1e-3
 
 
+def test_spiking_penalty_is_chosen_by_cross_validation(blobs):
+    """A price of events that is too high starves the readout (training accuracy near chance); among
+    candidates that include it, the cross-validated choice avoids it. A single number is used as given."""
+    X, y = blobs
+    kwargs = dict(hidden=(12,), elm_hidden=30, readout="spiking", random_state=0)
+    starved = MLSRNNClassifier(spiking_penalty=4e-3, **kwargs).fit(X, y)      # one hidden cell kept
+    chosen = MLSRNNClassifier(spiking_penalty=[4e-3, 1e-3, 1e-5], **kwargs).fit(X, y)
+    assert starved.score(X, y) < 0.7 and starved.penalty_search_ is None and starved.spiking_penalty_ == 4e-3
+    assert chosen.score(X, y) > 0.9 and chosen.spiking_penalty_ in (1e-3, 1e-5)
+    assert chosen.penalty_search_.accuracy[0] < 0.7 and "chosen=" in repr(chosen.penalty_search_)
+    default = MLSRNNClassifier(**kwargs).fit(X, y)
+    assert default.spiking_penalty_ in (1e-4, 1e-5, 1e-6) and default.penalty_search_ is not None
+
+
 @pytest.fixture(scope="module")
 def resolvable(blobs):
     """A model whose class outputs differ by ~1e-2 (ridge), which a simulation can resolve."""
@@ -224,6 +238,7 @@ def test_mcsrnn_wrong_dimensionality():
     (dict(l1=-1.0), "'l1' parameter"),
     (dict(readout="pinv"), "'readout' parameter"),
     (dict(readout="spiking", spiking_penalty=-1.0), "'spiking_penalty' parameter"),
+    (dict(readout="spiking", spiking_penalty=[1e-4]), "'spiking_penalty' parameter.*at least two"),
     (dict(readout="spiking", spiking_l2="0.1"), "'spiking_l2' parameter"),
 ])
 def test_bad_params(kwargs, fragment, blobs):

@@ -20,6 +20,7 @@ trades each training instance's margins directly against the noise of the flows 
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -221,6 +222,22 @@ class PenaltySearch:
         rows = ", ".join(f"{p:g}: {100 * a:.1f} % / {e:.3g} events"
                          for p, a, e in zip(self.penalties, self.accuracy, self.median_events))
         return f"PenaltySearch(chosen={self.chosen:g}; {rows})"
+
+
+def check_penalty(penalty, owner):
+    """Check a ``spiking_penalty``: a non-negative number, or a list of at least two to choose from by
+    :func:`choose_penalty`."""
+    if isinstance(penalty, numbers.Real) and not isinstance(penalty, bool):
+        ok = penalty >= 0
+    else:
+        try:
+            values = np.asarray(penalty, dtype=float)
+            ok = values.ndim == 1 and values.size >= 2 and bool(np.all(values >= 0))
+        except (TypeError, ValueError):
+            ok = False
+    if not ok:
+        raise ValueError(f"The 'spiking_penalty' parameter of {owner} must be a non-negative number, or a "
+                         f"list of at least two to choose from by cross-validation. Got {penalty!r} instead.")
 
 
 def stratified_folds(codes, folds, rng):

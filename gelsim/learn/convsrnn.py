@@ -18,7 +18,7 @@ import numpy as np
 
 from . import _conv_maths as core
 from ._ridge import fit_ridge_loo, realise
-from ._spiking_readout import PenaltySearch, choose_penalty, fit_for_decisions
+from ._spiking_readout import PenaltySearch, check_penalty, choose_penalty, fit_for_decisions
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import NotFittedError
 
@@ -89,18 +89,7 @@ class _ConvSRNNBase(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
         if isinstance(load, bool) or not isinstance(load, numbers.Real) or not 0 < load <= 1:
             raise ValueError(f"The 'load_scale' parameter of {name} must be a number in (0, 1]. "
                              f"Got {load!r} instead.")
-        penalty = self.spiking_penalty
-        if isinstance(penalty, numbers.Real) and not isinstance(penalty, bool):
-            ok = penalty >= 0
-        else:
-            try:
-                values = np.asarray(penalty, dtype=float)
-                ok = values.ndim == 1 and values.size >= 2 and bool(np.all(values >= 0))
-            except (TypeError, ValueError):
-                ok = False
-        if not ok:
-            raise ValueError(f"The 'spiking_penalty' parameter of {name} must be a non-negative number, or a "
-                             f"list of at least two to choose from by cross-validation. Got {penalty!r} instead.")
+        check_penalty(self.spiking_penalty, name)
         l2 = self.spiking_l2
         if not (isinstance(l2, numbers.Real) and not isinstance(l2, bool) and l2 >= 0):
             raise ValueError(f"The 'spiking_l2' parameter of {name} must be a non-negative number. "
