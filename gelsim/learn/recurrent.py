@@ -137,11 +137,13 @@ class RecurrentRNNClassifier(SpikingClassifierMixin, ClassifierMixin, BaseEstima
         params = core.init_params(Xs.shape[1], H, K, n_sets, gen).astype(dtype)
         arrays = params.arrays()
 
+        warm = core.WarmStarts(Xs.shape[0], H, dtype) if steps is None else None
+
         def loss_grad(idx):
             if steps is None:
                 # A cell on the edge of saturation gets its one-sided derivative: a valid subgradient step.
                 loss, grads = core.steady_loss_grad(params, Xs[idx], codes[idx], self.temperature, H, K,
-                                                    tol=core.TRAINING_TOL[dtype])
+                                                    tol=core.TRAINING_TOL[dtype], warm=warm, rows=idx)
             else:
                 loss, grads = core.unrolled_loss_grad(params, Xs[idx], codes[idx], steps, self.temperature, H, K)
             return loss, grads.arrays()
