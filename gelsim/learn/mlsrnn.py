@@ -44,7 +44,8 @@ class _BaseSRNN(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
         return check_tabular(self, X, reset=reset)
 
     def __init__(self, hidden="auto", elm_hidden="auto", *, l1=1.0, ridge="auto", readout="least_squares",
-                 spiking_penalty=(1e-4, 1e-5, 1e-6), spiking_l2=1e-3, fista_tol=1e-4, fista_max_iter=200, random_state=None):
+                 spiking_penalty=(1e-4, 1e-5, 1e-6), spiking_l2=1e-3, fista_tol=1e-4, fista_max_iter=200,
+                 random_state=None):
         self.hidden = hidden
         self.elm_hidden = elm_hidden
         self.l1 = l1
