@@ -6,6 +6,7 @@ import pytest
 import gelsim
 from gelsim import SequenceRNNClassifier
 from gelsim.learn import _recurrent_maths as core
+from gelsim.learn import _training as training
 
 
 def _up_down(n_per_class=20, length=20, seed=0):
@@ -151,13 +152,13 @@ def test_elman_baseline_by_the_same_code_path():
 def test_gradients_are_clipped(monkeypatch):
     """Every step Adam takes sees a gradient of global norm at most ``clip``."""
     norms = []
-    step = core.Adam.step
+    step = training.Adam.step
 
     def recording(self, arrays, grads):
         norms.append(np.sqrt(sum(float(np.sum(g * g)) for g in grads)))
         return step(self, arrays, grads)
 
-    monkeypatch.setattr(core.Adam, "step", recording)
+    monkeypatch.setattr(training.Adam, "step", recording)
     X, y = _up_down()
     SequenceRNNClassifier(n_hidden=8, max_epochs=3, clip=1e-3, random_state=0).fit(X, y)
     # float32 training: the clipped norm is 1e-3 to single-precision rounding; batch_size "auto": 40 // 10.

@@ -10,7 +10,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from .._checks import check_int, check_positive_number
-from ._recurrent_maths import train
+from ._training import train
 
 
 def check_training(estimator):
@@ -71,7 +71,7 @@ def validation_split(codes, fraction, gen):
 
 
 def fit_by_gradient(estimator, loss_grad, arrays, codes, gen, scores, clip=None):
-    """Train ``arrays`` (in place) by :func:`~gelsim.learn._recurrent_maths.train` with the estimator's
+    """Train ``arrays`` (in place) by :func:`~gelsim.learn._training.train` with the estimator's
     settings, holding out a validation share when ``early_stopping``; ``scores(rows)`` gives the current
     class scores of those training rows. Sets ``loss_curve_``, ``validation_scores_``,
     ``best_validation_score_`` and ``n_iter_``."""
