@@ -196,7 +196,8 @@ def _plot_from_rest(rows, budget, out):
         order = np.argsort(so.events)
         mark = np.where(so.decided[order], "o", "x")
         for i, (events, m) in enumerate(zip(so.events[order], mark)):
-            ax.plot(i, events, m, color=f"C{k}", label=label if i == 0 else None)
+            # Each model a little to the side, so that instances stopped at max_events stay visible.
+            ax.plot(i + 0.25 * k, events, m, color=f"C{k}", label=label if i == 0 else None)
     ax.axhline(budget, color="k", ls=":", label="max_events")
     ax.set_yscale("log")
     ax.set_xlabel("instance (by events spent)")
