@@ -15,7 +15,7 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 
 from ._fista import nonneg_lasso
-from ._spiking_readout import choose_penalty, fit_for_decisions
+from ._spiking_readout import fit_for_decisions, penalty_to_use
 from ..steady.cells import phi, rho
 from ..network import Network
 
@@ -296,7 +296,7 @@ def spiking_output(hidden, encoded, codes, n_classes, penalty, l2, gen):
     (nothing else reads them). Outputs are scaled to at most 0.95 on the training data.
 
     ``penalty`` is a number, or candidates to choose from by 3-fold cross-validation
-    (:func:`~gelsim.learn._spiking_readout.choose_penalty`, drawing the folds from ``gen``).
+    (:func:`~gelsim.learn._spiking_readout.penalty_to_use`, drawing the folds from ``gen``).
 
     Returns the two layers (hidden, kept cells only; output), the training outputs, the penalty used and
     the search (None for a given number).
@@ -308,11 +308,8 @@ def spiking_output(hidden, encoded, codes, n_classes, penalty, l2, gen):
     cost = traffic / hidden.fire_rate
     # (Refining for a budget of 1e6 events, as the convolutional readout can, cost 2 points of accuracy on
     # digits, 97.0 -> 94.8 %, for a forecast 2.6 times cheaper: not done.)
-    search = None
-    if not np.isscalar(penalty):
-        search = choose_penalty(H, codes, n_classes, cost, penalty, None, l2=l2, rng=gen)
-        penalty = search.chosen
-    (W, b), _ = fit_for_decisions(H, codes, n_classes, cost, float(penalty), None, l2=l2)
+    penalty, search = penalty_to_use(H, codes, n_classes, cost, penalty, None, l2=l2, rng=gen)
+    (W, b), _ = fit_for_decisions(H, codes, n_classes, cost, penalty, None, l2=l2)
     used = np.flatnonzero(W.sum(axis=1) > 0)
     if used.size == 0:
         raise ValueError("The spiking readout uses no hidden cell: lower spiking_penalty.")
@@ -322,7 +319,7 @@ def spiking_output(hidden, encoded, codes, n_classes, penalty, l2, gen):
     kept = Layer(w_exc=_columns(hidden.w_exc, used), w_inh=_columns(hidden.w_inh, used),
                  ext_exc=hidden.ext_exc[used], fire_rate=hidden.fire_rate[used])
     output = Layer(w_exc=W * scale, w_inh=np.zeros_like(W), ext_exc=offset * scale, fire_rate=np.ones(n_classes))
-    return [kept, output], outputs * scale, float(penalty), search
+    return [kept, output], outputs * scale, penalty, search
 
 
 def _columns(w, cols):

@@ -191,8 +191,8 @@ def unrolled_loss_grad(params, X, codes, steps, temperature, H, K, readout="last
     share = None
     if readout == "mean":
         spans = segment_spans(steps, w.ho_exc.shape[0] // H)
-        share = [g_read[:, s * H:(s + 1) * H] / (stop - start) for s, (start, stop) in enumerate(spans)
-                 for _ in range(start, stop)]
+        per_segment = [g_read[:, s * H:(s + 1) * H] / (stop - start) for s, (start, stop) in enumerate(spans)]
+        share = [per_segment[s] for s, (start, stop) in enumerate(spans) for _ in range(start, stop)]
     gQ = g_read if share is None else share[-1]
     # Back through the steps: U[t] = (u, -u q) holds what step t's excitation and inhibition pass back
     # (u = dL/dN, zero for saturated cells); the weight gradients are then products summed over the steps,

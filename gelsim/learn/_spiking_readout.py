@@ -249,6 +249,15 @@ def stratified_folds(codes, folds, rng):
     return fold
 
 
+def penalty_to_use(F, codes, n_classes, cost, penalty, budget, *, l2=0.0, rng=None):
+    """``(penalty, search)``: a number as given (search None), or the candidates' choice by
+    :func:`choose_penalty` and its :class:`PenaltySearch` (``penalty`` as :func:`check_penalty` accepts it)."""
+    if isinstance(penalty, numbers.Real) and not isinstance(penalty, bool):
+        return float(penalty), None
+    search = choose_penalty(F, codes, n_classes, cost, penalty, budget, l2=l2, rng=rng)
+    return search.chosen, search
+
+
 def choose_penalty(F, codes, n_classes, cost, penalties, budget, *, l2=0.0, folds=3, rng=None, progress=None):
     """The penalty of :func:`fit_for_decisions` chosen by ``folds``-fold cross-validation on held-out
     accuracy and held-out decision cost: the candidate with the fewest median events per decision among

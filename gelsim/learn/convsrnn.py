@@ -18,7 +18,7 @@ import numpy as np
 
 from . import _conv_maths as core
 from ._ridge import fit_ridge_loo, realise
-from ._spiking_readout import PenaltySearch, check_penalty, choose_penalty, fit_for_decisions
+from ._spiking_readout import PenaltySearch, check_penalty, fit_for_decisions, penalty_to_use
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import NotFittedError
 
@@ -48,13 +48,8 @@ class _ConvSRNNBase(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
         if self.readout == "spiking":
             cost = core.event_costs(self.bank_, self.bank_.inputs(U).mean(axis=0), F.mean(axis=0))
             budget = None if self.spiking_budget is None else float(self.spiking_budget)
-            self.penalty_search_ = None
-            penalty = self.spiking_penalty
-            if not isinstance(penalty, numbers.Real):
-                self.penalty_search_ = choose_penalty(F, codes, self.classes_.size, cost, penalty, budget,
-                                                      l2=self.spiking_l2, rng=gen)
-                penalty = self.penalty_search_.chosen
-            self.spiking_penalty_ = float(penalty)
+            self.spiking_penalty_, self.penalty_search_ = penalty_to_use(
+                F, codes, self.classes_.size, cost, self.spiking_penalty, budget, l2=self.spiking_l2, rng=gen)
             # A priced logistic regression, then (with a budget) refined to trade margins against the
             # noise of the spike flows that carry them: the margins' t-statistics after spiking_budget
             # events are what is optimised.
