@@ -29,7 +29,15 @@ def cell_q(E, I, b, load=1.0):
     return np.minimum(load * E / (b + I), 1.0) if b > 0 else np.minimum(load * I / (E - b), 1.0)
 
 
-@njit(cache=True, inline="always")
+#: Compiler options of the feature kernels, whose time goes into the pooling loops. Float division must
+#: not check for zero (Python's semantics; no denominator here is ever 0: ``b + I >= |b| > 0``), and a
+#: sum may be reordered, so that the loops run on vector registers: together with looping over slices
+#: rather than ``range(lo, hi)``, 3x faster series features (ACSF1: 1.0 -> 0.32 s). No flag assumes the
+#: absence of NaN or infinity.
+FAST = dict(cache=True, fastmath={"reassoc", "nsz", "arcp", "contract"}, error_model="numpy")
+
+
+@njit(inline="always", **FAST)
 def _cell_q(e, i, b, load):
     """Excitation probability of a position cell (``b`` is its signed bias; ``|b|`` its firing rate; ``load``
     the scale of its excitation)."""
@@ -40,26 +48,30 @@ def _cell_q(e, i, b, load):
     return q if q < 1.0 else 1.0
 
 
-@njit(cache=True, inline="always")
-def _pool(E, I, lo, hi, b, exact, load):
-    """Mean over positions ``lo..hi-1`` of the cells' q (or of ``[C > b]`` when ``exact``)."""
+@njit(inline="always", **FAST)
+def _pool_sum(E, I, b, exact, load):
+    """Sum over the positions of ``E`` and ``I`` (1-D slices) of the cells' q (or of ``[C > b]`` when
+    ``exact``). The branches on ``b`` stay outside the loops, which then vectorise."""
     total = 0.0
     if exact:
-        for t in range(lo, hi):
-            if E[t] - I[t] > b:
-                total += 1.0
+        for t in range(E.size):
+            total += (E[t] - I[t]) > b
+    elif b > 0.0:
+        for t in range(E.size):
+            q = load * E[t] / (b + I[t])
+            total += q if q < 1.0 else 1.0
     else:
-        for t in range(lo, hi):
-            total += _cell_q(E[t], I[t], b, load)
-    return total / (hi - lo)
+        for t in range(E.size):
+            q = load * I[t] / (E[t] - b)
+            total += q if q < 1.0 else 1.0
+    return total
 
 
-@njit(cache=True)
-def _series_taps(u, d, pad):
-    """``G[j, c, t] = u[c, t + (j - 4) d]`` (``pad[c]`` outside the series) and ``S[c, t] = sum_j G[j, c, t]``."""
+@njit(**FAST)
+def _series_taps_into(G, S, u, d, pad):
+    """Fill ``G[j, c, t] = u[c, t + (j - 4) d]`` (``pad[c]`` outside the series) and ``S[c, t] = sum_j G[j, c, t]``."""
     n_ch, n_t = u.shape
-    G = np.empty((9, n_ch, n_t))
-    S = np.zeros((n_ch, n_t))
+    S[:] = 0.0
     for j in range(9):
         shift = (j - 4) * d
         for c in range(n_ch):
@@ -67,20 +79,29 @@ def _series_taps(u, d, pad):
                 s = t + shift
                 G[j, c, t] = u[c, s] if 0 <= s < n_t else pad[c]
                 S[c, t] += G[j, c, t]
-    return G, S
 
 
 @njit(cache=True)
-def _series_cells(G, S, channels, a, b, c, split):
-    """``(E, I)`` along the series for the kernel with chosen taps ``a, b, c`` summed over ``channels``.
+def _series_taps(u, d, pad):
+    """``(G, S)`` of :func:`_series_taps_into`, newly allocated."""
+    n_ch, n_t = u.shape
+    G = np.empty((9, n_ch, n_t))
+    S = np.empty((n_ch, n_t))
+    _series_taps_into(G, S, u, d, pad)
+    return G, S
+
+
+@njit(**FAST)
+def _series_cells_into(E, I, G, S, channels, a, b, c, split):
+    """Fill ``(E, I)`` along the series for the kernel with chosen taps ``a, b, c`` summed over ``channels``.
 
     With ``split``, channel ``ch``'s input is its rise above its mean (``G[:, ch]``) and its fall below it
     (``G[:, ch + n]``, ``n`` the original channels): the rise excites through the chosen taps (x 2) and
     inhibits through the others, the fall the other way round, so that ``E - I`` is the same convolution
     while ``I`` no longer carries the series' level."""
     n_t = S.shape[1]
-    E = np.zeros(n_t)
-    I = np.zeros(n_t)
+    E[:] = 0.0
+    I[:] = 0.0
     n = S.shape[0] // 2
     for ch in channels:
         if split:
@@ -93,10 +114,18 @@ def _series_cells(G, S, channels, a, b, c, split):
             for t in range(n_t):
                 E[t] += 3.0 * (G[a, ch, t] + G[b, ch, t] + G[c, ch, t])
                 I[t] += S[ch, t]
+
+
+@njit(cache=True)
+def _series_cells(G, S, channels, a, b, c, split):
+    """``(E, I)`` of :func:`_series_cells_into`, newly allocated."""
+    n_t = S.shape[1]
+    E, I = np.empty(n_t), np.empty(n_t)
+    _series_cells_into(E, I, G, S, channels, a, b, c, split)
     return E, I
 
 
-@njit(cache=True, parallel=True)
+@njit(parallel=True, **FAST)
 def series_features(U, pad, dilations, n_biases, channel_start, channel_index, biases, exact, load, split):
     """Pooled features of every series in ``U`` (n, channels, length); one row per series.
 
@@ -106,21 +135,24 @@ def series_features(U, pad, dilations, n_biases, channel_start, channel_index, b
     when ``(dilation index + kernel) % 2 == 0``, else the positions whose 9 taps
     all lie inside the series, as in MiniRocket.
     """
-    n, _, n_t = U.shape
+    n, n_ch, n_t = U.shape
     n_feat = biases.size
     out = np.empty((n, n_feat))
     for i in prange(n):
+        # Work arrays allocated once per series, not per kernel.
+        G, S = np.empty((9, n_ch, n_t)), np.empty((n_ch, n_t))
+        E, I = np.empty(n_t), np.empty(n_t)
         f = 0
         for j in range(dilations.size):
             d = dilations[j]
-            G, S = _series_taps(U[i], d, pad)
+            _series_taps_into(G, S, U[i], d, pad)
             for k in range(84):
                 combo = j * 84 + k
-                E, I = _series_cells(G, S, channel_index[channel_start[combo]:channel_start[combo + 1]],
-                                     TAPS[k, 0], TAPS[k, 1], TAPS[k, 2], split)
+                _series_cells_into(E, I, G, S, channel_index[channel_start[combo]:channel_start[combo + 1]],
+                                   TAPS[k, 0], TAPS[k, 1], TAPS[k, 2], split)
                 lo, hi = (0, n_t) if (j + k) % 2 == 0 else (4 * d, n_t - 4 * d)
                 for _ in range(n_biases[j]):
-                    out[i, f] = _pool(E, I, lo, hi, biases[f], exact, load)
+                    out[i, f] = _pool_sum(E[lo:hi], I[lo:hi], biases[f], exact, load) / (hi - lo)
                     f += 1
     return out
 
