@@ -4,6 +4,8 @@ critical-difference plot.
 
 Classifiers, run in the same process on the same splits:
   RocketSRNN        gelsim's RocketSRNNClassifier at its defaults
+  RocketSRNN soft   the same with pooling="soft" (with --with-soft; not ranked: the defaults before #26's
+                    sharp pooling, for comparison)
   MiniRocket        aeon's MiniRocketClassifier (MiniRocket + StandardScaler + RidgeClassifierCV)
   MultiRocketHydra  aeon's MultiRocketHydraClassifier   (needs torch: skipped, and said so, without it)
   Hydra             aeon's HydraClassifier              (likewise)
@@ -38,14 +40,16 @@ ARCHIVE = ["ACSF1", "ArrowHead", "BasicMotions", "GunPoint", "ItalyPowerDemand",
 ALL_SETS = ARCHIVE + ["Watch"]
 
 
-def classifiers():
+def classifiers(with_soft=False):
     """Name -> factory(seed), or a reason the classifier cannot run here."""
     from aeon.classification.convolution_based import (HydraClassifier, MiniRocketClassifier,
                                                        MultiRocketHydraClassifier)
 
     torch = importlib.util.find_spec("torch") is not None
+    soft = {"RocketSRNN soft": lambda seed: gelsim.RocketSRNNClassifier(pooling="soft", random_state=seed)}
     return {
         "RocketSRNN": lambda seed: gelsim.RocketSRNNClassifier(random_state=seed),
+        **(soft if with_soft else {}),
         "MiniRocket": lambda seed: MiniRocketClassifier(random_state=seed),
         "MultiRocketHydra": (lambda seed: MultiRocketHydraClassifier(random_state=seed)) if torch else
         "needs torch",
@@ -115,10 +119,12 @@ def main():
     parser.add_argument("--resamples", type=int, default=10, help="default split + resamples - 1 (30 as the field)")
     parser.add_argument("--datasets", nargs="+", default=ALL_SETS)
     parser.add_argument("--plot", default=None, help="write a critical-difference plot to this PNG")
+    parser.add_argument("--with-soft", action="store_true", help="add RocketSRNN with soft pooling (not ranked)")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
-    models = classifiers()
+    models = classifiers(args.with_soft)
     runnable = [label for label, make in models.items() if not isinstance(make, str)]
+    ranked = [label for label in runnable if label != "RocketSRNN soft"]
     for label, make in models.items():
         if isinstance(make, str):
             print(f"{label}: skipped ({make})")
@@ -138,21 +144,26 @@ def main():
         ratio = fit[name]["RocketSRNN"] / fit[name]["MiniRocket"]
         print(f"{name:<24}" + "".join(f"{100 * table[name][label]:>10.1f} ({fit[name][label]:>5.1f})"
                                       for label in runnable) + f"{ratio:>17.2f}x", flush=True)
-    ranks, n_sets = mean_ranks(table, runnable)
-    print(f"{'mean rank (' + str(n_sets) + ' sets)':<24}" + "".join(f"{ranks[label]:>18.2f}" for label in runnable))
+    ranks, n_sets = mean_ranks(table, ranked)
+    print(f"{'mean rank (' + str(n_sets) + ' sets)':<24}" + "".join(
+        f"{ranks[label]:>18.2f}" if label in ranks else f"{'-':>18}" for label in runnable))
+    if "MultiRocketHydra" in runnable:
+        gaps = [100 * (table[s]["RocketSRNN"] - table[s]["MultiRocketHydra"]) for s in table]
+        print(f"RocketSRNN against MultiRocketHydra: {np.nanmean(gaps):+.2f} points on average over the sets "
+              f"both ran (aim: within 1 point)")
     worst = float(np.nanmin([100 * (table[s]["RocketSRNN"] - table[s]["MiniRocket"]) for s in table]))
     slow = float(np.nanmax([fit[s]["RocketSRNN"] / fit[s]["MiniRocket"] for s in fit]))
     print(f"targets: mean rank <= MiniRocket's: {'met' if ranks['RocketSRNN'] <= ranks['MiniRocket'] else 'NOT met'}; "
           f"no set more than 1 point below MiniRocket: {'met' if worst >= -1.0 else 'NOT met'} (worst {worst:+.1f}); "
           f"fit time <= 1.5x MiniRocket's: {'met' if slow <= 1.5 else 'NOT met'} (largest {slow:.2f}x)")
-    if args.plot and len(runnable) < 3:
+    if args.plot and len(ranked) < 3:
         print("critical-difference plot: needs 3 classifiers or more (install torch for the Hydra-based ones)")
     elif args.plot and n_sets >= 2:
         from aeon.visualisation import plot_critical_difference
 
-        sets = [s for s in table if all(np.isfinite(table[s][x]) for x in runnable)]
-        scores = np.array([[table[s][label] for label in runnable] for s in sets])
-        fig, _ = plot_critical_difference(scores, runnable)
+        sets = [s for s in table if all(np.isfinite(table[s][x]) for x in ranked)]
+        scores = np.array([[table[s][label] for label in ranked] for s in sets])
+        fig, _ = plot_critical_difference(scores, ranked)
         fig.savefig(args.plot, bbox_inches="tight")
         print(f"critical-difference plot: {args.plot}")
 

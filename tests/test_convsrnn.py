@@ -6,6 +6,7 @@ import pytest
 import gelsim
 from gelsim import ConvSRNNClassifier, RocketSRNNClassifier
 from gelsim.learn import _conv_kernels as kern
+from gelsim.learn._conv_maths import pooling_cell_features
 from gelsim.learn._ridge import fit_ridge_loo
 
 
@@ -70,11 +71,12 @@ def _direct_taps(bank, u, j, d, k):
 
 
 def test_features_against_a_direct_numpy_computation(rocket):
-    """Soft and exact pooled features of the bank, recomputed here from the definition."""
+    """Soft, sharp and exact pooled features of the bank, recomputed here from the definition."""
     clf, X, _ = rocket
     bank = clf.bank_
     u = clf._scale(X[:3])
-    soft, exact = bank.features(u), bank.features(u, exact=True)
+    soft, sharp, exact = bank.features(u), bank.features(u, "sharp"), bank.features(u, "exact")
+    step = kern.SHARP_STEP
     length = u.shape[2]
     f = 0
     for j, d in enumerate(bank.dilations):
@@ -85,9 +87,13 @@ def test_features_against_a_direct_numpy_computation(rocket):
             lo, hi = (0, length) if (j + k) % 2 == 0 else (4 * d, length - 4 * d)
             for _ in range(bank.n_biases[j]):
                 b = bank.biases[f]
-                q = np.minimum(E / (b + I), 1) if b > 0 else np.minimum(I / (E - b), 1)
+                z = E / (b + I) if b > 0 else I / (E - b)
+                q = np.minimum(z, 1)
                 assert soft[0, f] == pytest.approx(q[lo:hi].mean(), rel=1e-12)
                 assert exact[0, f] == pytest.approx(np.mean((E - I)[lo:hi] > b), abs=1e-12)
+                # The sharp pair: (1 + e) q - q' over e, with q' the cell of 1 + e times the excitation.
+                pair = ((1 + step) * q - np.minimum((1 + step) * z, 1)) / step
+                assert sharp[0, f] == pytest.approx(pair[lo:hi].mean(), abs=1e-12)
                 f += 1
     assert f == soft.shape[1]
 
@@ -103,7 +109,7 @@ def test_split_coding_keeps_the_convolution_and_drops_the_level_from_inhibition(
     bank = split.bank_
     np.testing.assert_array_equal(bank.biases, level.bank_.biases)
     u = split._scale(X[:2])
-    np.testing.assert_allclose(bank.features(u, exact=True), level.bank_.features(u, exact=True), atol=1e-12)
+    np.testing.assert_allclose(bank.features(u, "exact"), level.bank_.features(u, "exact"), atol=1e-12)
     m = bank.split_at                                                # the training means, per channel
     np.testing.assert_allclose(bank.split_at, split._scale(X).mean(axis=(0, 2)), rtol=1e-12)
     soft, length = bank.features(u), u.shape[2]
@@ -329,7 +335,51 @@ def test_network_of_a_perturbed_model_does_not_match(rocket):
     w = clf.readout_.weights.copy()
     w[np.unravel_index(np.argmax(w), w.shape)] *= 0.5
     bad = dataclasses.replace(clf.readout_, weights=w)
-    assert np.abs(gelsim.solve(net).q[-3:] - bad.outputs(clf.pooled_features(X[:1]))[0]).max() > 1e-6
+    pools = pooling_cell_features(clf.bank_, clf._scale(X[:1]), clf.pooling_)   # what the readout reads
+    assert np.abs(gelsim.solve(net).q[-3:] - clf.readout_.outputs(pools)[0]).max() < 1e-9
+    assert np.abs(gelsim.solve(net).q[-3:] - bad.outputs(pools)[0]).max() > 1e-6
+
+
+def test_sharp_pooling_nears_the_hard_count_that_soft_pooling_misses(rocket):
+    """The default series pooling (sharp, with the ridge readout) reads nearly MiniRocket's hard count: a
+    position counts only within a 2 % ramp below saturation. The soft reading counts every position in
+    proportion to its ratio, so it stays far from the hard count; a check that could not tell the two
+    apart would fail here."""
+    clf, X, _ = rocket
+    assert clf.pooling_ == "sharp"
+    u = clf._scale(X)
+    hard = clf.bank_.features(u, "exact")
+    hard = np.where(clf.bank_.biases < 0, 1 - hard, hard)      # b < 0: the cell saturates when C <= b
+    sharp_gap = np.abs(clf.pooled_features(X) - hard).mean()
+    soft_gap = np.abs(clf.bank_.features(u, "soft") - hard).mean()
+    assert sharp_gap < 0.02 and soft_gap > 10 * sharp_gap
+    # Its network pairs every position cell: about twice the cells of the soft model's network (the two
+    # readouts may leave a different few features unused).
+    soft = RocketSRNNClassifier(n_kernels=168, pooling="soft", random_state=0).fit(X, rocket[2])
+    assert soft.pooling_ == "soft"
+    assert 1.95 < clf.to_network(X[0]).n_cells / soft.to_network(X[0]).n_cells < 2.05
+
+
+def test_pooling_auto_follows_the_readout():
+    X, y = _series()
+    assert RocketSRNNClassifier(n_kernels=84, readout="spiking", random_state=0).fit(X, y).pooling_ == "soft"
+    assert ConvSRNNClassifier(n_kernels=84, pooling="auto", random_state=0).fit(*_images()).pooling_ == "soft"
+    with pytest.raises(ValueError, match="'pooling'.*readout='spiking'"):
+        RocketSRNNClassifier(n_kernels=84, pooling="sharp", readout="spiking").fit(X, y)
+
+
+def test_ridge_leaves_features_of_rounding_spread_unscaled():
+    """A feature that is constant but for rounding wobbles must not be standardised into a unit-variance
+    noise feature: the fit with it equals the fit without it, where scaling it would change the scores."""
+    rng = np.random.default_rng(0)
+    F = rng.uniform(size=(40, 5))
+    Y = np.where(rng.integers(0, 2, 40)[:, None] == np.arange(2), 1.0, -1.0)
+    wobble = 0.5 + 1e-14 * rng.standard_normal((40, 1))
+    with_it, without = fit_ridge_loo(np.hstack([F, wobble]), Y, [1.0]), fit_ridge_loo(F, Y, [1.0])
+    np.testing.assert_allclose(with_it.decision(np.hstack([F, wobble])), without.decision(F), atol=1e-9)
+    scaled = (wobble - wobble.mean()) / wobble.std()            # what standardising would have made of it
+    blown = fit_ridge_loo(np.hstack([F, scaled]), Y, [1.0]).decision(np.hstack([F, scaled]))
+    assert np.abs(blown - without.decision(F)).max() > 1e-3
 
 
 def test_exact_pooling_is_analytic_only():
@@ -449,7 +499,7 @@ def test_images_bad_input(conv):
     (dict(spiking_budget="1e6"), "'spiking_budget'"), (dict(spiking_penalty=[1e-3]), "'spiking_penalty'"),
     (dict(spiking_penalty=["a", "b"]), "'spiking_penalty'"),
     (dict(spiking_penalty=[1e-3, -1.0]), "'spiking_penalty'"), (dict(spiking_penalty=True), "'spiking_penalty'"),
-    (dict(load_scale=0.0), "'load_scale'"), (dict(coding="binary"), "'coding'"), (dict(load_scale=1.5), "'load_scale'"), (dict(load_scale="1"), "'load_scale'"),
+    (dict(load_scale=0.0), "'load_scale'"), (dict(coding="binary"), "'coding'"), (dict(pooling="exact", readout="spiking"), "'pooling'"), (dict(load_scale=1.5), "'load_scale'"), (dict(load_scale="1"), "'load_scale'"),
 ])
 def test_bad_params(kwargs, fragment):
     X, y = _series()

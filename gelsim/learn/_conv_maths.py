@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -36,6 +36,8 @@ def kernel_threads():
         numba.set_num_threads(before)
 
 
+#: The feature kernels' code for each pooling.
+POOLINGS = {"soft": kern.SOFT, "exact": kern.EXACT, "sharp": kern.SHARP}
 _GOLDEN = (np.sqrt(5.0) + 1.0) / 2.0
 #: Smallest |bias|, in units of the scaled input (one tap spans [0, 1]). A bias is a firing rate, so it
 #: must be positive; a quantile that is exactly 0 (flat or blank stretches) becomes this. Far smaller
@@ -90,24 +92,27 @@ class SeriesBank:
         """Inputs of the network: a value per channel and step, twice that with the split coding."""
         return self.n_channels * self.length * (2 if self.split else 1)
 
-    def features(self, U, exact=False):
+    def features(self, U, pooling="soft"):
+        """Pooled features (n, n_features) of scaled series ``U``, read as ``pooling`` says (see
+        :mod:`gelsim.learn._conv_kernels`)."""
         with kernel_threads():
             return kern.series_features(self.coded(U), self.coded_pad, self.dilations, self.n_biases,
-                                        self.channel_start, self.channel_index, self.biases, exact, self.load,
-                                        self.split)
+                                        self.channel_start, self.channel_index, self.biases, POOLINGS[pooling],
+                                        self.load, self.split)
 
     def locate(self, feature):
         """``(dilation index, kernel, bias)`` of a feature."""
         return _locate(self.n_biases, feature) + (float(self.biases[feature]),)
 
-    def position_q(self, u, feature):
-        """Excitation probability of each position cell of ``feature`` for one scaled series ``u``."""
+    def position_q(self, u, feature, pooling="soft"):
+        """What ``pooling`` reads at each position of ``feature`` for one scaled series ``u``: the position
+        cells' excitation probability (soft), their pairs' combination (sharp)."""
         j, k, b = self.locate(feature)
         d = int(self.dilations[j])
         combo = j * 84 + k
         channels = self.channel_index[self.channel_start[combo]:self.channel_start[combo + 1]]
-        q = kern.cell_q(*kern.series_cells(self.coded(u[None])[0], self.coded_pad, d, channels, k, self.split), b,
-                        self.load)
+        read = kern.sharp_count if pooling == "sharp" else kern.cell_q
+        q = read(*kern.series_cells(self.coded(u[None])[0], self.coded_pad, d, channels, k, self.split), b, self.load)
         return q if (j + k) % 2 == 0 else q[4 * d:u.shape[1] - 4 * d]
 
 
@@ -137,17 +142,19 @@ class ImageBank:
         """Inputs of the network: one per pixel."""
         return int(np.prod(self.shape))
 
-    def features(self, U, exact=False):
+    def features(self, U, pooling="soft"):
+        """Pooled features (n, n_features) of scaled images ``U``, read as ``pooling`` says."""
         with kernel_threads():
             return kern.image_features(U, self.stride, self.dilations, self.n_biases, self.biases, self.row_edges,
-                                       self.col_edges, exact, self.load)
+                                       self.col_edges, POOLINGS[pooling], self.load)
 
-    def position_q(self, u, feature):
-        """Excitation probability of each position cell of ``feature`` (a (kernel, dilation, bias) index,
-        before pooling over regions) for one scaled image ``u``: an array over kernel positions."""
+    def position_q(self, u, feature, pooling="soft"):
+        """What ``pooling`` reads at each position of ``feature`` (a (kernel, dilation, bias) index, before
+        pooling over regions) for one scaled image ``u``: an array over kernel positions."""
         j, k = _locate(self.n_biases, feature)
-        return kern.cell_q(*kern.image_cells(u, self.stride, int(self.dilations[j]), k), float(self.biases[feature]),
-                           self.load)
+        read = kern.sharp_count if pooling == "sharp" else kern.cell_q
+        return read(*kern.image_cells(u, self.stride, int(self.dilations[j]), k), float(self.biases[feature]),
+                    self.load)
 
 
 def _locate(n_biases, feature):
@@ -385,16 +392,62 @@ def event_costs(bank, u_mean, f_mean):
     return np.concatenate(costs) + 2.0 * np.asarray(f_mean, float)
 
 
-def model_network(bank, readout):
-    """The fitted model as a :class:`gelsim.sampled.ModelNetwork`: position cells (driven by the inputs),
-    pooling cells, then the readout's output cells (rate 1, external excitation ``readout.offset``)."""
+def pooled_banks(bank, pooling):
+    """The banks whose soft pooling cells the network of ``pooling`` holds: ``bank`` itself, and for the
+    sharp pooling also its copy at ``1 + SHARP_STEP`` times the load (the second cell of each pair)."""
+    if pooling == "sharp":
+        return [bank, replace(bank, load=bank.load * (1.0 + kern.SHARP_STEP))]
+    return [bank]
 
+
+def pooling_cell_features(bank, U, pooling):
+    """What the network's pooling cells read for scaled inputs ``U``: the soft features of every bank of
+    :func:`pooled_banks`, side by side."""
+    return np.hstack([copy.features(U, "soft") for copy in pooled_banks(bank, pooling)])
+
+
+def pooling_cell_coef(coef, pooling):
+    """Scores' coefficients ``coef`` on the pooled features, moved onto :func:`pooling_cell_features`: a
+    sharp feature is ``((1 + ε) m - m') / ε`` of its pair's pooling cells."""
+    if pooling != "sharp":
+        return coef
+    step = kern.SHARP_STEP
+    return np.vstack([coef * ((1.0 + step) / step), coef * (-1.0 / step)])
+
+
+def model_network(bank, readout, pooling="soft"):
+    """The fitted model as a :class:`gelsim.sampled.ModelNetwork`: position cells (driven by the inputs),
+    pooling cells, then the readout's output cells (rate 1, external excitation ``readout.offset``). With
+    the sharp ``pooling`` every position has two cells, each pooled apart (:func:`pooled_banks`), and
+    ``readout`` reads :func:`pooling_cell_features`."""
+    banks = pooled_banks(bank, pooling)
     n_regions = _n_regions(bank)
-    gains = region_gains(bank, readout.weights)
+    n_rows = readout.weights.shape[0] // len(banks)
     n_inputs = bank.n_inputs
     b = _Builder()
     drive = {"exc": [], "inh": []}
     position_cells, position_rates, regions, rows = [], [], [], []
+    for c, copy in enumerate(banks):
+        _add_position_cells(b, copy, readout.weights[c * n_rows:(c + 1) * n_rows], c * n_rows, drive,
+                            position_cells, position_rates, regions, rows)
+    outputs = _pool_and_output(b, position_cells, position_rates, regions, n_regions, readout,
+                               np.concatenate(rows) if rows else np.zeros(0, np.int64))
+    net = b.network()
+
+    def matrix(parts):
+        if not parts:
+            return sp.csr_matrix((net.n_cells, n_inputs))
+        rows_, cols, vals = (np.concatenate(x) for x in zip(*parts))
+        return sp.csr_matrix((vals, (rows_, cols)), shape=(net.n_cells, n_inputs))
+
+    return ModelNetwork(net, matrix(drive["exc"]), matrix(drive["inh"]), outputs)
+
+
+def _add_position_cells(b, bank, weights, first_row, drive, position_cells, position_rates, regions, rows):
+    """Add ``bank``'s position cells for the readout rows ``weights`` (row ``first_row`` onwards) to the
+    builder ``b``, their input drive to ``drive``, and one entry per used feature to the other lists."""
+    n_regions = _n_regions(bank)
+    gains = region_gains(bank, weights)
     for f, (bias, region, taps, pad_exc, pad_inh) in enumerate(_features(bank)):
         g = gains[f][region]                  # each position cell's gain
         keep = g > 0.0
@@ -418,18 +471,7 @@ def model_network(bank, readout):
         position_cells.append(cells)
         position_rates.append(g[keep] * abs(bias))
         regions.append(region[keep])
-        rows.append(f * n_regions + np.arange(n_regions))
-    outputs = _pool_and_output(b, position_cells, position_rates, regions, n_regions, readout,
-                               np.concatenate(rows) if rows else np.zeros(0, np.int64))
-    net = b.network()
-
-    def matrix(parts):
-        if not parts:
-            return sp.csr_matrix((net.n_cells, n_inputs))
-        rows_, cols, vals = (np.concatenate(x) for x in zip(*parts))
-        return sp.csr_matrix((vals, (rows_, cols)), shape=(net.n_cells, n_inputs))
-
-    return ModelNetwork(net, matrix(drive["exc"]), matrix(drive["inh"]), outputs)
+        rows.append(first_row + f * n_regions + np.arange(n_regions))
 
 
 def _pool_and_output(builder, position_cells, position_rates, region_of, n_regions, readout, rows):

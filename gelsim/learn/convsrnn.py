@@ -4,7 +4,9 @@
 weight -1 on each and +2 on three, so they sum to 0). At each position a cell receives the three chosen taps
 (x 3) as excitation and all nine as inhibition, and fires at rate ``|b|``, a bias drawn from quantiles of
 training convolutions: it is saturated exactly when the convolution exceeds ``b`` (roles swapped for
-``b < 0``). Pooling cells average their positions' excitation (a *soft PPV*), and a ridge readout, with
+``b < 0``). Pooling cells average their positions' excitation (a *soft PPV*; the *sharp* pooling pairs
+two cells per position and reads a linear combination of their pooling cells, a steep ramp up to
+MiniRocket's hard count), and a ridge readout, with
 its penalty chosen by exact leave-one-out error, becomes output cells with non-negative weights. The
 whole model is a feed-forward G-network (:meth:`to_network`), whose Eq. (1) solution reproduces
 :meth:`decision_outputs`.
@@ -44,7 +46,8 @@ class _ConvSRNNBase(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
         gen = as_generator(self.random_state)
         U = self._fit_scaler(X)
         self.bank_ = self._fit_bank(U, gen)
-        F = self.bank_.features(U, exact=self.pooling == "exact")
+        self.pooling_ = self._pooling_to_use()
+        F = self.bank_.features(U, self.pooling_)
         if self.readout == "spiking":
             cost = core.event_costs(self.bank_, self.bank_.inputs(U).mean(axis=0), F.mean(axis=0))
             budget = None if self.spiking_budget is None else float(self.spiking_budget)
@@ -63,23 +66,31 @@ class _ConvSRNNBase(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
             # Scores in raw feature units: F @ coef_ + intercept_ (the standardisation folded in).
             self.coef_ = fit.coef / fit.scale[:, None]
             self.intercept_ = fit.intercept - fit.mean @ self.coef_
-        self.readout_ = realise(self.coef_, self.intercept_)
+        self.readout_ = realise(core.pooling_cell_coef(self.coef_, self.pooling_), self.intercept_)
         scores = F @ self.coef_ + self.intercept_
         self.score_scale_ = float(np.std(scores)) or 1.0
         self.n_features_out_ = F.shape[1]
         return self
+
+    def _pooling_to_use(self):
+        """``pooling``, with "auto" replaced by the class's rule (:meth:`_auto_pooling`)."""
+        return self._auto_pooling() if self.pooling == "auto" else self.pooling
 
     def _check_params(self):
         name = type(self).__name__
         if not isinstance(self.n_kernels, numbers.Integral) or self.n_kernels < 84:
             raise ValueError(f"The 'n_kernels' parameter of {name} must be an integer >= 84 (one per kernel at "
                              f"least). Got {self.n_kernels!r} instead.")
-        if self.pooling not in ("soft", "exact"):
-            raise ValueError(f"The 'pooling' parameter of {name} must be 'soft' or 'exact'. "
+        if self.pooling not in ("auto", "soft", "sharp", "exact"):
+            raise ValueError(f"The 'pooling' parameter of {name} must be 'auto', 'soft', 'sharp' or 'exact'. "
                              f"Got {self.pooling!r} instead.")
         if self.readout not in ("ridge", "spiking"):
             raise ValueError(f"The 'readout' parameter of {name} must be 'ridge' or 'spiking'. "
                              f"Got {self.readout!r} instead.")
+        if self.readout == "spiking" and self.pooling in ("sharp", "exact"):
+            raise ValueError(f"The 'pooling' parameter of {name} must be 'soft' or 'auto' with "
+                             f"readout='spiking', whose weights are priced by the events of soft pooling "
+                             f"cells. Got pooling={self.pooling!r}.")
         load = self.load_scale
         if isinstance(load, bool) or not isinstance(load, numbers.Real) or not 0 < load <= 1:
             raise ValueError(f"The 'load_scale' parameter of {name} must be a number in (0, 1]. "
@@ -103,12 +114,13 @@ class _ConvSRNNBase(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ prediction
     def pooled_features(self, X):
-        """Pooled features, shape ``(n, n_features_out_)``: each pooling cell's excitation probability.
+        """Pooled features, shape ``(n, n_features_out_)``: each pooling cell's excitation probability (with
+        the sharp pooling, each pair of pooling cells' combination ``((1 + ε) m - m') / ε``).
 
         (Not ``transform``: these classifiers are not scikit-learn transformers; their features depend on
         the readout's training only through the bank drawn in ``fit``.)"""
         check_is_fitted(self, "bank_")
-        return self.bank_.features(self._scale(self._check_X(X, reset=False)), exact=self.pooling == "exact")
+        return self.bank_.features(self._scale(self._check_X(X, reset=False)), self.pooling_)
 
     def decision_function(self, X):
         """Ridge scores of the pooled features, (n, n_classes); the largest is the prediction. With two
@@ -125,7 +137,9 @@ class _ConvSRNNBase(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
         They equal ``readout_.scale * (scores + c(x))`` with ``c(x)`` common to all classes, so they rank
         the classes as the scores of :meth:`decision_function` do.
         """
-        return self.readout_.outputs(self.pooled_features(X))
+        check_is_fitted(self, "bank_")
+        U = self._scale(self._check_X(X, reset=False))
+        return self.readout_.outputs(core.pooling_cell_features(self.bank_, U, self.pooling_))
 
     def predict(self, X, mode="analytic", **sampling):
         """Class labels: ``mode="analytic"`` (argmax of the scores) or ``"sampled"``.
@@ -148,10 +162,10 @@ class _ConvSRNNBase(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
         return self.readout_
 
     def _build_model_network(self):
-        if self.pooling == "exact":
+        if self.pooling_ == "exact":
             raise ValueError("pooling='exact' (MiniRocket's hard PPV) is an analytic reference that no "
-                             "spiking cell computes; fit with pooling='soft' to run the network.")
-        return core.model_network(self.bank_, self.readout_)
+                             "spiking cell computes; fit with pooling='soft' or 'sharp' to run the network.")
+        return core.model_network(self.bank_, self.readout_, self.pooling_)
 
     def predict_proba(self, X):
         """Softmax of the scores divided by their spread on the training data.
@@ -163,7 +177,8 @@ class _ConvSRNNBase(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
         return z / z.sum(axis=1, keepdims=True)
 
     def excitation_map(self, x, feature):
-        """Excitation probability of every position cell of one feature, for one instance ``x``.
+        """Excitation probability of every position cell of one feature, for one instance ``x`` (with the
+        sharp pooling, each position's pair read as the pooling reads it: ``((1 + ε) q - q') / ε``).
 
         For series, ``feature`` indexes :meth:`transform`'s columns and the map runs along time; for
         images, ``feature`` indexes the (kernel, dilation, bias) cell kinds (``transform`` column
@@ -185,7 +200,7 @@ class _ConvSRNNBase(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
         n_kinds = self.bank_.biases.size
         if not (isinstance(feature, numbers.Integral) and 0 <= feature < n_kinds):
             raise ValueError(f"The 'feature' parameter must be an integer in [0, {n_kinds}). Got {feature!r}.")
-        return self.bank_.position_q(u, int(feature))
+        return self.bank_.position_q(u, int(feature), self.pooling_)
 
     def to_network(self, x=None):
         """The trained model for one instance ``x`` as a :class:`gelsim.Network` (with silent inputs when
@@ -207,9 +222,9 @@ class _ConvSRNNBase(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
         True
         """
         check_is_fitted(self, "bank_")
-        if self.pooling == "exact":
+        if self.pooling_ == "exact":
             raise ValueError("pooling='exact' (MiniRocket's hard PPV) is an analytic reference that no spiking "
-                             "cell computes; fit with pooling='soft' to build the network.")
+                             "cell computes; fit with pooling='soft' or 'sharp' to build the network.")
         if x is None:
             return self._model_network().network
         u = self.bank_.inputs(self._scale(self._check_X(np.asarray(x)[None], reset=False)))[0]
@@ -229,10 +244,19 @@ class RocketSRNNClassifier(_ConvSRNNBase):
         Number of pooled features (kernel, dilation, bias), rounded down to a multiple of 84; at least 84.
     max_dilations : int
         Most dilations per kernel (exponentially spaced up to ``(length - 1) / 8``).
-    pooling : {"soft", "exact"}
-        ``"soft"``: mean excitation of the position cells, what a pooling cell reads (the model is a
-        network). ``"exact"``: MiniRocket's fraction of positions with convolution > bias, for comparison
-        (analytic only: :meth:`to_network` refuses it).
+    pooling : {"auto", "sharp", "soft", "exact"}
+        How the position cells of a feature are read. ``"soft"``: the mean of their excitation
+        probabilities, what one pooling cell reads. Below the threshold a cell's ``q`` is the ratio
+        ``z = E / (b + I)``, so every position counts in proportion to how near it comes. ``"sharp"``: each
+        position has a second cell whose excitation is 1.02 times the first's, each set has its own pooling
+        cells, and the feature is ``(1.02 m - m') / 0.02`` of their means, which the linear readout computes.
+        A position then counts 0 below ``z = 1 / 1.02``, 1 once saturated (``C >= b``), with a steep ramp
+        between: nearly MiniRocket's hard count, still read from cells. Twice the position cells. On the
+        archive splits, soft -> sharp (MiniRocket's hard threshold on the same bank): OSULeaf 91.3 ->
+        95.0 % (95.9), ACSF1 75 -> 90 % (90), ArrowHead (4 splits) 81.9 -> 84.9 % (85.1). ``"auto"``
+        (default): sharp with the ridge readout, soft with the spiking one (whose weights are priced by
+        the events of soft pooling cells). ``"exact"``: MiniRocket's fraction of positions with
+        convolution > bias, for comparison (analytic only: :meth:`to_network` refuses it).
     bias_rule : {"quantile", "zero"}
         Biases from quantiles of training convolutions (default), or all 0 (for ablation).
     readout : {"ridge", "spiking"}
@@ -292,7 +316,7 @@ class RocketSRNNClassifier(_ConvSRNNBase):
     holds the scaled raw 0. Shifting changes no convolution (the kernels sum to 0) except at padded
     positions, where it keeps MiniRocket's zero padding. A kernel sums 1 to 9 random channels.
 
-    Fitted attributes: ``classes_``, ``bank_`` (the convolution cells), ``coef_``, ``intercept_`` (scores
+    Fitted attributes: ``classes_``, ``pooling_`` (the pooling used), ``bank_`` (the convolution cells), ``coef_``, ``intercept_`` (scores
     ``F @ coef_ + intercept_`` of pooled features ``F``), ``alpha_`` (ridge penalty chosen by
     leave-one-out; None for the spiking readout), ``readout_`` (the output cells), ``score_scale_``,
     ``n_features_out_``; with the spiking readout also ``spiking_penalty_`` (the penalty used) and
@@ -311,7 +335,7 @@ class RocketSRNNClassifier(_ConvSRNNBase):
     (['slow', 'slow'], 1.0)
     """
 
-    def __init__(self, n_kernels=10_000, *, max_dilations=32, pooling="soft", bias_rule="quantile",
+    def __init__(self, n_kernels=10_000, *, max_dilations=32, pooling="auto", bias_rule="quantile",
                  readout="ridge", spiking_penalty=1e-5, spiking_l2=3e-3, spiking_budget=None, load_scale=1.0,
                  coding="level", random_state=None):
         self.n_kernels = n_kernels
@@ -334,6 +358,9 @@ class RocketSRNNClassifier(_ConvSRNNBase):
 
     def _check_input(self, X, reset):
         return check_series(self, X, reset=reset)
+
+    def _auto_pooling(self):
+        return "sharp" if self.readout == "ridge" else "soft"
 
     def _fit_scaler(self, X):
         self.shift_ = np.minimum(X.min(axis=(0, 2)), 0.0)
@@ -371,7 +398,10 @@ class ConvSRNNClassifier(_ConvSRNNBase):
         spans at most a third of the image).
     pooling, bias_rule, readout, spiking_penalty, spiking_l2, spiking_budget, load_scale, random_state
         As :class:`RocketSRNNClassifier`, with image defaults: ``spiking_penalty`` 1e-7 (MNIST sample,
-        no L2: 95.7 % against 94.5 % at 1e-6) and ``spiking_l2`` 1e-4 (96.2 %; digits 98.9 %).
+        no L2: 95.7 % against 94.5 % at 1e-6) and ``spiking_l2`` 1e-4 (96.2 %; digits 98.9 %). The default
+        ``pooling`` is ``"soft"`` (``"auto"`` means it too): an image feature pools a region of a few dozen
+        positions, and there the soft reading did better than the sharp one (MNIST sample 96.2 against
+        94.9 %, digits 99.07 against 98.33 %).
 
     Notes
     -----
@@ -431,6 +461,9 @@ class ConvSRNNClassifier(_ConvSRNNBase):
 
     def _check_input(self, X, reset):
         return check_images(self, X, reset=reset)
+
+    def _auto_pooling(self):
+        return "soft"
 
     def _fit_scaler(self, X):
         # Pixel intensities are scaled into [0, 1] by the training maximum; negative inputs are shifted.
