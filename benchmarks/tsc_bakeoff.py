@@ -96,7 +96,8 @@ def run_set(name, resamples, models):
                 seconds = time.perf_counter() - start
                 accuracy = float(np.mean(clf.predict(Xte) == yte))
             except (ValueError, TypeError) as exc:   # e.g. a classifier that takes no unequal lengths
-                print(f"  {name}: {label} could not run ({type(exc).__name__}: {str(exc)[:80]})", flush=True)
+                if k == 0:
+                    print(f"  {name}: {label} could not run ({type(exc).__name__}: {str(exc)[:80]})", flush=True)
                 accuracy, seconds = float("nan"), float("nan")
             scores[label][0].append(accuracy)
             scores[label][1].append(seconds)

@@ -341,12 +341,12 @@ def test_network_of_a_perturbed_model_does_not_match(rocket):
 
 
 def test_sharp_pooling_nears_the_hard_count_that_soft_pooling_misses(rocket):
-    """The default series pooling (sharp, with the ridge readout) reads nearly MiniRocket's hard count: a
+    """The sharp pooling reads nearly MiniRocket's hard count: a
     position counts only within a 2 % ramp below saturation. The soft reading counts every position in
     proportion to its ratio, so it stays far from the hard count; a check that could not tell the two
     apart would fail here."""
-    clf, X, _ = rocket
-    assert clf.pooling_ == "sharp"
+    X, y = rocket[1:]
+    clf = RocketSRNNClassifier(n_kernels=168, pooling="sharp", random_state=0).fit(X, y)
     u = clf._scale(X)
     hard = clf.bank_.features(u, "exact")
     hard = np.where(clf.bank_.biases < 0, 1 - hard, hard)      # b < 0: the cell saturates when C <= b
@@ -355,9 +355,25 @@ def test_sharp_pooling_nears_the_hard_count_that_soft_pooling_misses(rocket):
     assert sharp_gap < 0.02 and soft_gap > 10 * sharp_gap
     # Its network pairs every position cell: about twice the cells of the soft model's network (the two
     # readouts may leave a different few features unused).
-    soft = RocketSRNNClassifier(n_kernels=168, pooling="soft", random_state=0).fit(X, rocket[2])
+    soft = RocketSRNNClassifier(n_kernels=168, pooling="soft", random_state=0).fit(X, y)
     assert soft.pooling_ == "soft"
     assert 1.95 < clf.to_network(X[0]).n_cells / soft.to_network(X[0]).n_cells < 2.05
+
+
+def test_pooling_auto_keeps_the_pooling_of_least_leave_one_out_error(rocket):
+    """With the ridge readout, "auto" pools softly and sharply in one pass and keeps the pooling whose ridge
+    fit has the smaller leave-one-out error: the errors are those of fits on each pooling alone, and the
+    model is the one that pooling alone gives."""
+    clf, X, y = rocket
+    u = clf._scale(X)
+    Y = np.where(np.eye(3)[np.searchsorted(clf.classes_, y)] > 0, 1.0, -1.0)
+    for name in ("soft", "sharp"):
+        alone = fit_ridge_loo(clf.bank_.features(u, name), Y, np.logspace(-3, 3, 10))
+        assert clf.pooling_loo_error_[name] == pytest.approx(alone.loo_error.min(), rel=1e-9)
+    assert clf.pooling_ == min(clf.pooling_loo_error_, key=clf.pooling_loo_error_.get)
+    explicit = RocketSRNNClassifier(n_kernels=168, pooling=clf.pooling_, random_state=0).fit(X, y)
+    assert explicit.pooling_loo_error_ is None
+    np.testing.assert_allclose(explicit.coef_, clf.coef_, atol=1e-9)
 
 
 def test_pooling_auto_follows_the_readout():

@@ -37,7 +37,7 @@ def kernel_threads():
 
 
 #: The feature kernels' code for each pooling.
-POOLINGS = {"soft": kern.SOFT, "exact": kern.EXACT, "sharp": kern.SHARP}
+POOLINGS = {"soft": kern.SOFT, "exact": kern.EXACT, "sharp": kern.SHARP, "soft and sharp": kern.SOFT_AND_SHARP}
 _GOLDEN = (np.sqrt(5.0) + 1.0) / 2.0
 #: Smallest |bias|, in units of the scaled input (one tap spans [0, 1]). A bias is a firing rate, so it
 #: must be positive; a quantile that is exactly 0 (flat or blank stretches) becomes this. Far smaller
