@@ -342,7 +342,7 @@ def test_network_of_a_perturbed_model_does_not_match(rocket):
 
 def test_sharp_pooling_nears_the_hard_count_that_soft_pooling_misses(rocket):
     """The sharp pooling reads nearly MiniRocket's hard count: a
-    position counts only within a 2 % ramp below saturation. The soft reading counts every position in
+    position counts only within a 0.2 % ramp below saturation. The soft reading counts every position in
     proportion to its ratio, so it stays far from the hard count; a check that could not tell the two
     apart would fail here."""
     X, y = rocket[1:]

@@ -262,9 +262,9 @@ class RocketSRNNClassifier(_ConvSRNNBase):
         How the position cells of a feature are read. ``"soft"``: the mean of their excitation
         probabilities, what one pooling cell reads. Below the threshold a cell's ``q`` is the ratio
         ``z = E / (b + I)``, so every position counts in proportion to how near it comes. ``"sharp"``: each
-        position has a second cell whose excitation is 1.02 times the first's, each set has its own pooling
-        cells, and the feature is ``(1.02 m - m') / 0.02`` of their means, which the linear readout computes.
-        A position then counts 0 below ``z = 1 / 1.02``, 1 once saturated (``C >= b``), with a steep ramp
+        position has a second cell whose excitation is 1.002 times the first's, each set has its own pooling
+        cells, and the feature is ``(1.002 m - m') / 0.002`` of their means, which the linear readout
+        computes. A position then counts 0 below ``z = 1 / 1.002``, 1 once saturated (``C >= b``), with a steep ramp
         between: nearly MiniRocket's hard count, still read from cells. Twice the position cells. On the
         archive splits, soft -> sharp (MiniRocket's hard threshold on the same bank): OSULeaf 91.3 ->
         95.0 % (95.9), ACSF1 75 -> 90 % (90), ArrowHead (4 splits) 81.9 -> 84.9 % (85.1); but on
