@@ -229,18 +229,21 @@ def series_convolution(u, pad, d, channels, k):
     return E - I
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def series_biases(U, pad, dilations, n_biases, channel_start, channel_index, quantiles, picks):
-    """MiniRocket's biases: for combination ``k``, quantiles of the convolution of series ``picks[k]``."""
+    """MiniRocket's biases: for combination ``k``, quantiles of the convolution of series ``picks[k]``
+    (combinations in parallel: each sorts its own convolution)."""
     biases = np.empty(quantiles.size)
-    f = 0
-    for j in range(dilations.size):
-        for k in range(84):
-            combo = j * 84 + k
-            channels = channel_index[channel_start[combo]:channel_start[combo + 1]]
-            conv = series_convolution(U[picks[combo]], pad, dilations[j], channels, k)
-            biases[f:f + n_biases[j]] = np.quantile(conv, quantiles[f:f + n_biases[j]])
-            f += n_biases[j]
+    # First feature of each dilation's block (84 kernels x n_biases[j] features each).
+    first = np.zeros(dilations.size, np.int64)
+    for j in range(1, dilations.size):
+        first[j] = first[j - 1] + 84 * n_biases[j - 1]
+    for combo in prange(84 * dilations.size):
+        j, k = combo // 84, combo % 84
+        f = first[j] + k * n_biases[j]
+        channels = channel_index[channel_start[combo]:channel_start[combo + 1]]
+        conv = series_convolution(U[picks[combo]], pad, dilations[j], channels, k)
+        biases[f:f + n_biases[j]] = np.quantile(conv, quantiles[f:f + n_biases[j]])
     return biases
 
 
