@@ -376,6 +376,18 @@ def test_pooling_auto_keeps_the_pooling_of_least_leave_one_out_error(rocket):
     np.testing.assert_allclose(explicit.coef_, clf.coef_, atol=1e-9)
 
 
+def test_stride_auto_follows_the_readout_and_the_image_size():
+    """Every position with the ridge readout; with the spiking one, every second row and column of
+    images over 16 pixels (a quarter of the cells to simulate)."""
+    rng = np.random.default_rng(0)
+    big, small = rng.uniform(size=(12, 20, 20)), rng.uniform(size=(12, 10, 10))
+    y = np.arange(12) % 2
+    assert ConvSRNNClassifier(n_kernels=84, random_state=0).fit(big, y).stride_ == 1
+    assert ConvSRNNClassifier(n_kernels=84, readout="spiking", random_state=0).fit(big, y).stride_ == 2
+    assert ConvSRNNClassifier(n_kernels=84, readout="spiking", random_state=0).fit(small, y).stride_ == 1
+    assert ConvSRNNClassifier(n_kernels=84, stride=3, random_state=0).fit(big, y).stride_ == 3
+
+
 def test_pooling_auto_follows_the_readout():
     X, y = _series()
     assert RocketSRNNClassifier(n_kernels=84, readout="spiking", random_state=0).fit(X, y).pooling_ == "soft"

@@ -428,8 +428,11 @@ class ConvSRNNClassifier(_ConvSRNNBase):
     regions : tuple of int
         Grid of pooling regions (rows, columns).
     stride : int or "auto"
-        Kernel positions on every ``stride``-th row and column (fewer cells, faster). ``"auto"``: 1 for
-        images up to 16 pixels on their shorter side, 2 above (MNIST's 28 x 28: 196 positions).
+        Kernel positions on every ``stride``-th row and column (fewer cells, faster). ``"auto"``: 1 with the
+        ridge readout; with the spiking readout, 1 for images up to 16 pixels on their shorter side and 2
+        above (MNIST's 28 x 28: 196 positions instead of 784), since every position is a cell to simulate.
+        On the MNIST sample's training images (5-fold cross-validation, ridge readout) stride 1 gave
+        97.55 % against 96.33 % for stride 2, for 1.7 times the fit time (0.79 against 0.47 s).
     max_dilations : int
         Most dilations per kernel (exponentially spaced up to ``(min(h, w) - 1) / 6``, so that a kernel
         spans at most a third of the image).
@@ -437,8 +440,9 @@ class ConvSRNNClassifier(_ConvSRNNBase):
         As :class:`RocketSRNNClassifier`, with image defaults: ``spiking_penalty`` 1e-7 (MNIST sample,
         no L2: 95.7 % against 94.5 % at 1e-6) and ``spiking_l2`` 1e-4 (96.2 %; digits 98.9 %). The default
         ``pooling`` is ``"soft"`` (``"auto"`` means it too): an image feature pools a region of a few dozen
-        positions, and there the soft reading did better than the sharp one (MNIST sample 96.2 against
-        94.9 %, digits 99.07 against 98.33 %).
+        positions, and there the soft reading did better than the sharp one (MNIST sample at stride 2: 96.2
+        against 94.9 %; digits 99.07 against 98.33 %). The MNIST figures above are at stride 2, as the
+        spiking readout runs it; with the ridge readout at stride 1 the MNIST sample scores 97.8 %.
 
     Notes
     -----
@@ -489,7 +493,10 @@ class ConvSRNNClassifier(_ConvSRNNBase):
             raise ValueError(f"The 'stride' parameter of {name} must be a positive integer or 'auto'. "
                              f"Got {self.stride!r} instead.")
         shape = self._model_shape()
-        self.stride_ = (1 if min(shape) <= 16 else 2) if self.stride == "auto" else int(self.stride)
+        if self.stride == "auto":
+            self.stride_ = 1 if self.readout == "ridge" or min(shape) <= 16 else 2
+        else:
+            self.stride_ = int(self.stride)
         grid = [-(-s // self.stride_) for s in shape]
         if regions[0] > grid[0] or regions[1] > grid[1]:
             raise ValueError(f"The 'regions' parameter of {name} asks for a {regions[0]} x {regions[1]} grid, "
