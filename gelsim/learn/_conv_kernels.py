@@ -30,7 +30,7 @@ from numba import njit, prange
 SOFT, EXACT, SHARP, SOFT_AND_SHARP = 0, 1, 2, 3
 #: The relative step in load between the two cells of a sharp pair (``ε``): the ramp from no count to a
 #: full count spans ratios ``z`` in ``[1 / (1 + ε), 1]``: the smaller, the nearer MiniRocket's hard count.
-#: On OSULeaf and ACSF1 (archive splits) 0.02 gave the hard count's accuracy and 0.1 3 to 6 points less;
+#: On OSULeaf and ACSF1 (archive splits) 0.02 gave the hard count's accuracy and 0.1 2 to 6 points less;
 #: over 10 resamples 0.002 did better than 0.02 on GunPoint (99.1 against 98.0 %; hard count 99.5 %),
 #: ACSF1 (85.2 against 83.5 %) and ArrowHead (87.5 against 87.3 %). It costs nothing analytically; in
 #: the network the readout weights of a pair grow as 1 / ε.
