@@ -71,35 +71,45 @@ def _softmax_vjp(P, g):
 
 @dataclass
 class Weights:
-    """The rates and weight blocks of one step's map."""
+    """The rates and weight blocks of one step's map. Excitation and inhibition are kept side by side
+    (``src``, ``hh``), so that one product gives both; ``src_exc`` and the like are views of them."""
 
     rho: np.ndarray
-    src_exc: np.ndarray   # (d, H)
-    src_inh: np.ndarray
     r: np.ndarray
-    hh_exc: list          # per step (H, H)
-    hh_inh: list
+    src: np.ndarray       # (d, 2H): excitation, then inhibition, from each source to each hidden cell
+    hh: list              # per step (H, 2H): the same between hidden cells
     ho_exc: np.ndarray    # (S H, K), from the last step's logits: segment s's block is rows s H .. (s + 1) H
     ho_inh: np.ndarray
     r_out: np.ndarray
     P_src: np.ndarray
     P_hid: list
-    src: np.ndarray       # (d, 2H): src_exc and src_inh side by side (they are views of it)
-    hh: list              # per step (H, 2H): hh_exc and hh_inh side by side
+
+    @property
+    def src_exc(self):
+        return self.src[:, :self.r.size]
+
+    @property
+    def src_inh(self):
+        return self.src[:, self.r.size:]
+
+    @property
+    def hh_exc(self):
+        return [m[:, :self.r.size] for m in self.hh]
+
+    @property
+    def hh_inh(self):
+        return [m[:, self.r.size:] for m in self.hh]
 
 
 def weights(params, H, K):
     rho, r, r_out = np.exp(params.src_log_rate), np.exp(params.hid_log_rate), np.exp(params.out_log_rate)
     P_src = _softmax(params.src_logits)
     P_hid = [_softmax(t) for t in params.hid_logits]
-    # Excitation and inhibition side by side, so that one product gives both.
-    src = rho[:, None] * P_src[:, :2 * H]
-    hh = [r[:, None] * P[:, :2 * H] for P in P_hid]
     last = P_hid[-1]
     SK = (last.shape[1] - 1 - 2 * H) // 2
-    return Weights(rho, src[:, :H], src[:, H:], r, [m[:, :H] for m in hh], [m[:, H:] for m in hh],
+    return Weights(rho, r, rho[:, None] * P_src[:, :2 * H], [r[:, None] * P[:, :2 * H] for P in P_hid],
                    _segment_rows(r[:, None] * last[:, 2 * H:2 * H + SK], K),
-                   _segment_rows(r[:, None] * last[:, 2 * H + SK:2 * H + 2 * SK], K), r_out, P_src, P_hid, src, hh)
+                   _segment_rows(r[:, None] * last[:, 2 * H + SK:2 * H + 2 * SK], K), r_out, P_src, P_hid)
 
 
 def _segment_rows(block, K):
@@ -214,7 +224,7 @@ def unrolled_loss_grad(params, X, codes, steps, temperature, H, K, readout="last
         g_src = X.T @ U.sum(axis=0)
     else:
         g_src = np.ascontiguousarray(X.transpose(1, 0, 2)).reshape(-1, X.shape[2]).T @ U.reshape(-1, 2 * H)
-    if len(w.hh_exc) == 1:
+    if len(w.hh) == 1:
         g_hh = [Q[:-1].reshape(-1, H).T @ U.reshape(-1, 2 * H)]
     else:
         g_hh = [Q[t].T @ U[t] for t in range(steps)]
@@ -281,7 +291,7 @@ def network(w, x=None, steps=None):
         if steps is None:
             blocks.put(hid, hid, w.hh_exc[0], w.hh_inh[0])
         elif c + 1 < copies:
-            k = c + 1 if len(w.hh_exc) > 1 else 0
+            k = c + 1 if len(w.hh) > 1 else 0
             blocks.put(hid, hid + H, w.hh_exc[k], w.hh_inh[k])
     blocks.put(d + (copies - 1) * H, n - K, w.ho_exc, w.ho_inh)
     fire = np.concatenate([rho, np.tile(w.r, copies), w.r_out])
