@@ -224,10 +224,15 @@ class PenaltySearch:
         return f"PenaltySearch(chosen={self.chosen:g}; {rows})"
 
 
+def _is_number(penalty):
+    """Whether a ``spiking_penalty`` is one number (not a bool), rather than candidates."""
+    return isinstance(penalty, numbers.Real) and not isinstance(penalty, bool)
+
+
 def check_penalty(penalty, owner):
     """Check a ``spiking_penalty``: a non-negative number, or a list of at least two to choose from by
     :func:`choose_penalty`."""
-    if isinstance(penalty, numbers.Real) and not isinstance(penalty, bool):
+    if _is_number(penalty):
         ok = penalty >= 0
     else:
         try:
@@ -252,7 +257,7 @@ def stratified_folds(codes, folds, rng):
 def penalty_to_use(F, codes, n_classes, cost, penalty, budget, *, l2=0.0, rng=None):
     """``(penalty, search)``: a number as given (search None), or the candidates' choice by
     :func:`choose_penalty` and its :class:`PenaltySearch` (``penalty`` as :func:`check_penalty` accepts it)."""
-    if isinstance(penalty, numbers.Real) and not isinstance(penalty, bool):
+    if _is_number(penalty):
         return float(penalty), None
     search = choose_penalty(F, codes, n_classes, cost, penalty, budget, l2=l2, rng=rng)
     return search.chosen, search
