@@ -104,19 +104,15 @@ def _pool_sum(E, I, b, mode, load):
         for t in range(E.size):
             total += (E[t] - I[t]) > b
         return total
+    if mode == SHARP:
+        return _pool_sums_soft_and_sharp(E, I, b, load)[1]
     if b > 0.0:
         exc, inh, rate = E, I, b
     else:
         exc, inh, rate = I, E, -b
-    if mode == SHARP:
-        up, step = load * (1.0 + SHARP_STEP) / SHARP_STEP, 1.0 / SHARP_STEP
-        for t in range(E.size):
-            r = up * exc[t] / (rate + inh[t]) - step
-            total += 0.0 if r < 0.0 else (r if r < 1.0 else 1.0)
-    else:
-        for t in range(E.size):
-            q = load * exc[t] / (rate + inh[t])
-            total += q if q < 1.0 else 1.0
+    for t in range(E.size):
+        q = load * exc[t] / (rate + inh[t])
+        total += q if q < 1.0 else 1.0
     return total
 
 
