@@ -14,6 +14,7 @@ whole model is a feed-forward G-network (:meth:`to_network`), whose Eq. (1) solu
 
 from __future__ import annotations
 
+import contextlib
 import numbers
 
 import numpy as np
@@ -35,19 +36,15 @@ __all__ = ["RocketSRNNClassifier", "ConvSRNNClassifier", "SampledOutputs", "Pena
 ALPHAS = np.logspace(-3, 3, 10)
 
 
-def _ridge_in_threads(n, p):
-    """:func:`fit_ridge_loo` for ``n`` instances of ``p`` features, on one BLAS thread when its Gram matrix
-    is small (under 1e9 multiply-adds). Right after the parallel feature kernel, OpenMP's threads keep
-    spinning for a while, and a multithreaded BLAS call shares the cores with them: on ACSF1 (100 x
-    10,000) each eigendecomposition of a 100 x 100 matrix took 0.09 s instead of 1 ms, and one thread
-    brought the fit from 1.6x to 1.35x MiniRocket's time (same run, medians of 5)."""
+def _ridge_threads(n, p):
+    """The BLAS threads for a ridge fit of ``n`` instances of ``p`` features: one when its Gram matrix is
+    small (under 1e9 multiply-adds), all otherwise. Right after the parallel feature kernel, OpenMP's
+    threads keep spinning for a while, and a multithreaded BLAS call shares the cores with them: on ACSF1
+    (100 x 10,000) each eigendecomposition of a 100 x 100 matrix took 0.09 s instead of 1 ms, and one
+    thread brought the fit from 1.6x to 1.35x MiniRocket's time (same run, medians of 5)."""
     if n * p * min(n, p) >= 1e9:
-        return fit_ridge_loo
-
-    def one_thread(F, Y, alphas):
-        with threadpool_limits(limits=1, user_api="blas"):
-            return fit_ridge_loo(F, Y, alphas)
-    return one_thread
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 class _ConvSRNNBase(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
@@ -83,12 +80,13 @@ class _ConvSRNNBase(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
             self.alpha_ = None
         else:
             Y = np.where(np.eye(self.classes_.size)[codes] > 0, 1.0, -1.0)
-            ridge = _ridge_in_threads(*(F if len(candidates) == 1 else pooled["soft"]).shape)
             if len(candidates) == 1:
-                fit = ridge(F, Y, ALPHAS)
+                with _ridge_threads(*F.shape):
+                    fit = fit_ridge_loo(F, Y, ALPHAS)
             else:
                 # The pooling whose ridge fit has the smaller leave-one-out error (ties: sharp).
-                fits = {name: ridge(pooled[name], Y, ALPHAS) for name in ("sharp", "soft")}
+                with _ridge_threads(*pooled["soft"].shape):
+                    fits = {name: fit_ridge_loo(pooled[name], Y, ALPHAS) for name in ("sharp", "soft")}
                 self.pooling_loo_error_ = {name: float(f.loo_error.min()) for name, f in fits.items()}
                 self.pooling_ = min(fits, key=self.pooling_loo_error_.get)
                 fit, F = fits[self.pooling_], pooled[self.pooling_]
