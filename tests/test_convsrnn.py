@@ -549,6 +549,42 @@ def test_real_image_accuracy_and_mnist_loader():
     assert np.unique(mnist.y_train).size == 10 and mnist.X_train.max() == 255
 
 
+def test_image_features_against_a_direct_numpy_computation():
+    """Soft, sharp and exact pooled image features, recomputed here from the cells' maps, on images with
+    blank margins (positions whose taps are all 0, which the kernel skips) and biases of both signs."""
+    X, y = _images()
+    X[:, :3, :] = 0.0
+    X[:, :, -2:] = 0.0
+    clf = ConvSRNNClassifier(n_kernels=168, regions=(2, 3), random_state=0).fit(X, y)
+    bank = clf.bank_
+    u = clf._scale(X[:2])
+    assert (bank.biases > 0).any() and (bank.biases < 0).any()
+    pooled = {mode: bank.features(u, mode) for mode in ("soft", "sharp", "exact")}
+    step = kern.SHARP_STEP
+    blank_seen = False
+    f = 0
+    for j, d in enumerate(bank.dilations):
+        for k in range(84):
+            E, I = kern.image_cells(u[1], bank.stride, int(d), k)
+            blank_seen |= bool((I == 0).any())
+            for _ in range(bank.n_biases[j]):
+                b = bank.biases[f]
+                z = E / (b + I) if b > 0 else I / (E - b)
+                reads = {"soft": np.minimum(z, 1), "exact": (E - I > b).astype(float),
+                         "sharp": ((1 + step) * np.minimum(z, 1) - np.minimum((1 + step) * z, 1)) / step}
+                r = 0
+                for ry in range(bank.row_edges.size - 1):
+                    for rx in range(bank.col_edges.size - 1):
+                        rows = slice(bank.row_edges[ry], bank.row_edges[ry + 1])
+                        cols = slice(bank.col_edges[rx], bank.col_edges[rx + 1])
+                        for mode, read in reads.items():
+                            assert pooled[mode][1, f * bank.n_regions + r] == pytest.approx(
+                                read[rows, cols].mean(), abs=1e-12), (mode, f, r)
+                        r += 1
+                f += 1
+    assert blank_seen and f * bank.n_regions == pooled["soft"].shape[1]
+
+
 def test_excitation_maps_pool_to_the_features(rocket, conv):
     clf, X, _ = conv
     F = clf.pooled_features(X[:1])[0]

@@ -515,7 +515,10 @@ class ConvSRNNClassifier(_ConvSRNNBase):
         return self._scale(X)
 
     def _scale(self, X):
-        U = np.clip((X - self.shift_) / self.span_, 0.0, 1.0)
+        # One new array, scaled in place: a fit's large temporaries cost page faults (see _ridge).
+        U = np.subtract(X, self.shift_)
+        U /= self.span_
+        np.clip(U, 0.0, 1.0, out=U)
         # A kernel spans 3 x 3 pixels: smaller images are extended by repeating their edge pixels.
         return np.pad(U, ((0, 0), (0, max(3 - U.shape[1], 0)), (0, max(3 - U.shape[2], 0))), mode="edge")
 
