@@ -260,3 +260,39 @@ def test_warm_starts_give_the_cold_solution():
     scale = np.abs(cold).max()
     assert np.abs(started - cold).max() <= 1e-9 * scale
     assert np.abs(before - cold).max() > 1e-3 * scale
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_adam_steps_follow_kingma_and_ba(dtype):
+    """The fused Adam kernel against the textbook update written out, over three steps, in both precisions;
+    and a chain rule through ``rate * softmax`` against NumPy's. Both would fail by far more than rounding
+    with a bias correction left out (checked here) or a term of the softmax's Jacobian dropped."""
+    from gelsim.learn._gradient_kernels import rate_softmax_vjp
+    from gelsim.learn._training import Adam
+
+    gen = np.random.default_rng(3)
+    start = gen.normal(size=(6, 5)).astype(dtype)
+    grads = [gen.normal(size=(6, 5)).astype(dtype) for _ in range(3)]
+    fused = start.copy()
+    opt = Adam([fused], lr=0.01)
+    textbook, uncorrected, m, v = start.astype(np.float64), start.astype(np.float64), 0.0, 0.0
+    for t, g in enumerate(grads, start=1):
+        opt.step([fused], [g])
+        m, v = 0.9 * m + 0.1 * g, 0.999 * v + 0.001 * g * g
+        textbook -= 0.01 * (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-8)
+        uncorrected -= 0.01 * m / (np.sqrt(v) + 1e-8)
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(fused, textbook, atol=tol)
+    assert np.abs(fused - uncorrected).max() > 100 * tol
+
+    theta = gen.normal(size=(4, 7)).astype(dtype)
+    P = np.exp(theta - theta.max(axis=1, keepdims=True))
+    P /= P.sum(axis=1, keepdims=True)
+    rate, G = gen.uniform(0.5, 2, 4).astype(dtype), gen.normal(size=(4, 5)).astype(dtype)
+    g_theta, g_rate = np.empty_like(P), np.empty_like(rate)
+    rate_softmax_vjp(P, G, rate, g_theta, g_rate)
+    gW = np.zeros_like(P)
+    gW[:, :5] = G
+    np.testing.assert_allclose(g_theta, rate[:, None] * P * (gW - np.sum(P * gW, axis=1, keepdims=True)), atol=tol)
+    np.testing.assert_allclose(g_rate, np.sum(P * gW, axis=1), atol=tol)
+    assert np.abs(g_theta - rate[:, None] * P * gW).max() > 100 * tol

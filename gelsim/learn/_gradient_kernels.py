@@ -1,0 +1,49 @@
+"""Numba kernels of gradient training: arrays in, arrays updated in place, no validation.
+
+Each step of training passes over every parameter a few times whatever the batch: the chain rule from
+the weights to the softmax logits, and Adam's update. Written with NumPy, each is a string of whole-array
+operations (eight passes and as many temporaries for the sources' logits alone); here each is one or two
+passes per row, on both cores.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, error_model="numpy")
+def rate_softmax_vjp(P, G, rate, theta_grad, rate_grad):
+    """Chain rule through ``w_jk = rate_j P_jk`` with ``P_j = softmax(θ_j)`` (rows of ``P``).
+
+    ``G`` holds ``dL/dw`` for the first ``G.shape[1]`` slots of each row (the others carry no weight that
+    the loss sees). Writes ``dL/dθ`` into ``theta_grad`` (shape of ``P``) and ``dL/drate_j = Σ_k G_jk P_jk``
+    into ``rate_grad``. With ``s_j`` that sum, ``dL/dθ_jk = rate_j P_jk (G_jk - s_j)`` (``G_jk = 0`` past
+    the given slots).
+    """
+    n_rows, n_slots = P.shape
+    given = G.shape[1]
+    for j in range(n_rows):
+        s = 0.0
+        for k in range(given):
+            s += G[j, k] * P[j, k]
+        rate_grad[j] = s
+        r = rate[j]
+        for k in range(given):
+            theta_grad[j, k] = r * P[j, k] * (G[j, k] - s)
+        for k in range(given, n_slots):
+            theta_grad[j, k] = -r * P[j, k] * s
+
+
+@njit(cache=True, error_model="numpy")
+def adam_update(param, grad, mean, square, beta1, beta2, step, root, eps):
+    """One Adam step on a flat ``param`` in place: the moment estimates ``mean`` and ``square`` are updated
+    with ``grad``, then ``param -= step * mean / (root * sqrt(square) + eps)`` (``step`` and ``root`` carry
+    the bias corrections)."""
+    for i in range(param.size):
+        g = grad[i]
+        m = beta1 * mean[i] + (1.0 - beta1) * g
+        v = beta2 * square[i] + (1.0 - beta2) * g * g
+        mean[i] = m
+        square[i] = v
+        param[i] -= step * m / (root * np.sqrt(v) + eps)
