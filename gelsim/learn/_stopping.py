@@ -7,9 +7,9 @@ import contextlib
 import numbers
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from .._checks import check_int, check_positive_number
+from .._threads import one_blas_thread
 from ._training import train
 
 
@@ -82,7 +82,7 @@ def fit_by_gradient(estimator, loss_grad, arrays, codes, gen, scores, clip=None)
         def validate():
             return float(np.mean(np.argmax(scores(held), axis=1) == codes[held]))
     small = sum(a.size for a in arrays) < SMALL_MODEL
-    with threadpool_limits(limits=1, user_api="blas") if small else contextlib.nullcontext():
+    with one_blas_thread() if small else contextlib.nullcontext():
         run = train(loss_grad, arrays, rows, gen, learning_rate=float(estimator.learning_rate),
                     batch_size=batch_size(estimator.batch_size, rows.size), max_epochs=estimator.max_epochs,
                     clip=clip, validate=validate, n_iter_no_change=int(estimator.n_iter_no_change),

@@ -24,10 +24,10 @@ from ._ridge import fit_ridge_loo, realise
 from ._spiking_readout import PenaltySearch, check_penalty, fit_for_decisions, penalty_to_use
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import NotFittedError
-from threadpoolctl import threadpool_limits
 
 from ._inputs import check_images, check_is_fitted, check_labels, check_series, decision_shape
 from .._checks import as_generator
+from .._threads import one_blas_thread
 from ..sampled import SampledOutputs, SpikingClassifierMixin
 
 __all__ = ["RocketSRNNClassifier", "ConvSRNNClassifier", "SampledOutputs", "PenaltySearch", "NotFittedError"]
@@ -44,7 +44,7 @@ def _ridge_threads(n, p):
     thread brought the fit from 1.6x to 1.35x MiniRocket's time (same run, medians of 5)."""
     if n * p * min(n, p) >= 1e9:
         return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+    return one_blas_thread()
 
 
 class _ConvSRNNBase(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
