@@ -47,14 +47,14 @@ def test_position_cell_saturates_exactly_when_convolution_reaches_bias():
     rng = np.random.default_rng(1)
     E, I = rng.uniform(0, 5, 2000), rng.uniform(0, 5, 2000)
     for b in (0.7, -0.7):
-        q = np.array([kern._cell_q(e, i, b, 1.0) for e, i in zip(E, I)])
+        q = kern.cell_q(E, I, b, 1.0)
         C = E - I
         saturated = q >= 1.0
         expected = C >= b if b > 0 else C <= b
         assert np.array_equal(saturated, expected)
         assert np.all((q > 0) & (q <= 1))
         # At half the load the excitation must be twice the inhibition plus |b| (with b > 0: E >= 2 (b + I)).
-        half = np.array([kern._cell_q(e, i, b, 0.5) for e, i in zip(E, I)])
+        half = kern.cell_q(E, I, b, 0.5)
         np.testing.assert_allclose(half[~saturated], 0.5 * q[~saturated], rtol=1e-12)
         assert np.array_equal(half >= 1.0, 0.5 * E >= b + I if b > 0 else 0.5 * I >= E - b)
 

@@ -16,11 +16,10 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from ..network import Network
+from ..steady import solve, steady_state_vjp
 from ..steady._anderson import anderson
 from ._gradient_kernels import rate_softmax_vjp
-from ..steady import steady_state_vjp
-from ..network import Network
-from ..steady import solve
 
 
 @dataclass
