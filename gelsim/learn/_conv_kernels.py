@@ -62,19 +62,31 @@ FAST = dict(cache=True, fastmath={"reassoc", "nsz", "arcp", "contract"}, error_m
 
 
 @njit(inline="always", **FAST)
+def _exciting_side(E, I, b):
+    """``(excitation, inhibition, firing rate)`` of position cells with signed bias ``b``: ``(E, I, b)``, or
+    for ``b < 0`` the roles swapped, ``(I, E, -b)``."""
+    if b > 0.0:
+        return E, I, b
+    return I, E, -b
+
+
+@njit(inline="always", **FAST)
+def _sharp_read(z):
+    """What a sharp pair reads at a position whose lower cell has the ratio ``z``:
+    ``clip(((1 + ε) z - 1) / ε, 0, 1)``."""
+    r = (1.0 + SHARP_STEP) / SHARP_STEP * z - 1.0 / SHARP_STEP
+    return 0.0 if r < 0.0 else (r if r < 1.0 else 1.0)
+
+
+@njit(inline="always", **FAST)
 def _pool_sums_soft_and_sharp(E, I, b, load):
     """The soft and the sharp sums of :func:`_pool_sum` in one pass (one division per position)."""
-    if b > 0.0:
-        exc, inh, rate = E, I, b
-    else:
-        exc, inh, rate = I, E, -b
-    up, step = (1.0 + SHARP_STEP) / SHARP_STEP, 1.0 / SHARP_STEP
+    exc, inh, rate = _exciting_side(E, I, b)
     soft, sharp = 0.0, 0.0
     for t in range(E.size):
         z = load * exc[t] / (rate + inh[t])
         soft += z if z < 1.0 else 1.0
-        r = up * z - step
-        sharp += 0.0 if r < 0.0 else (r if r < 1.0 else 1.0)
+        sharp += _sharp_read(z)
     return soft, sharp
 
 
@@ -89,10 +101,7 @@ def _pool_sum(E, I, b, mode, load):
         return total
     if mode == SHARP:
         return _pool_sums_soft_and_sharp(E, I, b, load)[1]
-    if b > 0.0:
-        exc, inh, rate = E, I, b
-    else:
-        exc, inh, rate = I, E, -b
+    exc, inh, rate = _exciting_side(E, I, b)
     for t in range(E.size):
         q = load * exc[t] / (rate + inh[t])
         total += q if q < 1.0 else 1.0
@@ -257,15 +266,10 @@ def _read_map(E, I, b, mode, load, out):
         for t in range(E.size):
             out[t] = 1.0 if E[t] - I[t] > b else 0.0
         return
-    if b > 0.0:
-        exc, inh, rate = E, I, b
-    else:
-        exc, inh, rate = I, E, -b
+    exc, inh, rate = _exciting_side(E, I, b)
     if mode == SHARP:
-        up, step = (1.0 + SHARP_STEP) / SHARP_STEP, 1.0 / SHARP_STEP
         for t in range(E.size):
-            r = up * (load * exc[t] / (rate + inh[t])) - step
-            out[t] = 0.0 if r < 0.0 else (r if r < 1.0 else 1.0)
+            out[t] = _sharp_read(load * exc[t] / (rate + inh[t]))
         return
     for t in range(E.size):
         q = load * exc[t] / (rate + inh[t])
