@@ -61,13 +61,12 @@ class _ConvSRNNBase(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
         self.bank_ = self._fit_bank(U, gen)
         candidates = self._poolings_to_try()
         if len(candidates) == 1:
-            self.pooling_ = candidates[0]
-            F = self.bank_.features(U, self.pooling_)
+            pooled = {candidates[0]: self.bank_.features(U, candidates[0])}
         else:   # soft and sharp, from one pass over the positions
-            both = self.bank_.features(U, "soft and sharp")
-            pooled = dict(zip(("soft", "sharp"), np.split(both, 2, axis=1)))
+            pooled = dict(zip(("soft", "sharp"), np.split(self.bank_.features(U, "soft and sharp"), 2, axis=1)))
         self.pooling_loo_error_ = None
-        if self.readout == "spiking":
+        if self.readout == "spiking":   # one candidate: soft (see _check_params and _auto_pooling)
+            (self.pooling_, F), = pooled.items()
             cost = core.event_costs(self.bank_, self.bank_.inputs(U).mean(axis=0), F.mean(axis=0))
             budget = None if self.spiking_budget is None else float(self.spiking_budget)
             self.spiking_penalty_, self.penalty_search_ = penalty_to_use(
@@ -80,16 +79,14 @@ class _ConvSRNNBase(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
             self.alpha_ = None
         else:
             Y = np.where(np.eye(self.classes_.size)[codes] > 0, 1.0, -1.0)
-            if len(candidates) == 1:
-                with _ridge_threads(*F.shape):
-                    fit = fit_ridge_loo(F, Y, ALPHAS)
-            else:
-                # The pooling whose ridge fit has the smaller leave-one-out error (ties: sharp).
-                with _ridge_threads(*pooled["soft"].shape):
-                    fits = {name: fit_ridge_loo(pooled[name], Y, ALPHAS) for name in ("sharp", "soft")}
-                self.pooling_loo_error_ = {name: float(f.loo_error.min()) for name, f in fits.items()}
-                self.pooling_ = min(fits, key=self.pooling_loo_error_.get)
-                fit, F = fits[self.pooling_], pooled[self.pooling_]
+            # The candidate whose ridge fit has the smallest leave-one-out error (ties: the first, sharp).
+            with _ridge_threads(*pooled[candidates[0]].shape):
+                fits = {name: fit_ridge_loo(pooled[name], Y, ALPHAS) for name in candidates}
+            errors = {name: float(f.loo_error.min()) for name, f in fits.items()}
+            self.pooling_ = min(errors, key=errors.get)
+            if len(candidates) > 1:
+                self.pooling_loo_error_ = errors
+            fit, F = fits[self.pooling_], pooled[self.pooling_]
             self.alpha_ = fit.alpha
             # Scores in raw feature units: F @ coef_ + intercept_ (the standardisation folded in).
             self.coef_ = fit.coef / fit.scale[:, None]
@@ -193,7 +190,8 @@ class _ConvSRNNBase(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
     def _build_model_network(self):
         if self.pooling_ == "exact":
             raise ValueError("pooling='exact' (MiniRocket's hard PPV) is an analytic reference that no "
-                             "spiking cell computes; fit with pooling='soft' or 'sharp' to run the network.")
+                             "spiking cell computes; fit with pooling='soft' or 'sharp' to build or run the "
+                             "network.")
         return core.model_network(self.bank_, self.readout_, self.pooling_)
 
     def predict_proba(self, X):
@@ -251,9 +249,6 @@ class _ConvSRNNBase(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
         True
         """
         check_is_fitted(self, "bank_")
-        if self.pooling_ == "exact":
-            raise ValueError("pooling='exact' (MiniRocket's hard PPV) is an analytic reference that no spiking "
-                             "cell computes; fit with pooling='soft' or 'sharp' to build the network.")
         if x is None:
             return self._model_network().network
         u = self.bank_.inputs(self._scale(self._check_X(np.asarray(x)[None], reset=False)))[0]
