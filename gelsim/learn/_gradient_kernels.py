@@ -2,8 +2,8 @@
 
 Each step of training passes over every parameter a few times whatever the batch: the chain rule from
 the weights to the softmax logits, and Adam's update. Written with NumPy, each is a string of whole-array
-operations (eight passes and as many temporaries for the sources' logits alone); here each is one or two
-passes per row. They run on one thread: with two, the idle threads kept spinning into the BLAS products
+operations (eight passes and as many temporaries for a block of logits); here each is one or two passes
+per row. They run on one thread: with two, the idle threads kept spinning into the BLAS products
 that come next in a step and slowed them more than the kernels gained.
 """
 

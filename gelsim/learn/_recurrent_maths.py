@@ -2,10 +2,12 @@
 outputs at the steady state or after K steps of Eq. (1)'s map, and their gradients.
 
 Cells: ``d`` sources (``q = x``: external excitation ``x_i ρ_i`` at firing rate ``ρ_i``), ``H`` hidden cells
-(recurrent), ``K`` output cells (fed by the hidden cells, sending nothing). Every sending cell ``j``
-spends its firing rate ``r_j = exp(φ_j)`` over its slots by a softmax of logits ``θ_j``: one excitatory
-and one inhibitory slot per target, plus a departure slot (spikes that leave the network), so
-``w±_jk = r_j p±_jk`` with ``Σ_k (p+_jk + p-_jk) <= 1``. Any parameter values give a network that
+(recurrent), ``K`` output cells (fed by the hidden cells, sending nothing). A hidden cell ``j`` spends its
+firing rate ``r_j = exp(φ_j)`` over its slots by a softmax of logits ``θ_j``: one excitatory and one
+inhibitory slot per target, plus a departure slot (spikes that leave the network), so ``w±_jk = r_j p±_jk``
+with ``Σ_k (p+_jk + p-_jk) <= 1``. A source's weights are free, ``w±_ik = exp(θ±_ik)``, and its firing rate
+is their sum: its ``q`` is its input ``x_i`` whatever its rate, so the rate can be whatever the weights
+need, and the sources need neither a softmax nor a departure slot. Any parameter values give a network that
 :func:`gelsim.simulate` can run; no projection is ever needed.
 """
 
@@ -24,35 +26,34 @@ from ._gradient_kernels import rate_softmax_vjp
 
 @dataclass
 class Params:
-    """Free parameters: softmax logits over each sending cell's slots, and log firing rates.
+    """Free parameters: the sources' log-weights, softmax logits over each hidden cell's slots, and the
+    hidden and output cells' log firing rates.
 
     ``hid_logits`` holds one set per step when the steps do not share weights: set t maps step t's state
     to step t + 1's (set 0 acts on the starting state q = 0, so it has no effect), and the output slots
     of the last set are the readout.
     """
 
-    src_logits: np.ndarray     # (d, 2H + 1): exc to each hidden, inh to each hidden, departure
-    src_log_rate: np.ndarray   # (d,)
+    src_log_weights: np.ndarray  # (d, 2H): log of the excitatory, then inhibitory, weight to each hidden cell
     hid_logits: list           # [(H, 2H + 2SK + 1)]: exc/inh to hidden, exc/inh to outputs per readout
                                # segment (S = 1 but for a sequence model's segmented mean), departure
     hid_log_rate: np.ndarray   # (H,)
     out_log_rate: np.ndarray   # (K,)
 
     def arrays(self):
-        return [self.src_logits, self.src_log_rate, *self.hid_logits, self.hid_log_rate, self.out_log_rate]
+        return [self.src_log_weights, *self.hid_logits, self.hid_log_rate, self.out_log_rate]
 
     def astype(self, dtype):
         """The same parameters as ``dtype`` arrays (new arrays)."""
-        return Params(self.src_logits.astype(dtype), self.src_log_rate.astype(dtype),
-                      [t.astype(dtype) for t in self.hid_logits], self.hid_log_rate.astype(dtype),
-                      self.out_log_rate.astype(dtype))
+        return Params(self.src_log_weights.astype(dtype), [t.astype(dtype) for t in self.hid_logits],
+                      self.hid_log_rate.astype(dtype), self.out_log_rate.astype(dtype))
 
 
 def init_params(d, H, K, steps, gen, *, scale=0.1, segments=1):
-    """Small random logits, all rates 1 (sources at ``H / d`` so that each hidden cell gets O(1) input);
-    ``segments`` sets of output slots (see :func:`unrolled_forward`)."""
-    return Params(src_logits=scale * gen.standard_normal((d, 2 * H + 1)),
-                  src_log_rate=np.full(d, np.log(max(H / d, 1.0))),
+    """Small random logits, hidden and output rates 1; each source's weights near ``max(H / d, 1) / (2H +
+    1)``, so that each hidden cell gets O(1) input (the weights a softmax over 2H + 1 slots at that rate
+    would give); ``segments`` sets of output slots (see :func:`unrolled_forward`)."""
+    return Params(src_log_weights=scale * gen.standard_normal((d, 2 * H)) + np.log(max(H / d, 1.0) / (2 * H + 1)),
                   hid_logits=[scale * gen.standard_normal((H, 2 * H + 2 * segments * K + 1)) for _ in range(steps)],
                   hid_log_rate=np.zeros(H), out_log_rate=np.zeros(K))
 
@@ -76,7 +77,6 @@ class Weights:
     ho_exc: np.ndarray    # (S H, K), from the last step's logits: segment s's block is rows s H .. (s + 1) H
     ho_inh: np.ndarray
     r_out: np.ndarray
-    P_src: np.ndarray
     P_hid: list
 
     @property
@@ -97,14 +97,14 @@ class Weights:
 
 
 def weights(params, H, K):
-    rho, r, r_out = np.exp(params.src_log_rate), np.exp(params.hid_log_rate), np.exp(params.out_log_rate)
-    P_src = _softmax(params.src_logits)
+    r, r_out = np.exp(params.hid_log_rate), np.exp(params.out_log_rate)
+    src = np.exp(params.src_log_weights)
     P_hid = [_softmax(t) for t in params.hid_logits]
     last = P_hid[-1]
     SK = (last.shape[1] - 1 - 2 * H) // 2
-    return Weights(rho, r, rho[:, None] * P_src[:, :2 * H], [r[:, None] * P[:, :2 * H] for P in P_hid],
+    return Weights(src.sum(axis=1), r, src, [r[:, None] * P[:, :2 * H] for P in P_hid],
                    _segment_rows(r[:, None] * last[:, 2 * H:2 * H + SK], K),
-                   _segment_rows(r[:, None] * last[:, 2 * H + SK:2 * H + 2 * SK], K), r_out, P_src, P_hid)
+                   _segment_rows(r[:, None] * last[:, 2 * H + SK:2 * H + 2 * SK], K), r_out, P_hid)
 
 
 def _segment_rows(block, K):
@@ -120,14 +120,14 @@ def _segment_columns(matrix, H):
 
 
 def _weight_grads_to_params(params, w, H, K, g_src, g_rho, g_hh, g_ho_exc, g_ho_inh, g_r, g_r_out):
-    """Chain rule from the weights and rates to the logits and log-rates (``w = rate * softmax``).
+    """Chain rule from the weights and rates to the parameters: ``w = exp(θ)`` for a source's weights (whose
+    sum is its rate ``ρ``), ``w = rate * softmax`` for a hidden cell's.
 
     ``g_src`` (d, 2H) and each of ``g_hh`` (H, 2H) hold the gradients of a block's excitatory then
-    inhibitory weights, side by side as in :class:`Weights`; ``g_ho_exc`` and ``g_ho_inh`` (S H, K) those of
-    the readout, which sits in the last step's output slots."""
-    g_src_logits = np.empty_like(w.P_src)
-    g_rho_from_weights = np.empty_like(w.rho)
-    rate_softmax_vjp(w.P_src, np.ascontiguousarray(g_src), w.rho, g_src_logits, g_rho_from_weights)
+    inhibitory weights, side by side as in :class:`Weights`; ``g_rho`` those of the sources' rates (None
+    when the loss sees the sources only through their weights); ``g_ho_exc`` and ``g_ho_inh`` (S H, K)
+    those of the readout, which sits in the last step's output slots."""
+    g_src_log_weights = g_src * w.src if g_rho is None else (g_src + g_rho[:, None]) * w.src   # dρ_i/dw_ik = 1
     g_hid, g_r = [], g_r.copy()
     g_r_from_weights = np.empty_like(w.r)
     steps = len(w.P_hid)
@@ -139,7 +139,7 @@ def _weight_grads_to_params(params, w, H, K, g_src, g_rho, g_hh, g_ho_exc, g_ho_
         rate_softmax_vjp(P, np.ascontiguousarray(G, dtype=P.dtype), w.r, g_logits, g_r_from_weights)
         g_r += g_r_from_weights
         g_hid.append(g_logits)
-    return Params(g_src_logits, (g_rho + g_rho_from_weights) * w.rho, g_hid, g_r * w.r, g_r_out * w.r_out)
+    return Params(g_src_log_weights, g_hid, g_r * w.r, g_r_out * w.r_out)
 
 
 # ---------------------------------------------------------------------------------------------- unrolled
@@ -227,7 +227,7 @@ def unrolled_loss_grad(params, X, codes, steps, temperature, H, K, readout="last
     else:
         g_hh = [Q[t].T @ U[t] for t in range(steps)]
     g_r = U[:, :, H:].sum(axis=(0, 1))
-    grads = _weight_grads_to_params(params, w, H, K, g_src, np.zeros_like(w.rho), g_hh, g_ho_exc, g_ho_inh, g_r,
+    grads = _weight_grads_to_params(params, w, H, K, g_src, None, g_hh, g_ho_exc, g_ho_inh, g_r,
                                     g_r_out)
     return loss, grads
 
@@ -403,7 +403,7 @@ def steady_loss_grad(params, X, codes, temperature, H, K, *, tol=1e-12, warm=Non
     u = v * free
     U = np.hstack([u, -u * q])                         # what each cell's excitation and inhibition pass back
     g_src, g_hh = X.T @ U, q.T @ U
-    grads = _weight_grads_to_params(params, w, H, K, g_src, np.zeros_like(w.rho), [g_hh], g_ho_exc, g_ho_inh,
+    grads = _weight_grads_to_params(params, w, H, K, g_src, None, [g_hh], g_ho_exc, g_ho_inh,
                                     U[:, H:].sum(axis=0), g_r_out)
     return loss, grads
 

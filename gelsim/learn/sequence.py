@@ -80,8 +80,9 @@ class SequenceRNNClassifier(SpikingClassifierMixin, ClassifierMixin, BaseEstimat
     -----
     ``X`` has shape (n, channels, length); each channel is scaled into [0, 1] by its training range (test
     values beyond it are clipped), so each input value is a source cell's ``q``. With ``cell="rnn"``,
-    :meth:`to_network` gives the model unrolled in time, a valid network (every cell spends its rate over
-    its out-weights by a softmax, as in :class:`gelsim.RecurrentRNNClassifier`), and
+    :meth:`to_network` gives the model unrolled in time, a valid network (every hidden cell spends its rate
+    over its out-weights by a softmax, and a source's rate is the sum of its weights, as in
+    :class:`gelsim.RecurrentRNNClassifier`), and
     ``predict(mode="sampled")`` samples it.
 
     Fitted attributes: ``classes_``, ``params_``, ``loss_curve_``, ``validation_scores_``,
