@@ -37,14 +37,18 @@ def rate_softmax_vjp(P, G, rate, theta_grad, rate_grad):
 
 
 @njit(cache=True, error_model="numpy")
-def adam_update(param, grad, mean, square, beta1, beta2, step, root, eps):
+def adam_update(param, grad, mean, square, beta1, one_minus_beta1, beta2, one_minus_beta2, step, root, eps):
     """One Adam step on a flat ``param`` in place: the moment estimates ``mean`` and ``square`` are updated
     with ``grad``, then ``param -= step * mean / (root * sqrt(square) + eps)`` (``step`` and ``root`` carry
-    the bias corrections)."""
+    the bias corrections).
+
+    The scalars come in the arrays' precision and the loop holds no literal: one float64 number would
+    promote a single-precision loop to double and stop it vectorising (3x the time on 300,000 float32s).
+    """
     for i in range(param.size):
         g = grad[i]
-        m = beta1 * mean[i] + (1.0 - beta1) * g
-        v = beta2 * square[i] + (1.0 - beta2) * g * g
+        m = beta1 * mean[i] + one_minus_beta1 * g
+        v = beta2 * square[i] + one_minus_beta2 * g * g
         mean[i] = m
         square[i] = v
         param[i] -= step * m / (root * np.sqrt(v) + eps)

@@ -68,9 +68,9 @@ def _softmax(theta):
 @dataclass
 class Weights:
     """The rates and weight blocks of one step's map. Excitation and inhibition are kept side by side
-    (``src``, ``hh``), so that one product gives both; ``src_exc`` and the like are views of them."""
+    (``src``, ``hh``), so that one product gives both; ``src_exc`` and the like are views of them. The
+    sources' rates ``rho`` are the sums of their weights, formed when asked for (training never needs them)."""
 
-    rho: np.ndarray
     r: np.ndarray
     src: np.ndarray       # (d, 2H): excitation, then inhibition, from each source to each hidden cell
     hh: list              # per step (H, 2H): the same between hidden cells
@@ -78,6 +78,10 @@ class Weights:
     ho_inh: np.ndarray
     r_out: np.ndarray
     P_hid: list
+
+    @property
+    def rho(self):
+        return self.src.sum(axis=1)
 
     @property
     def src_exc(self):
@@ -102,7 +106,7 @@ def weights(params, H, K):
     P_hid = [_softmax(t) for t in params.hid_logits]
     last = P_hid[-1]
     SK = (last.shape[1] - 1 - 2 * H) // 2
-    return Weights(src.sum(axis=1), r, src, [r[:, None] * P[:, :2 * H] for P in P_hid],
+    return Weights(r, src, [r[:, None] * P[:, :2 * H] for P in P_hid],
                    _segment_rows(r[:, None] * last[:, 2 * H:2 * H + SK], K),
                    _segment_rows(r[:, None] * last[:, 2 * H + SK:2 * H + 2 * SK], K), r_out, P_hid)
 
@@ -124,10 +128,13 @@ def _weight_grads_to_params(params, w, H, K, g_src, g_rho, g_hh, g_ho_exc, g_ho_
     sum is its rate ``ρ``), ``w = rate * softmax`` for a hidden cell's.
 
     ``g_src`` (d, 2H) and each of ``g_hh`` (H, 2H) hold the gradients of a block's excitatory then
-    inhibitory weights, side by side as in :class:`Weights`; ``g_rho`` those of the sources' rates (None
-    when the loss sees the sources only through their weights); ``g_ho_exc`` and ``g_ho_inh`` (S H, K)
+    inhibitory weights, side by side as in :class:`Weights` (``g_src`` is overwritten: it becomes the
+    gradient of the sources' log-weights); ``g_rho`` those of the sources' rates (None when the loss sees
+    the sources only through their weights); ``g_ho_exc`` and ``g_ho_inh`` (S H, K)
     those of the readout, which sits in the last step's output slots."""
-    g_src_log_weights = g_src * w.src if g_rho is None else (g_src + g_rho[:, None]) * w.src   # dρ_i/dw_ik = 1
+    if g_rho is not None:
+        g_src = g_src + g_rho[:, None]              # dρ_i/dw_ik = 1
+    g_src_log_weights = np.multiply(g_src, w.src, out=g_src)
     g_hid, g_r = [], g_r.copy()
     g_r_from_weights = np.empty_like(w.r)
     steps = len(w.P_hid)
