@@ -132,8 +132,8 @@ def test_learns_xor_and_is_a_valid_network(xor, kwargs):
 
 def test_single_precision_trains_the_same_model(xor):
     """``dtype="float32"`` follows the double-precision run closely (its loss curve within 1e-3 over the
-    epochs both ran, at least 50, where another seed's differs by far more), learns XOR, and keeps the fitted model in double
-    precision, a valid network."""
+    epochs all three ran, at least 50, where another seed's differs by far more), learns XOR, and keeps the
+    fitted model in double precision, a valid network."""
     X, y = xor
     fit = {**XOR_FIT, "max_epochs": 200}
     single = RecurrentRNNClassifier(**fit, dtype="float32").fit(X, y)

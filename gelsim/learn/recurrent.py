@@ -88,9 +88,10 @@ class RecurrentRNNClassifier(SpikingClassifierMixin, ClassifierMixin, BaseEstima
     (training data only, means over seeds) it learns better than a softmax there: digits 96.4 -> 96.6 %,
     the MNIST sample 92.5 -> 93.1 %, scikit-learn's wine 97.0 -> 97.9 % (breast cancer 97.3 -> 96.8 %).
 
-    Fitted attributes: ``classes_``, ``params_`` (the sources' log-weights, logits and log-rates), ``loss_curve_`` (mean loss per
-    epoch), ``validation_scores_`` and ``best_validation_score_`` (with ``early_stopping``, else None),
-    ``n_iter_`` (epochs run), ``n_params_`` (trained numbers), ``data_min_``, ``data_span_``.
+    Fitted attributes: ``classes_``, ``params_`` (the sources' log-weights, the hidden cells' logits, the
+    log-rates), ``loss_curve_`` (mean loss per epoch), ``validation_scores_`` and ``best_validation_score_``
+    (with ``early_stopping``, else None), ``n_iter_`` (epochs run), ``n_params_`` (trained numbers),
+    ``data_min_``, ``data_span_``.
 
     Examples
     --------
