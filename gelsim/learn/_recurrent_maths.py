@@ -123,7 +123,7 @@ def _segment_columns(matrix, H):
     return matrix.reshape(SH // H, H, K).transpose(1, 0, 2).reshape(H, -1)
 
 
-def _weight_grads_to_params(params, w, H, K, g_src, g_rho, g_hh, g_ho_exc, g_ho_inh, g_r, g_r_out):
+def _weight_grads_to_params(w, H, K, g_src, g_rho, g_hh, g_ho_exc, g_ho_inh, g_r, g_r_out):
     """Chain rule from the weights and rates to the parameters: ``w = exp(θ)`` for a source's weights (whose
     sum is its rate ``ρ``), ``w = rate * softmax`` for a hidden cell's.
 
@@ -234,7 +234,7 @@ def unrolled_loss_grad(params, X, codes, steps, temperature, H, K, readout="last
     else:
         g_hh = [Q[t].T @ U[t] for t in range(steps)]
     g_r = U[:, :, H:].sum(axis=(0, 1))
-    grads = _weight_grads_to_params(params, w, H, K, g_src, None, g_hh, g_ho_exc, g_ho_inh, g_r,
+    grads = _weight_grads_to_params(w, H, K, g_src, None, g_hh, g_ho_exc, g_ho_inh, g_r,
                                     g_r_out)
     return loss, grads
 
@@ -284,7 +284,7 @@ def network(w, x=None, steps=None):
     """The model as one :class:`Network`: sources, hidden cells, outputs (dense weights). With ``steps``,
     the unrolled model (sparse weights): one copy of the hidden layer per step, each fed by the previous
     copy and by the sources."""
-    d, H, K = w.rho.size, w.r.size, w.r_out.size
+    d, H, K = w.src.shape[0], w.r.size, w.r_out.size
     copies = 1 if steps is None else steps
     n = d + copies * H + K
     blocks = _Blocks(n)
@@ -410,7 +410,7 @@ def steady_loss_grad(params, X, codes, temperature, H, K, *, tol=1e-12, warm=Non
     u = v * free
     U = np.hstack([u, -u * q])                         # what each cell's excitation and inhibition pass back
     g_src, g_hh = X.T @ U, q.T @ U
-    grads = _weight_grads_to_params(params, w, H, K, g_src, None, [g_hh], g_ho_exc, g_ho_inh,
+    grads = _weight_grads_to_params(w, H, K, g_src, None, [g_hh], g_ho_exc, g_ho_inh,
                                     U[:, H:].sum(axis=0), g_r_out)
     return loss, grads
 
@@ -421,9 +421,9 @@ def steady_loss_grad_by_network(params, X, codes, temperature, H, K):
     Kept as the reference the fast route is tested against."""
     w = weights(params, H, K)
     net = network(w)
-    d = w.rho.size
+    d = w.src.shape[0]
     E = np.zeros((X.shape[0], net.n_cells))
-    E[:, :d] = X * w.rho
+    E[:, :d] = X * net.fire_rate[:d]
     ss = solve(net, ext_exc=E, memory=3)   # a short Anderson history: fewer flops a step (see gradients.py)
     Qo = ss.q[:, -K:]
     loss, gQo = _cross_entropy(Qo, codes, temperature)
@@ -433,7 +433,7 @@ def steady_loss_grad_by_network(params, X, codes, temperature, H, K):
     hid, out = slice(d, d + H), slice(d + H, d + H + K)
     # A source's q is x whatever its rate: the rate's own terms (fire rate and Λ = x ρ) cancel exactly.
     g_rho = g.fire_rate[:d] + np.sum(g.ext_exc[:, :d] * X, axis=0)
-    grads = _weight_grads_to_params(params, w, H, K, np.hstack([g.w_exc[:d, hid], g.w_inh[:d, hid]]), g_rho,
+    grads = _weight_grads_to_params(w, H, K, np.hstack([g.w_exc[:d, hid], g.w_inh[:d, hid]]), g_rho,
                                     [np.hstack([g.w_exc[hid, hid], g.w_inh[hid, hid]])], g.w_exc[hid, out],
                                     g.w_inh[hid, out], g.fire_rate[hid], g.fire_rate[out])
     return loss, grads
@@ -456,7 +456,8 @@ def sequence_network(w, steps, x_seq=None, readout="last"):
     leaves the network).
     ``x_seq`` (steps, d) sets the sources' excitation; the steady state of this feed-forward network is
     the model's output for it."""
-    d, H, K = w.rho.size, w.r.size, w.r_out.size
+    d, H, K = w.src.shape[0], w.r.size, w.r_out.size
+    rho = w.rho
     n_src = steps * d
     n = n_src + steps * H + K
     blocks = _Blocks(n)
@@ -472,10 +473,10 @@ def sequence_network(w, steps, x_seq=None, readout="last"):
             blocks.put(hid, n - K, w.ho_exc[rows] / (stop - start), w.ho_inh[rows] / (stop - start))
         elif t + 1 == steps:
             blocks.put(hid, n - K, w.ho_exc, w.ho_inh)
-    fire = np.concatenate([np.tile(w.rho, steps), np.tile(w.r, steps), w.r_out])
+    fire = np.concatenate([np.tile(rho, steps), np.tile(w.r, steps), w.r_out])
     ext = np.zeros(n)
     if x_seq is not None:
-        ext[:n_src] = (np.asarray(x_seq, float) * w.rho).ravel()
+        ext[:n_src] = (np.asarray(x_seq, float) * rho).ravel()
     return Network(fire_rate=fire, w_exc=blocks.matrix("exc", False), w_inh=blocks.matrix("inh", False),
                    ext_exc=ext)
 
