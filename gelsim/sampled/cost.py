@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from .readings import _resolve_reading
-from .sequential import LOOK_SPENDING
-from .starts import StartPull, _event_rate, _output_reach
+from .readings import _LinearTail, _resolve_reading
+from .sequential import COARSE_GROUPS, CORRELATION_MARGIN, LOOK_SPENDING
+from .starts import StartPull, _event_rate, _output_reach, _start_allowance
 
 #: Share of the run an empty start's look reads (the window since the stop two back: 1 - 1 / 1.5^2).
 WINDOW_SHARE = 1.0 - 1.0 / 1.5 ** 2
@@ -53,7 +53,7 @@ class SamplingCost:
 
 
 def forecast(model, inputs, solution, *, confidence=0.99, replications=32, start="empty", max_events=1e7,
-             reading="auto", replication_events=2_000.0, horizons=None):
+             reading="auto", replication_events=2_000.0, horizons=None, batches=1):
     """:class:`SamplingCost` of the instances ``inputs`` (n, n_sources), whose Eq. (1) solutions over all
     cells ``solution(i)`` gives.
 
@@ -67,6 +67,10 @@ def forecast(model, inputs, solution, *, confidence=0.99, replications=32, start
     grid of ``horizons`` (simulated times per replication; by default 80 from ``1e-2`` to ``1e9`` over the
     event rate), times the event rate and ``replications``, is the forecast; never less than the first
     look (``replications * replication_events``, and from an empty start the third stop, 2.25 times that).
+    With ``batches`` above 1 (batch means, :func:`~gelsim.sampled.sequential._batch_t`) the variance is
+    widened as the correlation bound widens it for uncorrelated batches, the critical value has the
+    degrees of freedom of the long stretches, and where the run corrects for the start's exact pull
+    (:meth:`~gelsim.sampled.StartPull.corrected_margin`) so does the forecast.
 
     Examples
     --------
@@ -80,12 +84,19 @@ def forecast(model, inputs, solution, *, confidence=0.99, replications=32, start
     >>> bool(cost.events[1] > 10 * cost.events[0]), cost.within_budget.tolist()
     (True, [True, False])
     """
-    keep = _resolve_reading(model, reading, "forecast")[2]
+    reading, tail_cells, keep = _resolve_reading(model, reading, "forecast")
     net, out = model.network, model.output_cells
     reach = _output_reach(net, out)
     k = out.size
     alpha = (1.0 - confidence) * LOOK_SPENDING * (1.0 - LOOK_SPENDING) ** 2 / max(k - 1, 1)
-    crit = stats.t.ppf(1.0 - alpha, df=replications - 1)
+    if batches > 1:
+        pairs = (2 * batches - 1) * replications
+        rho = CORRELATION_MARGIN / np.sqrt(pairs)
+        widen = (1.0 + rho) / (1.0 - rho) if rho < 1 else np.inf
+        crit = stats.t.ppf(1.0 - alpha, df=min(COARSE_GROUPS, 2 * batches) * replications - 1)
+    else:
+        widen, crit = 1.0, stats.t.ppf(1.0 - alpha, df=replications - 1)
+    tail = _LinearTail(model, tail_cells, keep) if reading == "linear" and start == "empty" else None
     n = inputs.shape[0]
     events, noise_events, margins = np.full(n, np.inf), np.full(n, np.inf), np.zeros(n)
     share = WINDOW_SHARE if start == "empty" else 1.0
@@ -103,7 +114,7 @@ def forecast(model, inputs, solution, *, confidence=0.99, replications=32, start
         firing = net.fire_rate[keep] * q[keep]
         rivals = np.delete(np.arange(k), lead)
         spread = reach[keep][:, [lead]] - reach[keep][:, rivals]
-        variance = (spread ** 2 * firing[:, None]).sum(axis=0)                  # per rival, times T R
+        variance = widen * (spread ** 2 * firing[:, None]).sum(axis=0)          # per rival, times T R
         gaps = outputs[lead] - outputs[rivals]
         grid = np.logspace(-2, 9, 80) / rate if horizons is None else np.asarray(horizons, float)
         pull = StartPull(model, keep, ext, ext_inh, reach) if start == "empty" else None
@@ -113,7 +124,11 @@ def forecast(model, inputs, solution, *, confidence=0.99, replications=32, start
                 continue
             noise_events[i] = min(noise_events[i], replications * rate * horizon)
             if pull is not None:
-                allowance = pull.margin_allowance(pull.allowance(firing, (1 - share) * horizon, horizon), lead)
+                since = (1 - share) * horizon
+                if batches > 1:
+                    allowance = _start_allowance(pull, tail, ext, firing, since, horizon)[0](lead)
+                else:
+                    allowance = pull.margin_allowance(pull.allowance(firing, since, horizon), lead)
                 if np.any(allowance >= clear):
                     continue
             events[i] = replications * rate * horizon

@@ -32,9 +32,9 @@ from ..simulation import CompiledNetwork
 from ..simulation._executors import TaskRunner
 from .readings import _LinearTail, _linear_tail, _part, _read_outputs, _resolve_reading, _routes_to
 from .result import SampledOutputs
-from .sequential import _decide, _look_level, _next_look
+from .sequential import _batch_decide, _batch_t, _decide, _look_level, _next_look
 from .plan import InstanceResult, SamplingPlan
-from .starts import StartPull, _event_rate, _output_reach, stationary_start
+from .starts import StartPull, _event_rate, _output_reach, _start_allowance, stationary_start
 
 
 def sample_instance(compiled, model, u, q, seed, plan, *, spending=True, discard=True, routes=None, keep=None,
@@ -103,19 +103,24 @@ def sample_instance(compiled, model, u, q, seed, plan, *, spending=True, discard
     # (three per look; _read_outputs returns new arrays).
     every_cell = np.zeros((replications, net.n_cells)) if reading != "linear" else None
 
-    def read(window):
+    def read(window, judged_by=None):
         excited, firing = window
         if reading == "linear":
-            return read_tail(excited, firing)
+            return read_tail(excited, firing, judged_by)
         every_cell[:, keep] = excited if reading == "busy" else firing
         busy, fires = (every_cell, None) if reading == "busy" else (None, every_cell)
         return _read_outputs(reading, net, out, busy, fires, ext, ext_inh, routes)
 
     origin = _Stop(0.0, None, None, 0)
+    batched = plan.batches > 1 and plan.duration is None
+    # With batch means every stretch between two stops is read on its own as it ends (a look's window is
+    # then a run of such stretches), so that no stop's arrays need keeping.
+    batches = _Batches(read, reading == "linear") if batched else None
+    correction = 0.0
     warm = origin
     if plan.warmup_events > 0:
         warm = _run_until(compiled, runs, read_busy, replications * plan.warmup_events,
-                          replications * rate_guess, origin)
+                          replications * rate_guess, origin, batches)
     alpha, look, decided, held, last = 1.0 - plan.confidence, 0, False, False, False
     if plan.duration is not None:
         # One look at a fixed length, read from the end of the warm-up: a study of convergence, not a decision
@@ -124,7 +129,7 @@ def sample_instance(compiled, model, u, q, seed, plan, *, spending=True, discard
     else:
         first = min(replications * plan.replication_events, budget - runs.events)
         stops = [_run_until(compiled, runs, read_busy, runs.events + max(first, 1.0), replications * rate_guess,
-                            warm)]
+                            warm, batches)]
     obs = None
     while True:
         last = last or runs.events >= budget
@@ -132,7 +137,17 @@ def sample_instance(compiled, model, u, q, seed, plan, *, spending=True, discard
         # From an empty start, read from two stops back (and never before the warm-up ends).
         begin = max(stops[-3] if checked and len(stops) >= 3 else warm, warm, key=lambda s: s.time)
         middle = stops[-2] if len(stops) >= 2 and stops[-2].time > begin.time else None
-        if not checked or middle is not None or last:
+        if batched and (not checked or middle is not None or last):
+            window = _window(begin, now)
+            level = _look_level(look, alpha, last) if spending else alpha
+            look += 1
+            obs, lengths, split = batches.between(begin.time, now.time, middle.time if middle else None)
+            allowance = None
+            if checked:
+                allowance, correction = _start_allowance(pull, tail if reading == "linear" else None, ext,
+                                                         window[1], begin.time, now.time)
+            _, decided, held = _batch_decide(obs, lengths, level, split if checked else None, allowance)
+        elif not checked or middle is not None or last:
             window = _window(begin, now)
             obs = read(window)
             level = _look_level(look, alpha, last) if spending else alpha
@@ -151,10 +166,18 @@ def sample_instance(compiled, model, u, q, seed, plan, *, spending=True, discard
         before = stops[-2] if len(stops) >= 2 else warm
         rate = max(now.events - before.events, 1) / max(now.time - before.time, 1e-300)
         horizon, last = _next_look(now.time, now.time + max(budget - now.events, 0.0) / rate)
-        stops.append(_stop(compiled, runs, horizon, read_busy))
-    se = obs.std(axis=0, ddof=1) / np.sqrt(replications)
+        if batched:
+            # The stretch to the next stop in plan.batches equal batches.
+            for end in np.linspace(now.time, horizon, plan.batches + 1)[1:-1]:
+                _stop(compiled, runs, end, read_busy, batches)
+        stops.append(_stop(compiled, runs, horizon, read_busy, batches))
+    if batched:
+        outputs, se, _ = _batch_t(obs, lengths)
+        outputs = outputs + correction
+    else:
+        outputs, se = obs.mean(axis=0), obs.std(axis=0, ddof=1) / np.sqrt(replications)
     reason = "decided" if decided else ("not relaxed" if held else "max_events")
-    return InstanceResult(outputs=obs.mean(axis=0), outputs_se=se, decided=decided, events=runs.events,
+    return InstanceResult(outputs=outputs, outputs_se=se, decided=decided, events=runs.events,
                           replications=replications, duration=now.time - begin.time, reason=reason)
 
 
@@ -169,13 +192,51 @@ class _Stop:
     events: int
 
 
-def _stop(compiled, runs, horizon, read_busy):
-    """Extend ``runs`` to ``horizon`` and return the :class:`_Stop` there."""
+def _stop(compiled, runs, horizon, read_busy, batches=None):
+    """Extend ``runs`` to ``horizon`` and return the :class:`_Stop` there (recorded as the end of a batch
+    in ``batches``, a :class:`_Batches`, if given)."""
     excited, firing = compiled.extend(runs, horizon, busy=read_busy)
-    return _Stop(float(horizon), excited, firing, runs.events)
+    stop = _Stop(float(horizon), excited, firing, runs.events)
+    if batches is not None:
+        batches.add(stop)
+    return stop
 
 
-def _run_until(compiled, runs, read_busy, events, rate, since):
+class _Batches:
+    """Each replication's readings of the outputs over every stretch between consecutive stops, for batch
+    means: ``read`` maps a window's (excited, firing) averages to readings (replications x K). For the
+    ``"linear"`` reading (``linear``) each stretch's choice of estimator per cell is made from the firing of
+    the run before it, so that it does not depend on the stretch's own noise."""
+
+    def __init__(self, read, linear):
+        self.read, self.linear = read, linear
+        self.last = _Stop(0.0, None, None, 0)
+        self.starts, self.ends, self.readings = [], [], []
+
+    def add(self, stop):
+        if stop.time <= self.last.time:
+            return
+        window = _window(self.last, stop)
+        if self.linear and self.last.time > 0:
+            self.readings.append(self.read(window, judged_by=self.last.firing))
+        else:
+            self.readings.append(self.read(window))
+        self.starts.append(self.last.time)
+        self.ends.append(stop.time)
+        self.last = stop
+
+    def between(self, since, until, middle=None):
+        """The batches within ``(since, until]``: readings (batches x replications x K), their lengths, and
+        the index of the first batch after ``middle`` (None if not given)."""
+        starts, ends = np.array(self.starts), np.array(self.ends)
+        tol = 1e-9 * until
+        inside = np.flatnonzero((starts >= since - tol) & (ends <= until + tol))
+        obs = np.stack([self.readings[i] for i in inside])
+        split = None if middle is None else int(np.searchsorted(starts[inside], middle - tol))
+        return obs, ends[inside] - starts[inside], split
+
+
+def _run_until(compiled, runs, read_busy, events, rate, since, batches=None):
     """Extend ``runs`` from the :class:`_Stop` ``since`` until they have spent about ``events`` events (at
     least 90 % of them) and return the last :class:`_Stop`. Steps follow the event rate measured on the way
     (``rate`` per unit time, summed over replications, is the first guess; the first step takes an eighth of
@@ -185,7 +246,7 @@ def _run_until(compiled, runs, read_busy, events, rate, since):
     while True:
         step = max(events - runs.events, 0.0) / rate
         step = step / 8.0 if stop.time <= 0 else min(step, 3.0 * stop.time)
-        before, stop = stop, _stop(compiled, runs, stop.time + step, read_busy)
+        before, stop = stop, _stop(compiled, runs, stop.time + step, read_busy, batches)
         if runs.events >= 0.9 * events:
             return stop
         spent = stop.events - before.events

@@ -48,8 +48,8 @@ class SpikingClassifierMixin:
         net = model.network_at(inputs[0])
         return net if keep.size == net.n_cells else _part(net, keep)
 
-    def sampling_cost(self, X, *, confidence=0.99, replications=32, start="empty", max_events=10**7,
-                      reading="auto"):
+    def sampling_cost(self, X, *, confidence=0.99, replications=None, start="empty", max_events=10**7,
+                      reading="auto", batches=None):
         """Forecast what :meth:`sample_outputs` will spend on each instance, before running it
         (:class:`~gelsim.sampled.SamplingCost`).
 
@@ -63,7 +63,7 @@ class SpikingClassifierMixin:
 
         Parameters
         ----------
-        confidence, replications, start, max_events, reading
+        confidence, replications, start, max_events, reading, batches
             As :meth:`sample_outputs`.
 
         Examples
@@ -78,11 +78,11 @@ class SpikingClassifierMixin:
         """
         model = self._model_network()
         plan = SamplingPlan.check(model, confidence=confidence, replications=replications, start=start,
-                                  max_events=max_events, reading=reading)
+                                  max_events=max_events, reading=reading, batches=batches)
         inputs, solution, _ = self._sampling_inputs(X, model)
         return forecast(model, inputs, solution, confidence=plan.confidence, replications=plan.replications,
                         start=plan.start, max_events=plan.max_events, reading=plan.reading,
-                        replication_events=plan.replication_events)
+                        replication_events=plan.replication_events, batches=plan.batches)
 
     def _predict_mode(self, X, mode, sampling, analytic):
         if mode == "analytic":
@@ -91,9 +91,9 @@ class SpikingClassifierMixin:
             return self.sample_outputs(X, **sampling).predictions
         raise ValueError(f"The 'mode' parameter of predict must be 'analytic' or 'sampled'. Got {mode!r} instead.")
 
-    def sample_outputs(self, X, *, confidence=0.99, max_events=10**7, replications=32, replication_events=None,
-                       duration=None, reading="auto", start="empty", warmup_events=0.0, rng=None, n_jobs=None,
-                       executor=None, progress=None):
+    def sample_outputs(self, X, *, confidence=0.99, max_events=10**7, replications=None, replication_events=None,
+                       duration=None, reading="auto", start="empty", warmup_events=0.0, batches=None, rng=None,
+                       n_jobs=None, executor=None, progress=None):
         """Simulate each instance's spiking network until its prediction is decided (:class:`SampledOutputs`).
 
         Every instance runs independent replications of its network, by default started empty (every cell
@@ -101,10 +101,17 @@ class SpikingClassifierMixin:
         from the instance's analytic solution enters the run, its length or its decision. The replications
         are extended in stops of growing simulated time (x 1.5); at each look every output is read over the
         window since the stop two back (so the first 44 % of the run, however long it has grown, is left
-        out as warm-up) and a paired t-test asks whether the leading output stands above every other at
-        ``confidence`` by more than the start could still be pulling the readings (judged from the run's
-        own firing: :class:`~gelsim.sampled.StartPull`), with no lead shrinking from the window's first half
-        to its second (a lead still shrinking is one the run has not finished forgetting its start in).
+        out as warm-up), in ``batches`` equal batches per stretch between stops, and a t-test on the batch
+        means asks whether the leading output stands above every other at ``confidence`` by more than the
+        start could still be pulling the readings (judged from the run's own firing:
+        :class:`~gelsim.sampled.StartPull`), with no lead shrinking from the window's first half to its
+        second (a lead still shrinking is one the run has not finished forgetting its start in). Batch
+        means let a few long replications do the work of many short ones, so the warm-up is paid a few
+        times only; their error bars are widened by the batches' measured correlation and checked against
+        longer stretches. Where the readings are linear in the simulated cells' firing and no cell
+        inhibits another (the convolutional classifiers' spiking readout), the cells of steady input, whose
+        expected shortfall after an empty start is known exactly (an M/M/1 queue's), are corrected for
+        instead of waited out; the outputs returned include that correction.
         The level is spent over the looks, so the chance of deciding an instance
         for a class other than its analytic one stays within ``1 - confidence``. When ``max_events`` are
         spent first, the instance is undecided (``reasons`` says why) and its best guess is returned. The
@@ -119,15 +126,17 @@ class SpikingClassifierMixin:
             Budget of simulated events per instance (the last stop is planned, from the event rate
             measured by then, 5 Poisson standard deviations short of it, so that the count exceeds it only
             by a rare fluctuation).
-        replications : int
-            Independent replications per instance. They run side by side and every look extends all of
-            them, so its t-test has ``replications - 1`` degrees of freedom (more: a critical value closer
-            to the normal one, and more memory per instance).
+        replications : int, optional
+            Independent replications per instance, run side by side (every look extends all of them).
+            Default: 4 from an empty start (read by batch means), 32 from the analytic start (whose t-test
+            is across replications, with ``replications - 1`` degrees of freedom).
         replication_events : float, optional
             Events per replication at the first stop (the simulated time is stepped towards it at the
             event rate measured on the way); each later stop multiplies the time by 1.5, the last spends
-            ``max_events`` at the rate measured by then. Default: 3/4 per cell of the network, at least
-            2,000 (at most ``max_events / replications``).
+            ``max_events`` at the rate measured by then. Default: 8 per cell of the network from an empty
+            start (no earlier look could clear the start's pull, and every look spends part of the error
+            budget), 3/4 per cell from the analytic start; at least 2,000 (at most
+            ``max_events / replications``).
         duration : float, optional
             Fixed simulated time per replication, read after the warm-up in one look with ``replications``
             replications (for studying convergence) instead of the sequential rule.
@@ -164,6 +173,10 @@ class SpikingClassifierMixin:
             Expected events per replication run, and not read, before the first stop (counted in
             ``events`` and in ``max_events``); 0 by default, since an empty start's looks discard the first
             part of the run anyway.
+        batches : int, optional
+            Batches each stretch between two stops is read in (a look's window spans two stretches). 1 reads
+            each replication's window as one value, tested across replications. Default: 32 from an empty
+            start, 1 from the analytic start.
         rng : None, int or numpy.random.Generator
         n_jobs : int, optional
             Instances simulated in parallel threads, as scikit-learn counts them: None or -1 all cores, -2
@@ -191,5 +204,5 @@ class SpikingClassifierMixin:
         return sample_outputs(model, inputs, solution, analytic, self.classes_, confidence=confidence,
                               max_events=max_events, replications=replications,
                               replication_events=replication_events, duration=duration, reading=reading,
-                              start=start, warmup_events=warmup_events, rng=rng,
+                              start=start, warmup_events=warmup_events, batches=batches, rng=rng,
                               n_jobs=n_jobs, executor=executor, progress=progress)

@@ -14,6 +14,12 @@ STARTS = ("empty", "analytic")
 REASONS = ("decided", "max_events", "not relaxed", "silent")
 
 
+#: From an empty start: replications per instance, batches per stretch between stops (batch means within
+#: each replication, so that the warm-up is paid a few times rather than once per replication), and the
+#: events per cell in each replication at the first stop.
+EMPTY_REPLICATIONS, EMPTY_BATCHES, EMPTY_FIRST_LOOK = 4, 32, 8.0
+
+
 @dataclass(frozen=True)
 class SamplingPlan:
     """How every instance of a ``sample_outputs`` call is run and decided (see the classifiers'
@@ -31,34 +37,24 @@ class SamplingPlan:
 
     confidence: float = 0.99
     max_events: float = 1e7
-    replications: int = 32
+    replications: int = 4
     replication_events: float = 2_000.0
     duration: float | None = None
     reading: str = "auto"
     start: str = "empty"
     warmup_events: float = 0.0
+    batches: int = 32
 
     @classmethod
-    def check(cls, model_network, *, confidence=0.99, max_events=10**7, replications=32, replication_events=None,
-              duration=None, reading="auto", start="empty", warmup_events=0.0):
+    def check(cls, model_network, *, confidence=0.99, max_events=10**7, replications=None, replication_events=None,
+              duration=None, reading="auto", start="empty", warmup_events=0.0, batches=None):
         """The plan of these arguments, each checked, with its parameter named in the error, and the
         defaults that depend on the model (first look, warm-up) filled in."""
         owner = "sample_outputs"
         confidence = check_positive_number(confidence, "confidence", owner)
         if not 0.5 <= confidence < 1.0:
             raise ValueError(f"The 'confidence' parameter of {owner} must be in [0.5, 1). Got {confidence!r}.")
-        replications = check_int(replications, "replications", owner, minimum=2)
         max_events = check_positive_number(max_events, "max_events", owner)
-        if replication_events is None:
-            # The first look: about 3/4 of an event per cell in each replication (with later looks growing
-            # by half, this put the median MNIST Conv-spk decision at 8.1e5 events; one per cell, 1.08e6).
-            replication_events = max(2_000.0, 0.75 * model_network.network.n_cells)
-        replication_events = check_positive_number(replication_events, "replication_events", owner)
-        if duration is not None:
-            duration = check_positive_number(duration, "duration", owner)
-        if reading not in READINGS:
-            raise ValueError(f"The 'reading' parameter of {owner} must be 'auto', 'spikes', 'busy', 'inputs' or "
-                             f"'linear'. Got {reading!r} instead.")
         if start == "stationary":
             warnings.warn("start='stationary' is now called start='analytic' (it draws each replication's "
                           "start from the product form of the instance's analytic solution); the default is "
@@ -67,6 +63,26 @@ class SamplingPlan:
         if start not in STARTS:
             raise ValueError(f"The 'start' parameter of {owner} must be 'empty' or 'analytic'. "
                              f"Got {start!r} instead.")
+        empty = start == "empty"
+        if replications is None:
+            replications = EMPTY_REPLICATIONS if empty else 32
+        replications = check_int(replications, "replications", owner, minimum=2)
+        if batches is None:
+            batches = EMPTY_BATCHES if empty else 1
+        batches = check_int(batches, "batches", owner, minimum=1)
+        if replication_events is None:
+            # The first look. From an empty start, EMPTY_FIRST_LOOK events per cell in each replication:
+            # no earlier look can clear the start's pull, and each look spends part of the error budget.
+            # From the analytic start, 3/4 (with looks growing by half, this put the median MNIST Conv-spk
+            # decision at 8.1e5 events; one per cell, 1.08e6).
+            per_cell = EMPTY_FIRST_LOOK if empty else 0.75
+            replication_events = max(2_000.0, per_cell * model_network.network.n_cells)
+        replication_events = check_positive_number(replication_events, "replication_events", owner)
+        if duration is not None:
+            duration = check_positive_number(duration, "duration", owner)
+        if reading not in READINGS:
+            raise ValueError(f"The 'reading' parameter of {owner} must be 'auto', 'spikes', 'busy', 'inputs' or "
+                             f"'linear'. Got {reading!r} instead.")
         if warmup_events is None:
             warmup_events = 0.0
         elif warmup_events != 0:
@@ -79,7 +95,7 @@ class SamplingPlan:
                              f"warm-up.")
         return cls(confidence=confidence, max_events=max_events, replications=replications,
                    replication_events=replication_events, duration=duration, reading=reading, start=start,
-                   warmup_events=float(warmup_events))
+                   warmup_events=float(warmup_events), batches=batches)
 
 
 @dataclass(frozen=True)

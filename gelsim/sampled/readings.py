@@ -68,11 +68,21 @@ class _LinearTail:
         while reach.nnz and self.depth < tail.size:
             reach, self.depth = self.within @ reach, self.depth + 1
 
+    def clamped(self, ext, firing):
+        """Whether some tail cell would be held at its rate (where the reading stops being linear) if the
+        simulated cells fired at ``firing`` (kept,), with external excitation ``ext`` over all cells."""
+        inflow = ext[self.tail] + self.from_kept @ firing
+        rates = inflow
+        for _ in range(self.depth):
+            rates = inflow + self.within @ rates
+        return bool(np.any(rates >= self.rate))
+
     def solver(self, ext, ext_inh, q=None):
         """For one instance (external excitation ``ext`` and inhibition ``ext_inh``, over all cells), the
         function that maps the simulated cells' excited fractions and firing rates (each replications x
         kept) to the outputs' ``q``. ``q``, the analytic solution over all cells, chooses each cell's
-        estimator; without it the choice is made from the firing of the window read."""
+        estimator; without it the choice is made from the firing of the window read, or from the firing
+        rates ``judged_by`` (replications x kept) when the reader passes them."""
         ext_tail = ext[self.tail][:, None]
         rate = self.rate[:, None]
         ext_inh_kept = ext_inh[self.keep]
@@ -82,8 +92,12 @@ class _LinearTail:
 
         chosen = None if q is None else by_busy(np.asarray(q)[self.keep])
 
-        def read(busy, fires):
-            use_busy = by_busy(fires.mean(axis=0) / self.kept_rate) if chosen is None else chosen
+        def read(busy, fires, judged_by=None):
+            if chosen is not None:
+                use_busy = chosen
+            else:
+                judged_by = fires if judged_by is None else judged_by
+                use_busy = by_busy(np.atleast_2d(judged_by).mean(axis=0) / self.kept_rate)
             fires = np.where(use_busy, busy * self.kept_rate, fires)      # (replications, kept)
             inflow = ext_tail + self.from_kept @ fires.T                 # (tail, replications)
             rates = np.minimum(inflow, rate)

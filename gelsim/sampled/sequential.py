@@ -77,3 +77,92 @@ def _look_level(index, alpha, last):
     Bonferroni bound over the looks) whether or not its length was known in advance."""
     left = alpha * (1.0 - LOOK_SPENDING) ** index
     return left if last else left * LOOK_SPENDING
+
+
+def _batch_t(leads, lengths):
+    """Mean, standard error and degrees of freedom of each column of ``leads`` (batches x replications x
+    rivals), batch ``b`` of every replication covering simulated time ``lengths[b]``, by replicated batch
+    means.
+
+    A batch's average over time ``l`` has variance ``s2 / l`` (``s2`` per unit time, estimated from the
+    batches weighted by their lengths), so the mean over all of them ``s2 / sum(l)``, when batches are
+    uncorrelated. Within a replication consecutive batches are not quite: a slow cell's excess carries
+    over. That inflates the variance of the mean by about ``(1 + rho) / (1 - rho)`` (an AR(1) sequence of
+    lag-1 correlation ``rho``), and ``rho`` is estimated from the batches themselves and taken at its
+    upper bound (2 standard errors above the estimate), so that correlated batches widen the error bars
+    instead of shrinking them, and the degrees of freedom are cut by the same factor; at a bound of 1 or
+    more the batches say nothing (infinite error)."""
+    n_batches, n_reps = leads.shape[:2]
+    weight = np.broadcast_to(lengths[:, None, None], leads.shape)
+    total = weight.sum(axis=(0, 1))
+    mean = (weight * leads).sum(axis=(0, 1)) / total
+    scaled = (leads - mean) * np.sqrt(weight)               # deviations on the scale of unit time
+    n = n_batches * n_reps
+    per_time = (scaled ** 2).sum(axis=(0, 1)) / (n - 1)
+    inflation = _correlation_inflation(scaled)
+    # Correlated batches also carry fewer degrees of freedom: as many as independent ones would for the
+    # same precision (at least 1).
+    se, df = np.sqrt(per_time * inflation / total), np.maximum(n / inflation - 1.0, 1.0)
+    if n_batches <= COARSE_GROUPS:
+        return mean, se, df
+    # Many weak correlations add up where the lag-1 one is small (a slow cell's state under fast Poisson
+    # noise), so the same means are also formed over COARSE_GROUPS long stretches of each replication,
+    # and the wider of the two error bars is kept, with the fewer degrees of freedom.
+    ends = np.cumsum(lengths)
+    group = np.minimum((COARSE_GROUPS * (ends - 0.5 * lengths) / ends[-1]).astype(int), COARSE_GROUPS - 1)
+    groups = np.unique(group)                   # a batch longer than a group's share leaves a group empty
+    coarse_len = np.array([lengths[group == g].sum() for g in groups])
+    coarse = np.stack([(weight[group == g] * leads[group == g]).sum(axis=0) for g in groups])
+    coarse = coarse / coarse_len[:, None, None]
+    n_coarse = groups.size * n_reps
+    spread = ((coarse - mean) ** 2 * coarse_len[:, None, None]).sum(axis=(0, 1)) / (n_coarse - 1)
+    se_coarse = np.sqrt(spread / total)
+    return mean, np.maximum(se, se_coarse), np.minimum(df, n_coarse - 1.0)
+
+
+#: Stretches per replication over which :func:`_batch_t` checks the batches' error bar.
+COARSE_GROUPS = 16
+
+
+#: Standard errors above its estimate at which the batches' lag-1 correlation is taken (:func:`_batch_t`).
+CORRELATION_MARGIN = 2.0
+
+
+def _correlation_inflation(scaled):
+    """``(1 + rho) / (1 - rho)`` per column of ``scaled`` (batches x replications x columns, deviations from
+    the mean on the scale of unit time), ``rho`` the lag-1 correlation of consecutive batches within a
+    replication, ``CORRELATION_MARGIN`` standard errors (``1 / sqrt(pairs)``) above its estimate and at
+    least 0; infinite from a bound of 1 up."""
+    n_batches, n_reps = scaled.shape[:2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rho = (scaled[1:] * scaled[:-1]).sum(axis=(0, 1)) / (scaled ** 2).sum(axis=(0, 1))
+        rho = np.nan_to_num(rho) + CORRELATION_MARGIN / np.sqrt(max((n_batches - 1) * n_reps, 1))
+        rho = rho.clip(0.0, None)
+        return np.where(rho < 1.0, (1.0 + rho) / (1.0 - rho), np.inf)
+
+
+def _batch_decide(obs, lengths, alpha, split=None, allowance=None):
+    """:func:`_decide` for batch readings: ``obs`` (batches x replications x K) over consecutive stretches
+    of ``lengths`` simulated time each, tested by :func:`_batch_t`. ``split`` is the first batch of the
+    window's later half, for the shrinking-lead check (no check if None); ``allowance`` as in :func:`_decide`."""
+    weight = lengths[:, None, None]
+    mean = (weight * obs).sum(axis=(0, 1)) / (weight.sum() * obs.shape[1])
+    lead = int(np.argmax(mean))
+    n, k = obs.shape[0] * obs.shape[1], obs.shape[2]
+    if n < 3:
+        return lead, False, False
+    leads = obs[:, :, [lead]] - np.delete(obs, lead, axis=2)
+    gap, se, df = _batch_t(leads, lengths)
+    crit = stats.t.ppf(1.0 - alpha / (k - 1), df=df)              # per rival
+    with np.errstate(divide="ignore", invalid="ignore"):
+        clear = bool(np.all(np.where(se > 0, gap / se, 0.0) > crit))
+        if not clear or (split is None and allowance is None):
+            return lead, clear, False
+        pulled = gap - (0.0 if allowance is None else allowance(lead))
+        decided = bool(np.all(np.where(se > 0, pulled / se, 0.0) > crit))
+        if decided and split is not None and 0 < split < obs.shape[0]:
+            first_gap, first_se, _ = _batch_t(leads[:split], lengths[:split])
+            second_gap, second_se, _ = _batch_t(leads[split:], lengths[split:])
+            shrink = (first_gap - second_gap) / np.hypot(first_se, second_se)
+            decided = bool(np.all(np.nan_to_num(shrink, nan=0.0) < DRIFT_GATE))
+    return lead, decided, not decided

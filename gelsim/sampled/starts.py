@@ -184,6 +184,14 @@ class StartPull:
         saturated cell, whose queue has no steady state, once it fires at its rate).
         """
         f = np.atleast_2d(firing).mean(axis=0)
+        exact, bound = self.shortfalls(f, since, until)
+        return (np.minimum(exact, np.maximum(self.rate - f, 0.0)) + bound) @ self.reach
+
+    def shortfalls(self, firing, since, until):
+        """Each simulated cell's expected firing shortfall over the window, in two parts (each (kept,)): for
+        the cells of steady input, the exact one of their queue (:func:`empty_queue_shortfall`; 0 for the
+        others), and for the others the bound :meth:`allowance` describes (0 for the steady ones)."""
+        f = np.atleast_2d(firing).mean(axis=0)
         lam_exc = self.ext_exc + self.exc_in @ f
         removal = self.rate + self.ext_inh + self.inh_in @ f
         span = until - since
@@ -192,11 +200,28 @@ class StartPull:
             left = (np.exp(-since * decay) - np.exp(-until * decay)) / (decay * span)
             missed = np.where(lam_exc < removal, lam_exc / (removal * (removal - lam_exc)), np.inf)
         left = np.where(decay > 0, np.nan_to_num(left, nan=1.0), 1.0).clip(0.0, 1.0)
-        short = np.minimum(f * left, self.rate * missed / until)
+        bound = np.minimum(np.minimum(f * left, self.rate * missed / until), np.maximum(self.rate - f, 0.0))
         steady = self.steady_input & (lam_exc < removal)
-        short[steady] = self.rate[steady] * empty_queue_shortfall(lam_exc[steady], removal[steady], since, until)
-        short = np.minimum(short, np.maximum(self.rate - f, 0.0))
-        return short @ self.reach
+        exact = np.zeros_like(bound)
+        exact[steady] = self.rate[steady] * empty_queue_shortfall(lam_exc[steady], removal[steady], since, until)
+        bound[steady] = 0.0
+        return exact, bound
+
+    def parts(self, firing, since, until):
+        """:meth:`shortfalls` carried to the outputs (each (K,)): the steady cells' exact expected pull on
+        each output's reading, and the others' bound."""
+        exact, bound = self.shortfalls(firing, since, until)
+        return exact @ self.reach, bound @ self.reach
+
+    def corrected_margin(self, parts, lead):
+        """What the lead of output ``lead`` over each rival must clear, from :meth:`parts`, when the
+        readings are linear in the simulated cells' firing and every output reads low: the steady cells'
+        exact pull is corrected for (the rival's added, the leader's taken off, so the lead is judged as if
+        those cells had started in their steady state) and the rival's bound is cleared. Where the
+        readings are not linear (a clamp) the correction of the leader's pull may overstate it; use
+        :meth:`margin_allowance` there."""
+        exact, bound = parts
+        return np.delete(exact + bound, lead) - exact[lead]
 
     def margin_allowance(self, pull, lead):
         """What the lead of output ``lead`` over each rival must clear, from the outputs' ``pull``
@@ -204,3 +229,22 @@ class StartPull:
         reads low (the leader's own shortfall only adds to its lead), else both."""
         rivals = np.delete(pull, lead)
         return rivals if self.from_below else rivals + pull[lead]
+
+
+def _start_allowance(pull, tail, ext, firing, since, until):
+    """What a lead must clear for the start's pull over the window ``(since, until]`` (a function of the
+    leader's index giving one value per rival), and what the outputs still lack on average there (to be
+    added back to them, or 0), from the window's firing rates ``firing`` and the :class:`StartPull` ``pull``.
+
+    Where every output reads low and the reading is ``"linear"`` (``tail``, its
+    :class:`~gelsim.sampled.readings._LinearTail`; None for other readings) and
+    stays linear up to the firing the simulated cells are heading for (no tail cell held at its rate),
+    the steady cells' exact expected shortfall is corrected for (:meth:`StartPull.corrected_margin`);
+    otherwise every lead clears its rival's whole allowance (:meth:`StartPull.margin_allowance`)."""
+    mean_firing = np.atleast_2d(firing).mean(axis=0)
+    exact, bound = pull.shortfalls(mean_firing, since, until)
+    if pull.from_below and tail is not None and not tail.clamped(ext, mean_firing + exact):
+        parts = (exact @ pull.reach, bound @ pull.reach)
+        return (lambda lead: pull.corrected_margin(parts, lead)), parts[0]
+    outputs_pull = pull.allowance(mean_firing, since, until)
+    return (lambda lead: pull.margin_allowance(outputs_pull, lead)), 0.0
