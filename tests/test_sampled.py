@@ -304,26 +304,33 @@ def test_exact_start_correction_keeps_empty_start_decisions_valid():
     assert wrong_rate(False) > 3 * limit
 
 
-def test_start_correction_needs_a_linear_reading():
-    """The leader's shortfall is corrected for only while no tail cell would be held at its rate (there the
-    reading stops being linear and the correction could overstate the leader's loss); otherwise the lead
-    must clear its rival's whole allowance."""
+def test_start_correction_and_caps_apply_only_where_the_reading_is_linear():
+    """The leader's shortfall is corrected for only while the readings are linear in the simulated cells'
+    firing (otherwise the lead must clear its rival's whole allowance), and a batch read with the cells
+    held at their rate named reads every other tail cell linearly: over a short batch, capping a cell
+    below its rate would cut its high fluctuations and read it low."""
     model, u = _many_slow_cells(n_cells=4)
     ext, ext_inh = model.ext_exc(u), model.ext_inh(u)
     keep = _simulated_cells(model, "linear")
     pull = StartPull(model, keep, ext, ext_inh)
     tail = _LinearTail(model, _linear_tail(model), keep)
-    firing = 0.5 * model.solve(u)[keep] * model.network.fire_rate[keep]     # half way up from empty
-    allowance, correction = _start_allowance(pull, tail, ext, firing, 10.0, 22.5)
+    steady = model.solve(u)[keep] * model.network.fire_rate[keep]
+    firing = 0.5 * steady                                     # half way up from empty
+    allowance, correction = _start_allowance(pull, True, firing, 10.0, 22.5)
     exact, bound = pull.parts(firing, 10.0, 22.5)
     np.testing.assert_allclose(allowance(0), exact[1] + bound[1] - exact[0])
     np.testing.assert_allclose(correction, exact)
-    # Outputs of rate 0.2 would be held at it: the rival's whole allowance, and nothing added back.
-    clamped = _LinearTail(model, _linear_tail(model), keep)
-    clamped.rate = np.full_like(clamped.rate, 0.2)
-    allowance, correction = _start_allowance(pull, clamped, ext, firing, 10.0, 22.5)
+    allowance, correction = _start_allowance(pull, False, firing, 10.0, 22.5)
     np.testing.assert_allclose(allowance(0), pull.allowance(firing, 10.0, 22.5)[1])
     assert correction == 0.0
+    # Held cells: none at the steady firing (outputs at 0.45 of their rate), both at 2.5 times it.
+    assert not tail.held(ext, steady).any() and tail.held(ext, 2.5 * steady).all()
+    read = tail.solver(ext, ext_inh)
+    burst = np.atleast_2d(2.5 * steady)                       # one short batch that fired fast
+    busy = burst / model.network.fire_rate[keep]
+    np.testing.assert_allclose(read(busy, burst, held=np.zeros(2, bool)), [[1.125, 1.125]], rtol=1e-5)
+    np.testing.assert_allclose(read(busy, burst), [[1.0, 1.0]])
+    np.testing.assert_allclose(read(busy, burst, held=np.array([True, False])), [[1.0, 1.125]], rtol=1e-5)
 
 
 def _slow_tie(scale=10.0):

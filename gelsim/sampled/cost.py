@@ -126,7 +126,8 @@ def forecast(model, inputs, solution, *, confidence=0.99, replications=32, start
             if pull is not None:
                 since = (1 - share) * horizon
                 if batches > 1:
-                    allowance = _start_allowance(pull, tail, ext, firing, since, horizon)[0](lead)
+                    linear = tail is not None and not tail.held(ext, firing).any()
+                    allowance = _start_allowance(pull, linear, firing, since, horizon)[0](lead)
                 else:
                     allowance = pull.margin_allowance(pull.allowance(firing, since, horizon), lead)
                 if np.any(allowance >= clear):

@@ -103,10 +103,10 @@ def sample_instance(compiled, model, u, q, seed, plan, *, spending=True, discard
     # (three per look; _read_outputs returns new arrays).
     every_cell = np.zeros((replications, net.n_cells)) if reading != "linear" else None
 
-    def read(window, judged_by=None):
+    def read(window, judged_by=None, held=None):
         excited, firing = window
         if reading == "linear":
-            return read_tail(excited, firing, judged_by)
+            return read_tail(excited, firing, judged_by, held)
         every_cell[:, keep] = excited if reading == "busy" else firing
         busy, fires = (every_cell, None) if reading == "busy" else (None, every_cell)
         return _read_outputs(reading, net, out, busy, fires, ext, ext_inh, routes)
@@ -115,7 +115,9 @@ def sample_instance(compiled, model, u, q, seed, plan, *, spending=True, discard
     batched = plan.batches > 1 and plan.duration is None
     # With batch means every stretch between two stops is read on its own as it ends (a look's window is
     # then a run of such stretches), so that no stop's arrays need keeping.
-    batches = _Batches(read, reading == "linear") if batched else None
+    batches = None
+    if batched:
+        batches = _Batches(read, (lambda firing: tail.held(ext, firing)) if reading == "linear" else None)
     correction = 0.0
     warm = origin
     if plan.warmup_events > 0:
@@ -141,18 +143,16 @@ def sample_instance(compiled, model, u, q, seed, plan, *, spending=True, discard
             window = _window(begin, now)
             level = _look_level(look, alpha, last) if spending else alpha
             look += 1
-            obs, lengths, split = batches.between(begin.time, now.time, middle.time if middle else None)
+            obs, lengths, split, linear = batches.between(begin.time, now.time, middle.time if middle else None)
             allowance = None
             if checked:
-                linear_tail = tail if reading == "linear" else None
-                detrended = (_detrend(obs, lengths, split, pull, linear_tail, ext, window[1], begin.time,
-                                      middle.time, now.time) if middle is not None and begin.time > 0 else None)
-                if detrended is not None:
-                    obs, allowance = detrended
+                exact = linear and pull.from_below
+                if exact and middle is not None and begin.time > 0:
+                    obs, allowance = _detrend(obs, lengths, split, pull, window[1], begin.time, middle.time,
+                                              now.time)
                     correction = 0.0
                 else:
-                    allowance, correction = _start_allowance(pull, linear_tail, ext, window[1], begin.time,
-                                                             now.time)
+                    allowance, correction = _start_allowance(pull, exact, window[1], begin.time, now.time)
             _, decided, held = _batch_decide(obs, lengths, level, split if checked else None, allowance)
         elif not checked or middle is not None or last:
             window = _window(begin, now)
@@ -188,11 +188,12 @@ def sample_instance(compiled, model, u, q, seed, plan, *, spending=True, discard
                           replications=replications, duration=now.time - begin.time, reason=reason)
 
 
-def _detrend(obs, lengths, split, pull, tail, ext, firing, since, middle, until):
+def _detrend(obs, lengths, split, pull, firing, since, middle, until):
     """Batch readings ``obs`` (batches x replications x K, of ``lengths``; the first ``split`` in
-    ``(since, middle]``, the rest in ``(middle, until]``) with each batch's own expected shortfall from the
-    empty start added back, and what a lead must then clear (its rival's bound, a function of the
-    leader's index); None where the exact correction does not apply (:func:`_start_allowance`).
+    ``(since, middle]``, the rest in ``(middle, until]``, read linearly in the simulated cells' firing)
+    with each batch's own expected shortfall from the empty start added back, and what a lead must then
+    clear (its rival's bound, a function of the leader's index). ``firing`` are the window's firing rates
+    and ``pull`` its :class:`StartPull`, which must be one where every output reads low.
 
     The pull of the steady cells is exact over each half of the window; within a half it is spread as a
     power of time fitted through the two halves' averages (a decay, smooth at these times), so each batch
@@ -200,13 +201,8 @@ def _detrend(obs, lengths, split, pull, tail, ext, firing, since, middle, until)
     batch means would count as noise, widening the error bars by a quarter on digits.
     """
     mean_firing = np.atleast_2d(firing).mean(axis=0)
-    if not pull.from_below or tail is None:
-        return None
     exact_first, bound_first = pull.shortfalls(mean_firing, since, middle)
     exact_second, bound_second = pull.shortfalls(mean_firing, middle, until)
-    exact = (exact_first * (middle - since) + exact_second * (until - middle)) / (until - since)
-    if tail.clamped(ext, mean_firing + exact):
-        return None
     halves = np.stack([exact_first @ pull.reach, exact_second @ pull.reach])             # (2, K)
     bound = (bound_first * (middle - since) + bound_second * (until - middle)) / (until - since) @ pull.reach
     mids = np.array([since + middle, middle + until]) / 2.0
@@ -255,35 +251,40 @@ def _stop(compiled, runs, horizon, read_busy, batches=None):
 class _Batches:
     """Each replication's readings of the outputs over every stretch between consecutive stops, for batch
     means: ``read`` maps a window's (excited, firing) averages to readings (replications x K). For the
-    ``"linear"`` reading (``linear``) each stretch's choice of estimator per cell is made from the firing of
-    the run before it, so that it does not depend on the stretch's own noise."""
+    ``"linear"`` reading, ``held`` maps firing rates (kept,) to the tail cells held at their rate; each
+    stretch's choice of estimator per cell, and of the cells held, is made from the firing of the run
+    before it, so that it does not depend on the stretch's own noise."""
 
-    def __init__(self, read, linear):
-        self.read, self.linear = read, linear
+    def __init__(self, read, held=None):
+        self.read, self.held = read, held
         self.last = _Stop(0.0, None, None, 0)
-        self.starts, self.ends, self.readings = [], [], []
+        self.starts, self.ends, self.readings, self.linear = [], [], [], []
 
     def add(self, stop):
         if stop.time <= self.last.time:
             return
         window = _window(self.last, stop)
-        if self.linear and self.last.time > 0:
-            self.readings.append(self.read(window, judged_by=self.last.firing))
+        if self.held is not None and self.last.time > 0:
+            held = self.held(self.last.firing.mean(axis=0))
+            self.readings.append(self.read(window, judged_by=self.last.firing, held=held))
+            self.linear.append(not held.any())
         else:
             self.readings.append(self.read(window))
+            self.linear.append(False)
         self.starts.append(self.last.time)
         self.ends.append(stop.time)
         self.last = stop
 
     def between(self, since, until, middle=None):
-        """The batches within ``(since, until]``: readings (batches x replications x K), their lengths, and
-        the index of the first batch after ``middle`` (None if not given)."""
+        """The batches within ``(since, until]``: readings (batches x replications x K), their lengths, the
+        index of the first batch after ``middle`` (None if not given), and whether every one of them was
+        read linearly (no tail cell held at its rate)."""
         starts, ends = np.array(self.starts), np.array(self.ends)
         tol = 1e-9 * until
         inside = np.flatnonzero((starts >= since - tol) & (ends <= until + tol))
         obs = np.stack([self.readings[i] for i in inside])
         split = None if middle is None else int(np.searchsorted(starts[inside], middle - tol))
-        return obs, ends[inside] - starts[inside], split
+        return obs, ends[inside] - starts[inside], split, all(self.linear[i] for i in inside)
 
 
 def _run_until(compiled, runs, read_busy, events, rate, since, batches=None):

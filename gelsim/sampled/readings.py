@@ -68,21 +68,26 @@ class _LinearTail:
         while reach.nnz and self.depth < tail.size:
             reach, self.depth = self.within @ reach, self.depth + 1
 
-    def clamped(self, ext, firing):
-        """Whether some tail cell would be held at its rate (where the reading stops being linear) if the
-        simulated cells fired at ``firing`` (kept,), with external excitation ``ext`` over all cells."""
+    def held(self, ext, firing):
+        """Which tail cells are held at their rate (saturated) when the simulated cells fire at ``firing``
+        (kept,), with external excitation ``ext`` over all cells."""
         inflow = ext[self.tail] + self.from_kept @ firing
-        rates = inflow
+        rates = np.minimum(inflow, self.rate)
         for _ in range(self.depth):
-            rates = inflow + self.within @ rates
-        return bool(np.any(rates >= self.rate))
+            rates = np.minimum(inflow + self.within @ rates, self.rate)
+        return inflow + self.within @ rates >= self.rate
 
     def solver(self, ext, ext_inh, q=None):
         """For one instance (external excitation ``ext`` and inhibition ``ext_inh``, over all cells), the
         function that maps the simulated cells' excited fractions and firing rates (each replications x
         kept) to the outputs' ``q``. ``q``, the analytic solution over all cells, chooses each cell's
         estimator; without it the choice is made from the firing of the window read, or from the firing
-        rates ``judged_by`` (replications x kept) when the reader passes them."""
+        rates ``judged_by`` (replications x kept) when the reader passes them.
+
+        A tail cell's rate is capped at its own (``min``). Over a short batch that cap cuts the high
+        fluctuations of a cell well below its rate on average, and so reads it low; with ``held`` (a mask
+        over tail cells, from :meth:`held` on the firing of the run before the batch) only those cells are
+        capped, the others read linearly, unbiased below saturation."""
         ext_tail = ext[self.tail][:, None]
         rate = self.rate[:, None]
         ext_inh_kept = ext_inh[self.keep]
@@ -92,7 +97,7 @@ class _LinearTail:
 
         chosen = None if q is None else by_busy(np.asarray(q)[self.keep])
 
-        def read(busy, fires, judged_by=None):
+        def read(busy, fires, judged_by=None, held=None):
             if chosen is not None:
                 use_busy = chosen
             else:
@@ -100,9 +105,15 @@ class _LinearTail:
                 use_busy = by_busy(np.atleast_2d(judged_by).mean(axis=0) / self.kept_rate)
             fires = np.where(use_busy, busy * self.kept_rate, fires)      # (replications, kept)
             inflow = ext_tail + self.from_kept @ fires.T                 # (tail, replications)
-            rates = np.minimum(inflow, rate)
-            for _ in range(self.depth):
-                rates = np.minimum(inflow + self.within @ rates, rate)
+            if held is None:
+                rates = np.minimum(inflow, rate)
+                for _ in range(self.depth):
+                    rates = np.minimum(inflow + self.within @ rates, rate)
+            else:
+                capped = held[:, None]
+                rates = np.where(capped, rate, inflow)
+                for _ in range(self.depth):
+                    rates = np.where(capped, rate, inflow + self.within @ rates)
             return (rates[self.out] / rate[self.out]).T
         return read
 

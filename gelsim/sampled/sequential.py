@@ -93,31 +93,58 @@ def _batch_t(leads, lengths):
     instead of shrinking them, and the degrees of freedom are cut by the same factor; at a bound of 1 or
     more the batches say nothing (infinite error)."""
     n_batches, n_reps = leads.shape[:2]
-    weight = np.broadcast_to(lengths[:, None, None], leads.shape)
-    total = weight.sum(axis=(0, 1))
-    mean = (weight * leads).sum(axis=(0, 1)) / total
-    scaled = (leads - mean) * np.sqrt(weight)               # deviations on the scale of unit time
-    n = n_batches * n_reps
-    per_time = (scaled ** 2).sum(axis=(0, 1)) / (n - 1)
-    inflation = _correlation_inflation(scaled)
-    # Correlated batches also carry fewer degrees of freedom: as many as independent ones would for the
-    # same precision (at least 1).
-    se, df = np.sqrt(per_time * inflation / total), np.maximum(n / inflation - 1.0, 1.0)
+    total = lengths.sum() * n_reps
+    mean = (lengths[:, None, None] * leads).sum(axis=(0, 1)) / total
+    # Batches merged in twos and fours, where the merged ones are long enough to be less correlated: the
+    # error bar of the level that gives the narrowest is taken (each level's own correlation bound and
+    # degrees of freedom), and never narrower than that of the COARSE_GROUPS stretches below.
+    se, df = None, None
+    for merge in (1, 2, 4):
+        if merge > 1 and n_batches // merge < COARSE_GROUPS:
+            break
+        level_leads, level_lengths = (leads, lengths) if merge == 1 else _grouped(leads, lengths, n_batches // merge)
+        level_se, level_df = _inflated_se(level_leads, level_lengths, mean, total)
+        if se is None:
+            se, df = level_se, level_df
+        else:
+            narrower = level_se < se
+            se, df = np.where(narrower, level_se, se), np.where(narrower, level_df, df)
     if n_batches <= COARSE_GROUPS:
         return mean, se, df
     # Many weak correlations add up where the lag-1 one is small (a slow cell's state under fast Poisson
     # noise), so the same means are also formed over COARSE_GROUPS long stretches of each replication,
     # and the wider of the two error bars is kept, with the fewer degrees of freedom.
-    ends = np.cumsum(lengths)
-    group = np.minimum((COARSE_GROUPS * (ends - 0.5 * lengths) / ends[-1]).astype(int), COARSE_GROUPS - 1)
-    groups = np.unique(group)                   # a batch longer than a group's share leaves a group empty
-    coarse_len = np.array([lengths[group == g].sum() for g in groups])
-    coarse = np.stack([(weight[group == g] * leads[group == g]).sum(axis=0) for g in groups])
-    coarse = coarse / coarse_len[:, None, None]
-    n_coarse = groups.size * n_reps
+    coarse, coarse_len = _grouped(leads, lengths, COARSE_GROUPS)
+    n_coarse = coarse.shape[0] * n_reps
     spread = ((coarse - mean) ** 2 * coarse_len[:, None, None]).sum(axis=(0, 1)) / (n_coarse - 1)
     se_coarse = np.sqrt(spread / total)
     return mean, np.maximum(se, se_coarse), np.minimum(df, n_coarse - 1.0)
+
+
+def _grouped(leads, lengths, n_groups):
+    """``leads`` (batches x replications x columns) averaged over ``n_groups`` runs of consecutive batches
+    of about equal total length (fewer where one batch is longer than a group's share), and the groups'
+    lengths."""
+    ends = np.cumsum(lengths)
+    group = np.minimum((n_groups * (ends - 0.5 * lengths) / ends[-1]).astype(int), n_groups - 1)
+    groups = np.unique(group)
+    if groups.size == lengths.size:
+        return leads, lengths
+    group_len = np.array([lengths[group == g].sum() for g in groups])
+    sums = np.stack([(lengths[group == g, None, None] * leads[group == g]).sum(axis=0) for g in groups])
+    return sums / group_len[:, None, None], group_len
+
+
+def _inflated_se(leads, lengths, mean, total):
+    """Standard error of ``mean`` and degrees of freedom from the batches ``leads`` (of ``lengths``),
+    widened by their lag-1 correlation bound (:func:`_correlation_inflation`)."""
+    n = leads.shape[0] * leads.shape[1]
+    scaled = (leads - mean) * np.sqrt(lengths)[:, None, None]     # deviations on the scale of unit time
+    per_time = (scaled ** 2).sum(axis=(0, 1)) / (n - 1)
+    inflation = _correlation_inflation(scaled)
+    # Correlated batches also carry fewer degrees of freedom: as many as independent ones would for the
+    # same precision (at least 1).
+    return np.sqrt(per_time * inflation / total), np.maximum(n / inflation - 1.0, 1.0)
 
 
 #: Stretches per replication over which :func:`_batch_t` checks the batches' error bar.

@@ -231,20 +231,19 @@ class StartPull:
         return rivals if self.from_below else rivals + pull[lead]
 
 
-def _start_allowance(pull, tail, ext, firing, since, until):
+def _start_allowance(pull, exact, firing, since, until):
     """What a lead must clear for the start's pull over the window ``(since, until]`` (a function of the
     leader's index giving one value per rival), and what the outputs still lack on average there (to be
     added back to them, or 0), from the window's firing rates ``firing`` and the :class:`StartPull` ``pull``.
 
-    Where every output reads low and the reading is ``"linear"`` (``tail``, its
-    :class:`~gelsim.sampled.readings._LinearTail`; None for other readings) and
-    stays linear up to the firing the simulated cells are heading for (no tail cell held at its rate),
-    the steady cells' exact expected shortfall is corrected for (:meth:`StartPull.corrected_margin`);
-    otherwise every lead clears its rival's whole allowance (:meth:`StartPull.margin_allowance`)."""
+    With ``exact`` (every output reads low, and the readings are linear in the simulated cells' firing:
+    the ``"linear"`` reading with no tail cell held at its rate) the steady cells' exact expected
+    shortfall is corrected for (:meth:`StartPull.corrected_margin`); otherwise every lead clears its
+    rival's whole allowance (:meth:`StartPull.margin_allowance`)."""
     mean_firing = np.atleast_2d(firing).mean(axis=0)
-    exact, bound = pull.shortfalls(mean_firing, since, until)
-    if pull.from_below and tail is not None and not tail.clamped(ext, mean_firing + exact):
-        parts = (exact @ pull.reach, bound @ pull.reach)
+    if exact and pull.from_below:
+        shortfall, bound = pull.shortfalls(mean_firing, since, until)
+        parts = (shortfall @ pull.reach, bound @ pull.reach)
         return (lambda lead: pull.corrected_margin(parts, lead)), parts[0]
     outputs_pull = pull.allowance(mean_firing, since, until)
     return (lambda lead: pull.margin_allowance(outputs_pull, lead)), 0.0
