@@ -3,8 +3,8 @@ A digit decided from an empty network
 =====================================
 
 A convolutional classifier run as a spiking network, switched on empty: every cell starts unexcited and
-nothing of the digit's analytic solution is used. ``sample_outputs`` runs 32 replications until its
-sequential test decides; here one replication of the same network is run again with the output cells'
+nothing of the digit's analytic solution is used. ``sample_outputs`` runs 4 replications, read in
+batches, until its sequential test decides; here one replication of the same network is run again with the output cells'
 spikes recorded, to show what the decision watched: each output's firing rate so far, the leader pulling
 away from the others, and the time at which the test decided. The model halves its position cells' load
 (``load_scale=0.5``) so that they forget the empty start quickly enough.
@@ -58,7 +58,7 @@ def main():
     raster.set_yticklabels([f"class {c}" for c in clf.classes_], fontsize=7)
     raster.set_xlabel("time")
     raster.set_title(f"Output cells' spikes over the first {first:.0f} time units, from an empty network")
-    rates.axvline(decided_at, color="k", ls="--", label="decided (32 replications)")
+    rates.axvline(decided_at, color="k", ls="--", label="decided (4 replications)")
     rates.set_xlabel("time")
     rates.set_ylabel("output spikes per unit time so far")
     rates.set_title("Each output's firing rate so far in one replication (dotted: analytic q)")
