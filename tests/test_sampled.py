@@ -470,8 +470,8 @@ def test_spiking_readout_decides_digits_cheaply_and_correctly():
     """From the analytic start, a ConvSRNN with the spiking readout decides every instance for its analytic
     class, cheaply: any bias of the simulated network (a wrong input rate, a wrong starting law) shows up
     here as wrong or undecided instances (with the external inhibition of the inputs left out of the
-    starting law, 3 in 4 decisions were wrong). From the default empty start the same budget is not enough
-    for its position cells to forget their start, and the result says so instead of deciding.
+    starting law, 3 in 4 decisions were wrong). From the default empty start it decides too, never wrongly
+    (measured: 4 of 4, at 4.3e5 events each; before batch means and the exact correction, none).
     """
     ds = gelsim.datasets.load_digit_images()
     train, test = np.isin(ds.y_train, [0, 1, 7]), np.isin(ds.y_test, [0, 1, 7])
@@ -481,7 +481,7 @@ def test_spiking_readout_decides_digits_cheaply_and_correctly():
     assert so.decided.all() and so.agreement == 1.0 and so.start == "analytic"
     assert np.median(so.events) < 1e6
     cold = clf.sample_outputs(ds.X_test[test][:4], max_events=4e6, rng=0)
-    assert cold.start == "empty" and not cold.wrong.any()
+    assert cold.start == "empty" and not cold.wrong.any() and cold.decided.any()
     assert set(cold.reasons[~cold.decided]) <= {"not relaxed", "max_events"}
 
 
