@@ -91,7 +91,9 @@ def _batch_t(leads, lengths):
     lag-1 correlation ``rho``), and ``rho`` is estimated from the batches themselves and taken at its
     upper bound (2 standard errors above the estimate), so that correlated batches widen the error bars
     instead of shrinking them, and the degrees of freedom are cut by the same factor; at a bound of 1 or
-    more the batches say nothing (infinite error)."""
+    more the batches say nothing (infinite error). The same is done with batches merged in twos and fours
+    (longer, so less correlated) and the narrowest error bar is kept, but never one narrower than that of
+    ``COARSE_GROUPS`` long stretches per replication."""
     n_batches, n_reps = leads.shape[:2]
     total = lengths.sum() * n_reps
     mean = (lengths[:, None, None] * leads).sum(axis=(0, 1)) / total
