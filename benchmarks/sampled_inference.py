@@ -184,7 +184,7 @@ def _print_empty_start(empty_rows, args):
             watch = r["data"] == "Watch"
             met = [r["agreement"] >= (97 if watch else 99), r["decided"] >= (80 if watch else 95),
                    r["wrong"] <= 0.01 * r["n"], r["per_cell"] <= 100 and (watch or r["median"] <= 2e6)]
-            print(f"{r['data']:<15}{r['model']:<11}" + "  ".join(
+            print(f"{r['data']:<15}{r['model']:<12}" + "  ".join(
                 f"{what} {'yes' if m else 'NO'}" for what, m in zip(("agree", "decided", "wrong", "events"), met)))
 
 
