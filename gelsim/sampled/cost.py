@@ -118,6 +118,8 @@ def forecast(model, inputs, solution, *, confidence=0.99, replications=32, start
         gaps = outputs[lead] - outputs[rivals]
         grid = np.logspace(-2, 9, 80) / rate if horizons is None else np.asarray(horizons, float)
         pull = StartPull(model, keep, ext, ext_inh, reach) if start == "empty" else None
+        # Whether the run would correct for the start's exact pull (readings linear at the analytic firing).
+        linear = tail is not None and not tail.held(ext, firing).any()
         for horizon in grid:
             clear = gaps - crit * np.sqrt(variance / (share * horizon * replications))
             if np.any(clear <= 0):
@@ -126,7 +128,6 @@ def forecast(model, inputs, solution, *, confidence=0.99, replications=32, start
             if pull is not None:
                 since = (1 - share) * horizon
                 if batches > 1:
-                    linear = tail is not None and not tail.held(ext, firing).any()
                     allowance = _start_allowance(pull, linear, firing, since, horizon)[0](lead)
                 else:
                     allowance = pull.margin_allowance(pull.allowance(firing, since, horizon), lead)

@@ -107,10 +107,10 @@ def sample_instance(compiled, model, u, q, seed, plan, *, spending=True, discard
     # (three per look; _read_outputs returns new arrays).
     every_cell = np.zeros((replications, net.n_cells)) if reading != "linear" else None
 
-    def read(window, judged_by=None, held=None):
+    def read(window, judged_by=None, capped=None):
         excited, firing = window
         if reading == "linear":
-            return read_tail(excited, firing, judged_by, held)
+            return read_tail(excited, firing, judged_by, capped)
         every_cell[:, keep] = excited if reading == "busy" else firing
         busy, fires = (every_cell, None) if reading == "busy" else (None, every_cell)
         return _read_outputs(reading, net, out, busy, fires, ext, ext_inh, routes)
@@ -269,9 +269,9 @@ class _Batches:
             return
         window = _window(self.last, stop)
         if self.held is not None and self.last.time > 0:
-            held = self.held(self.last.firing.mean(axis=0))
-            self.readings.append(self.read(window, judged_by=self.last.firing, held=held))
-            self.linear.append(not held.any())
+            capped = self.held(self.last.firing.mean(axis=0))
+            self.readings.append(self.read(window, judged_by=self.last.firing, capped=capped))
+            self.linear.append(not capped.any())
         else:
             self.readings.append(self.read(window))
             self.linear.append(False)

@@ -68,14 +68,20 @@ class _LinearTail:
         while reach.nnz and self.depth < tail.size:
             reach, self.depth = self.within @ reach, self.depth + 1
 
+    def _capped_rates(self, inflow):
+        """The tail cells' rates given what they receive from outside the tail, ``inflow`` (tail,) or
+        (tail, replications): each passes on what reaches it, up to its own rate."""
+        rate = self.rate if inflow.ndim == 1 else self.rate[:, None]
+        rates = np.minimum(inflow, rate)
+        for _ in range(self.depth):
+            rates = np.minimum(inflow + self.within @ rates, rate)
+        return rates
+
     def held(self, ext, firing):
         """Which tail cells are held at their rate (saturated) when the simulated cells fire at ``firing``
         (kept,), with external excitation ``ext`` over all cells."""
         inflow = ext[self.tail] + self.from_kept @ firing
-        rates = np.minimum(inflow, self.rate)
-        for _ in range(self.depth):
-            rates = np.minimum(inflow + self.within @ rates, self.rate)
-        return inflow + self.within @ rates >= self.rate
+        return inflow + self.within @ self._capped_rates(inflow) >= self.rate
 
     def solver(self, ext, ext_inh, q=None):
         """For one instance (external excitation ``ext`` and inhibition ``ext_inh``, over all cells), the
@@ -106,9 +112,7 @@ class _LinearTail:
             fires = np.where(use_busy, busy * self.kept_rate, fires)      # (replications, kept)
             inflow = ext_tail + self.from_kept @ fires.T                 # (tail, replications)
             if held is None:
-                rates = np.minimum(inflow, rate)
-                for _ in range(self.depth):
-                    rates = np.minimum(inflow + self.within @ rates, rate)
+                rates = self._capped_rates(inflow)
             else:
                 capped = held[:, None]
                 rates = np.where(capped, rate, inflow)
