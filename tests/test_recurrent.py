@@ -257,6 +257,30 @@ def test_complement_coding_sees_unlit_inputs():
     assert plain.score(X, y) <= 2 / 3 and np.all(plain.decision_outputs(X[-1:]) == 0)
 
 
+@pytest.mark.parametrize("steps", [None, 3])
+def test_complement_coded_sources_give_the_stacked_gradient(steps):
+    """Training holds the complement-coded sources as x alone (half the products); loss and gradient equal
+    those of the stacked [x, 1 - x] to rounding. The complement's share taken with the wrong sign would be
+    off by the whole sources' block."""
+    gen, x, codes = _problem(4)
+    params = core.init_params(2 * D, H, K, 1, gen, scale=1.0)
+    flat = lambda g: np.concatenate([a.ravel() for a in g.arrays()])  # noqa: E731
+
+    def loss_grad(X):
+        if steps is None:
+            return core.steady_loss_grad(params, X, codes, 0.1, H, K)
+        return core.unrolled_loss_grad(params, X, codes, steps, 0.1, H, K)
+
+    coded = core.ComplementCoded(x)
+    assert coded.shape == (x.shape[0], 2 * D) and np.array_equal(coded[[1, 2]].dense(), np.hstack([x, 1 - x])[[1, 2]])
+    loss, stacked = loss_grad(np.hstack([x, 1 - x]))
+    loss_coded, halved = loss_grad(coded)
+    assert loss_coded == pytest.approx(loss, rel=1e-12)
+    scale = np.abs(flat(stacked)).max()
+    assert np.abs(flat(halved) - flat(stacked)).max() <= 1e-12 * scale
+    assert np.abs(stacked.src_log_weights[D:]).max() > 1e-3 * scale   # the complement's block counts
+
+
 def test_warm_starts_give_the_cold_solution():
     """Started from a pattern's last steady state and adjoint, the solves reach the same gradient as from
     scratch; the weights moved enough between the visits that returning the stale gradient would fail."""

@@ -149,6 +149,55 @@ def _weight_grads_to_params(w, H, K, g_src, g_rho, g_hh, g_ho_exc, g_ho_inh, g_r
     return Params(g_src_log_weights, g_hid, g_r * w.r, g_r_out * w.r_out)
 
 
+# ---------------------------------------------------------------------------------------------- sources
+class ComplementCoded:
+    """The sources' ``q`` under complement coding, ``[x, 1 - x]`` (n, 2d), held as ``x`` alone.
+
+    Every product with the sources costs half of the stacked array's: ``[x, 1 - x] S = x (S₁ - S₂) +
+    1 S₂`` for weights ``S = [S₁; S₂]`` (what the sources send), and ``[x, 1 - x]ᵀ U = [xᵀ U; 1ᵀ U - xᵀ U]``
+    (their gradient). These two products are most of a training step's arithmetic. Supports what the
+    training code does with a batch of sources: ``shape``, ``ndim``, row selection and ``@``.
+    """
+
+    ndim = 2
+
+    def __init__(self, x):
+        self.x = x
+
+    @property
+    def shape(self):
+        n, d = self.x.shape
+        return (n, 2 * d)
+
+    def __getitem__(self, rows):
+        return ComplementCoded(self.x[rows])
+
+    def __matmul__(self, S):
+        d = self.x.shape[1]
+        complement = S[d:]
+        out = self.x @ (S[:d] - complement)
+        out += complement.sum(axis=0)
+        # Each entry is a sum of non-negative terms; the difference's rounding must not make one negative.
+        return np.maximum(out, 0.0, out=out)
+
+    def dense(self):
+        """The stacked array ``[x, 1 - x]``."""
+        return np.hstack([self.x, 1.0 - self.x])
+
+
+def source_weight_grad(X, U):
+    """``Xᵀ U`` for sources ``X``, an array or :class:`ComplementCoded`: the sources' weight gradient from
+    ``U`` (n, 2H), what each hidden cell's excitation and inhibition pass back."""
+    if not isinstance(X, ComplementCoded):
+        return X.T @ U
+    d = X.x.shape[1]
+    lit = X.x.T @ U
+    grad = np.empty((2 * d, U.shape[1]), dtype=lit.dtype)
+    grad[:d] = lit
+    np.subtract(U.sum(axis=0), lit, out=grad[d:])
+    return grad
+
+
 # ---------------------------------------------------------------------------------------------- unrolled
 def _step_inputs(X, t):
     """The sources' q at step ``t``: ``X`` (n, d) holds them fixed, a sequence (n, T, d) gives step t's."""
@@ -226,7 +275,7 @@ def unrolled_loss_grad(params, X, codes, steps, temperature, H, K, readout="last
                 gQ += share[t - 1]
     U[:, :, H:] *= -1.0
     if X.ndim == 2:
-        g_src = X.T @ U.sum(axis=0)
+        g_src = source_weight_grad(X, U.sum(axis=0))
     else:
         g_src = np.ascontiguousarray(X.transpose(1, 0, 2)).reshape(-1, X.shape[2]).T @ U.reshape(-1, 2 * H)
     if len(w.hh) == 1:
@@ -409,7 +458,7 @@ def steady_loss_grad(params, X, codes, temperature, H, K, *, tol=1e-12, warm=Non
         warm.put(rows, q, v)
     u = v * free
     U = np.hstack([u, -u * q])                         # what each cell's excitation and inhibition pass back
-    g_src, g_hh = X.T @ U, q.T @ U
+    g_src, g_hh = source_weight_grad(X, U), q.T @ U
     grads = _weight_grads_to_params(w, H, K, g_src, None, [g_hh], g_ho_exc, g_ho_inh,
                                     U[:, H:].sum(axis=0), g_r_out)
     return loss, grads
