@@ -27,7 +27,7 @@ def _random_params(gen, sets):
 def _shifted(params, direction, h):
     return core.Params(*[[a + h * v for a, v in zip(params.hid_logits, direction.hid_logits)]
                          if isinstance(a, list) else a + h * v
-                         for a, v in ((params.src_log_weights, direction.src_log_weights),
+                         for a, v in ((params.src_roots, direction.src_roots),
                                       (params.hid_logits, direction.hid_logits),
                                       (params.hid_log_rate, direction.hid_log_rate),
                                       (params.out_log_rate, direction.out_log_rate))])
@@ -37,7 +37,7 @@ def _directional_check(loss_grad, params, gen):
     """Central difference of the loss along a random direction against ``<gradient, direction>``."""
     direction = core.Params(*[[gen.standard_normal(a.shape) for a in x] if isinstance(x, list)
                               else gen.standard_normal(x.shape)
-                              for x in (params.src_log_weights, params.hid_logits, params.hid_log_rate,
+                              for x in (params.src_roots, params.hid_logits, params.hid_log_rate,
                                         params.out_log_rate)])
     _, grads = loss_grad(params)
     analytic = sum(float(np.sum(g * v)) for g, v in zip(grads.arrays(), direction.arrays()))
@@ -88,7 +88,7 @@ def test_fast_gradient_matches_the_whole_network_route():
     assert loss == pytest.approx(loss_net, rel=1e-10)
     scale = np.abs(flat(reference)).max()
     assert np.abs(flat(fast) - flat(reference)).max() <= 1e-8 * scale
-    assert np.abs(fast.src_log_weights).max() > 1e-3 * scale        # the sources' block is not trivially 0
+    assert np.abs(fast.src_roots).max() > 1e-3 * scale        # the sources' block is not trivially 0
 
 
 def test_unrolled_gradient_converges_to_the_steady_state_gradient():
@@ -143,7 +143,7 @@ def test_single_precision_trains_the_same_model(xor):
     assert epochs >= 50
     gap = np.abs(np.subtract(single.loss_curve_[:epochs], double.loss_curve_[:epochs])).max()
     assert gap < 1e-3 < np.abs(np.subtract(other.loss_curve_[:epochs], double.loss_curve_[:epochs])).max()
-    assert single.params_.src_log_weights.dtype == np.float64
+    assert single.params_.src_roots.dtype == np.float64
     full = RecurrentRNNClassifier(**XOR_FIT, dtype="float32").fit(X, y)
     assert full.score(X, y) == 1.0
     q = gelsim.solve(full.to_network(X[0])).q
@@ -278,7 +278,7 @@ def test_complement_coded_sources_give_the_stacked_gradient(steps):
     assert loss_coded == pytest.approx(loss, rel=1e-12)
     scale = np.abs(flat(stacked)).max()
     assert np.abs(flat(halved) - flat(stacked)).max() <= 1e-12 * scale
-    assert np.abs(stacked.src_log_weights[D:]).max() > 1e-3 * scale   # the complement's block counts
+    assert np.abs(stacked.src_roots[D:]).max() > 1e-3 * scale   # the complement's block counts
 
 
 def test_warm_starts_give_the_cold_solution():

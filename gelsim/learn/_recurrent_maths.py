@@ -7,7 +7,8 @@ firing rate ``r_j = exp(φ_j)`` over its slots by a softmax of logits ``θ_j``: 
 inhibitory slot per target, plus a departure slot (spikes that leave the network), so ``w±_jk = r_j p±_jk``
 with ``Σ_k (p+_jk + p-_jk) <= 1``. A source's weights are free, ``w±_ik = exp(θ±_ik)``, and its firing rate
 is their sum: its ``q`` is its input ``x_i`` whatever its rate, so the rate can be whatever the weights
-need, and the sources need neither a softmax nor a departure slot. Any parameter values give a network that
+need, and the sources need neither a softmax nor a departure slot. A source's weight is ``SOURCE_SCALE φ²``
+of a free root ``φ`` (see :data:`SOURCE_SCALE`). Any parameter values give a network that
 :func:`gelsim.simulate` can run; no projection is ever needed.
 """
 
@@ -24,9 +25,18 @@ from ..steady._anderson import anderson
 from ._gradient_kernels import rate_softmax_vjp
 
 
+#: A source's weight is ``SOURCE_SCALE * φ²`` of its free root ``φ``. Adam moves each parameter by about
+#: the learning rate a step whatever its gradient's size, so the scale sets how fast the sources' weights move
+#: (``2 sqrt(SOURCE_SCALE w)`` times the step). A square, unlike ``exp(θ)``, lets a weight reach 0 and costs
+#: 0.03 ms a step where ``exp`` took 0.17 (MNIST sample, 313,600 weights). Chosen by 5-fold cross-validation
+#: on training data (means of the folds over seeds; ``exp(θ)`` beside it): digits 97.35 % (96.55), the MNIST
+#: sample 93.03 % (93.13); scales 1 and 0.01 gave 97.29 and 97.11 % on digits, 92.75 and 92.81 % on MNIST.
+SOURCE_SCALE = 0.09
+
+
 @dataclass
 class Params:
-    """Free parameters: the sources' log-weights, softmax logits over each hidden cell's slots, and the
+    """Free parameters: the roots of the sources' weights, softmax logits over each hidden cell's slots, and the
     hidden and output cells' log firing rates.
 
     ``hid_logits`` holds one set per step when the steps do not share weights: set t maps step t's state
@@ -34,26 +44,28 @@ class Params:
     of the last set are the readout.
     """
 
-    src_log_weights: np.ndarray  # (d, 2H): log of the excitatory, then inhibitory, weight to each hidden cell
+    src_roots: np.ndarray      # (d, 2H): excitatory, then inhibitory, weight to each hidden cell: SOURCE_SCALE φ²
     hid_logits: list           # [(H, 2H + 2SK + 1)]: exc/inh to hidden, exc/inh to outputs per readout
                                # segment (S = 1 but for a sequence model's segmented mean), departure
     hid_log_rate: np.ndarray   # (H,)
     out_log_rate: np.ndarray   # (K,)
 
     def arrays(self):
-        return [self.src_log_weights, *self.hid_logits, self.hid_log_rate, self.out_log_rate]
+        return [self.src_roots, *self.hid_logits, self.hid_log_rate, self.out_log_rate]
 
     def astype(self, dtype):
         """The same parameters as ``dtype`` arrays (new arrays)."""
-        return Params(self.src_log_weights.astype(dtype), [t.astype(dtype) for t in self.hid_logits],
+        return Params(self.src_roots.astype(dtype), [t.astype(dtype) for t in self.hid_logits],
                       self.hid_log_rate.astype(dtype), self.out_log_rate.astype(dtype))
 
 
 def init_params(d, H, K, steps, gen, *, scale=0.1, segments=1):
     """Small random logits, hidden and output rates 1; each source's weights near ``max(H / d, 1) / (2H +
-    1)``, so that each hidden cell gets O(1) input (the weights a softmax over 2H + 1 slots at that rate
-    would give); ``segments`` sets of output slots (see :func:`unrolled_forward`)."""
-    return Params(src_log_weights=scale * gen.standard_normal((d, 2 * H)) + np.log(max(H / d, 1.0) / (2 * H + 1)),
+    1)`` (times ``exp(scale z)``, ``z`` standard normal), so that each hidden cell gets O(1) input (the
+    weights a softmax over 2H + 1 slots at that rate would give); ``segments`` sets of output slots (see
+    :func:`unrolled_forward`)."""
+    weight = max(H / d, 1.0) / (2 * H + 1) * np.exp(scale * gen.standard_normal((d, 2 * H)))
+    return Params(src_roots=np.sqrt(weight / SOURCE_SCALE),
                   hid_logits=[scale * gen.standard_normal((H, 2 * H + 2 * segments * K + 1)) for _ in range(steps)],
                   hid_log_rate=np.zeros(H), out_log_rate=np.zeros(K))
 
@@ -71,6 +83,7 @@ class Weights:
     (``src``, ``hh``), so that one product gives both; ``src_exc`` and the like are views of them. The
     sources' rates ``rho`` are the sums of their weights, formed when asked for (training never needs them)."""
 
+    src_roots: np.ndarray  # the parameters the sources' weights are made from (for the chain rule)
     r: np.ndarray
     src: np.ndarray       # (d, 2H): excitation, then inhibition, from each source to each hidden cell
     hh: list              # per step (H, 2H): the same between hidden cells
@@ -102,11 +115,12 @@ class Weights:
 
 def weights(params, H, K):
     r, r_out = np.exp(params.hid_log_rate), np.exp(params.out_log_rate)
-    src = np.exp(params.src_log_weights)
+    src = np.square(params.src_roots)
+    src *= SOURCE_SCALE
     P_hid = [_softmax(t) for t in params.hid_logits]
     last = P_hid[-1]
     SK = (last.shape[1] - 1 - 2 * H) // 2
-    return Weights(r, src, [r[:, None] * P[:, :2 * H] for P in P_hid],
+    return Weights(params.src_roots, r, src, [r[:, None] * P[:, :2 * H] for P in P_hid],
                    _segment_rows(r[:, None] * last[:, 2 * H:2 * H + SK], K),
                    _segment_rows(r[:, None] * last[:, 2 * H + SK:2 * H + 2 * SK], K), r_out, P_hid)
 
@@ -124,17 +138,18 @@ def _segment_columns(matrix, H):
 
 
 def _weight_grads_to_params(w, H, K, g_src, g_rho, g_hh, g_ho_exc, g_ho_inh, g_r, g_r_out):
-    """Chain rule from the weights and rates to the parameters: ``w = exp(θ)`` for a source's weights (whose
-    sum is its rate ``ρ``), ``w = rate * softmax`` for a hidden cell's.
+    """Chain rule from the weights and rates to the parameters: ``w = SOURCE_SCALE φ²`` for a source's
+    weights (whose sum is its rate ``ρ``), ``w = rate * softmax`` for a hidden cell's.
 
     ``g_src`` (d, 2H) and each of ``g_hh`` (H, 2H) hold the gradients of a block's excitatory then
     inhibitory weights, side by side as in :class:`Weights` (``g_src`` is overwritten: it becomes the
-    gradient of the sources' log-weights); ``g_rho`` those of the sources' rates (None when the loss sees
+    gradient of the sources' roots); ``g_rho`` those of the sources' rates (None when the loss sees
     the sources only through their weights); ``g_ho_exc`` and ``g_ho_inh`` (S H, K)
     those of the readout, which sits in the last step's output slots."""
     if g_rho is not None:
         g_src = g_src + g_rho[:, None]              # dρ_i/dw_ik = 1
-    g_src_log_weights = np.multiply(g_src, w.src, out=g_src)
+    g_src_roots = np.multiply(g_src, w.src_roots, out=g_src)
+    g_src_roots *= 2.0 * SOURCE_SCALE
     g_hid, g_r = [], g_r.copy()
     g_r_from_weights = np.empty_like(w.r)
     steps = len(w.P_hid)
@@ -146,7 +161,7 @@ def _weight_grads_to_params(w, H, K, g_src, g_rho, g_hh, g_ho_exc, g_ho_inh, g_r
         rate_softmax_vjp(P, np.ascontiguousarray(G, dtype=P.dtype), w.r, g_logits, g_r_from_weights)
         g_r += g_r_from_weights
         g_hid.append(g_logits)
-    return Params(g_src_log_weights, g_hid, g_r * w.r, g_r_out * w.r_out)
+    return Params(g_src_roots, g_hid, g_r * w.r, g_r_out * w.r_out)
 
 
 # ---------------------------------------------------------------------------------------------- sources

@@ -5,7 +5,6 @@ Figures 6/8 redone on RNN cells)."""
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import logsumexp
 
 from ._common import Check, Timer, not_available, pyplot, save, say, script_main
 
@@ -48,7 +47,7 @@ def _gradient_convergence(seed):
     for boost in BOOSTS:
         p = core.init_params(d, H, K, 1, gen, scale=1.0)
         p.hid_log_rate[:] = np.log(0.5)
-        p.src_log_weights -= logsumexp(p.src_log_weights, axis=1, keepdims=True)   # each source at rate 1
+        p.src_roots /= np.sqrt(core.SOURCE_SCALE * np.square(p.src_roots).sum(axis=1, keepdims=True))  # rate 1
         p.hid_logits[0][:, :H] += boost          # more recurrent excitation: a slower contraction
         rho = _contraction(core, core.weights(p, H, K), X)
         _, exact = core.steady_loss_grad(p, X, codes, 0.1, H, K)
