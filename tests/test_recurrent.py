@@ -1,5 +1,7 @@
 """RecurrentRNNClassifier: gradients through the steady state and the unrolled map, validity, learning."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -279,6 +281,20 @@ def test_complement_coded_sources_give_the_stacked_gradient(steps):
     scale = np.abs(flat(stacked)).max()
     assert np.abs(flat(halved) - flat(stacked)).max() <= 1e-12 * scale
     assert np.abs(stacked.src_roots[D:]).max() > 1e-3 * scale   # the complement's block counts
+
+
+def test_a_source_whose_weights_reached_zero_is_a_silent_cell(xor):
+    """A square lets a source's weights reach 0, and then its rate: it sends nothing, the network is still
+    valid, and the sampled mode reads it without invalid arithmetic (0 rate times an unbounded shortfall)."""
+    X, y = xor
+    clf = RecurrentRNNClassifier(n_hidden=4, max_epochs=3, random_state=0, progress=False).fit(X, y)
+    clf.params_.src_roots[0] = 0.0
+    net = clf.to_network(X[3])
+    assert net.fire_rate[0] == 0.0 and np.all(net.w_exc[0] == 0) and np.all(net.w_inh[0] == 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        predicted = clf.predict(X[:4], mode="sampled", rng=0, max_events=1e4)
+    assert set(predicted) <= set(clf.classes_)
 
 
 def test_warm_starts_give_the_cold_solution():

@@ -5,10 +5,10 @@ Cells: ``d`` sources (``q = x``: external excitation ``x_i ρ_i`` at firing rate
 (recurrent), ``K`` output cells (fed by the hidden cells, sending nothing). A hidden cell ``j`` spends its
 firing rate ``r_j = exp(φ_j)`` over its slots by a softmax of logits ``θ_j``: one excitatory and one
 inhibitory slot per target, plus a departure slot (spikes that leave the network), so ``w±_jk = r_j p±_jk``
-with ``Σ_k (p+_jk + p-_jk) <= 1``. A source's weights are free, ``w±_ik = exp(θ±_ik)``, and its firing rate
+with ``Σ_k (p+_jk + p-_jk) <= 1``. A source's weights are free and its firing rate
 is their sum: its ``q`` is its input ``x_i`` whatever its rate, so the rate can be whatever the weights
-need, and the sources need neither a softmax nor a departure slot. A source's weight is ``SOURCE_SCALE φ²``
-of a free root ``φ`` (see :data:`SOURCE_SCALE`). Any parameter values give a network that
+need, and the sources need neither a softmax nor a departure slot. A source's weight is ``SOURCE_SCALE ψ²``
+of a free root ``ψ`` (see :data:`SOURCE_SCALE`). Any parameter values give a network that
 :func:`gelsim.simulate` can run; no projection is ever needed.
 """
 
@@ -25,7 +25,7 @@ from ..steady._anderson import anderson
 from ._gradient_kernels import rate_softmax_vjp
 
 
-#: A source's weight is ``SOURCE_SCALE * φ²`` of its free root ``φ``. Adam moves each parameter by about
+#: A source's weight is ``SOURCE_SCALE * ψ²`` of its free root ``ψ``. Adam moves each parameter by about
 #: the learning rate a step whatever its gradient's size, so the scale sets how fast the sources' weights move
 #: (``2 sqrt(SOURCE_SCALE w)`` times the step). A square, unlike ``exp(θ)``, lets a weight reach 0 and costs
 #: 0.03 ms a step where ``exp`` took 0.17 (MNIST sample, 313,600 weights). Chosen by 5-fold cross-validation
@@ -44,7 +44,7 @@ class Params:
     of the last set are the readout.
     """
 
-    src_roots: np.ndarray      # (d, 2H): excitatory, then inhibitory, weight to each hidden cell: SOURCE_SCALE φ²
+    src_roots: np.ndarray      # (d, 2H): excitatory, then inhibitory, weight to each hidden cell: SOURCE_SCALE ψ²
     hid_logits: list           # [(H, 2H + 2SK + 1)]: exc/inh to hidden, exc/inh to outputs per readout
                                # segment (S = 1 but for a sequence model's segmented mean), departure
     hid_log_rate: np.ndarray   # (H,)
@@ -138,7 +138,7 @@ def _segment_columns(matrix, H):
 
 
 def _weight_grads_to_params(w, H, K, g_src, g_rho, g_hh, g_ho_exc, g_ho_inh, g_r, g_r_out):
-    """Chain rule from the weights and rates to the parameters: ``w = SOURCE_SCALE φ²`` for a source's
+    """Chain rule from the weights and rates to the parameters: ``w = SOURCE_SCALE ψ²`` for a source's
     weights (whose sum is its rate ``ρ``), ``w = rate * softmax`` for a hidden cell's.
 
     ``g_src`` (d, 2H) and each of ``g_hh`` (H, 2H) hold the gradients of a block's excitatory then
@@ -168,7 +168,7 @@ def _weight_grads_to_params(w, H, K, g_src, g_rho, g_hh, g_ho_exc, g_ho_inh, g_r
 class ComplementCoded:
     """The sources' ``q`` under complement coding, ``[x, 1 - x]`` (n, 2d), held as ``x`` alone.
 
-    Every product with the sources costs half of the stacked array's: ``[x, 1 - x] S = x (S₁ - S₂) +
+    Every product with the sources takes half the stacked array's multiply-adds: ``[x, 1 - x] S = x (S₁ - S₂) +
     1 S₂`` for weights ``S = [S₁; S₂]`` (what the sources send), and ``[x, 1 - x]ᵀ U = [xᵀ U; 1ᵀ U - xᵀ U]``
     (their gradient). These two products are most of a training step's arithmetic. Supports what the
     training code does with a batch of sources: ``shape``, ``ndim``, row selection and ``@``.

@@ -84,7 +84,7 @@ class RecurrentRNNClassifier(SpikingClassifierMixin, ClassifierMixin, BaseEstima
     and the trained model is always a network that :func:`gelsim.simulate` can run. A source's weights are
     free positive numbers and its firing rate is their sum: a source's ``q`` is its input whatever its rate,
     so nothing is lost by letting the weights set the rate, and it saves the softmax over the largest block
-    of weights (MNIST sample: 1,568 sources by 200 slots). Each weight is ``0.09 φ²`` of a free root ``φ``;
+    of weights (MNIST sample: 1,568 sources by 200 slots). Each weight is ``0.09 ψ²`` of a free root ``ψ``;
     unlike ``exp(θ)`` it can reach 0, and it learns better in 5-fold cross-validation (training data only,
     means over seeds, ``exp(θ)`` in brackets): digits 97.35 % (96.55), the MNIST sample 93.03 % (93.13),
     JapaneseVowels 97.41 % (96.67), scikit-learn's wine 98.50 % (97.94) and breast cancer 97.07 % (96.84).

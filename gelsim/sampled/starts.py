@@ -199,8 +199,10 @@ class StartPull:
             decay = (np.sqrt(lam_exc) - np.sqrt(removal)) ** 2              # 1 / tau
             left = (np.exp(-since * decay) - np.exp(-until * decay)) / (decay * span)
             missed = np.where(lam_exc < removal, lam_exc / (removal * (removal - lam_exc)), np.inf)
+            # A cell that never fires (rate 0: a trained source whose weights all reached 0) misses nothing.
+            missed = np.where(self.rate > 0, self.rate * missed, 0.0)
         left = np.where(decay > 0, np.nan_to_num(left, nan=1.0), 1.0).clip(0.0, 1.0)
-        bound = np.minimum(np.minimum(f * left, self.rate * missed / until), np.maximum(self.rate - f, 0.0))
+        bound = np.minimum(np.minimum(f * left, missed / until), np.maximum(self.rate - f, 0.0))
         steady = self.steady_input & (lam_exc < removal)
         exact = np.zeros_like(bound)
         exact[steady] = self.rate[steady] * empty_queue_shortfall(lam_exc[steady], removal[steady], since, until)
