@@ -183,8 +183,8 @@ class RecurrentRNNClassifier(SpikingClassifierMixin, ClassifierMixin, BaseEstima
         """The sources' q as ``dtype``: the features scaled into [0, 1] by the training range, then their
         complements with the complement coding: stacked (``dense``), or as a
         :class:`~gelsim.learn._recurrent_maths.ComplementCoded` of the features alone, whose products with
-        the weights cost half (MNIST sample, 100 hidden cells: the two per training step take 0.40 ms
-        each stacked, 0.35 and 0.30 ms so)."""
+        the weights take half the multiply-adds (MNIST sample, 100 hidden cells: the two per training step
+        take 0.40 ms each stacked, 0.35 and 0.30 ms so)."""
         x = (X - self.data_min_) / self.data_span_
         np.clip(x, 0.0, 1.0, out=x)
         x = x.astype(dtype, copy=False)
