@@ -190,7 +190,8 @@ class RecurrentRNNClassifier(SpikingClassifierMixin, ClassifierMixin, BaseEstima
         x = x.astype(dtype, copy=False)
         if self.coding != "complement":
             return x
-        return np.hstack([x, 1.0 - x]) if dense else core.ComplementCoded(x)
+        coded = core.ComplementCoded(x)
+        return coded.dense() if dense else coded
 
     # ------------------------------------------------------------------ prediction
     def decision_outputs(self, X):

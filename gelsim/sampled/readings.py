@@ -68,13 +68,22 @@ class _LinearTail:
         while reach.nnz and self.depth < tail.size:
             reach, self.depth = self.within @ reach, self.depth + 1
 
-    def _capped_rates(self, inflow):
+    def _capped_rates(self, inflow, held=None):
         """The tail cells' rates given what they receive from outside the tail, ``inflow`` (tail,) or
-        (tail, replications): each passes on what reaches it, up to its own rate."""
+        (tail, replications): each passes on what reaches it, up to its own rate; or, with ``held`` (a mask
+        over tail cells), the held cells at their rate and the others passing on all that reaches them."""
         rate = self.rate if inflow.ndim == 1 else self.rate[:, None]
-        rates = np.minimum(inflow, rate)
+        if held is None:
+            def cap(rates):
+                return np.minimum(rates, rate)
+        else:
+            held = held if inflow.ndim == 1 else held[:, None]
+
+            def cap(rates):
+                return np.where(held, rate, rates)
+        rates = cap(inflow)
         for _ in range(self.depth):
-            rates = np.minimum(inflow + self.within @ rates, rate)
+            rates = cap(inflow + self.within @ rates)
         return rates
 
     def held(self, ext, firing):
@@ -111,13 +120,7 @@ class _LinearTail:
                 use_busy = by_busy(np.atleast_2d(judged_by).mean(axis=0) / self.kept_rate)
             fires = np.where(use_busy, busy * self.kept_rate, fires)      # (replications, kept)
             inflow = ext_tail + self.from_kept @ fires.T                 # (tail, replications)
-            if held is None:
-                rates = self._capped_rates(inflow)
-            else:
-                capped = held[:, None]
-                rates = np.where(capped, rate, inflow)
-                for _ in range(self.depth):
-                    rates = np.where(capped, rate, inflow + self.within @ rates)
+            rates = self._capped_rates(inflow, held)
             return (rates[self.out] / rate[self.out]).T
         return read
 
