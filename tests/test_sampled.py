@@ -390,6 +390,11 @@ def test_empty_queue_shortfall_is_the_exact_transient():
             assert got == pytest.approx(exact, rel=1e-3)
     # All the excitation missed, spread over a long run: rho / (mu - lam) / until.
     assert empty_queue_shortfall(np.array([0.5]), np.array([1.0]), 0.0, 1e6)[0] == pytest.approx(1e-6, rel=1e-6)
+    # A queue whose slowest mode, a = (sqrt(mu) - sqrt(lam))^2, has decayed by exp(-50) at the window's start is
+    # skipped (0); just before that the quadrature gives a value too small to matter beside a rate of 1.
+    a = (1.0 - np.sqrt(0.5)) ** 2
+    before, after = (empty_queue_shortfall(np.array([0.5]), np.array([1.0]), s / a, 1.5 * s / a)[0] for s in (49, 51))
+    assert 0.0 < before < 1e-20 and after == 0.0
 
 
 def test_start_pull_is_measured_from_the_run_and_fades_with_the_window_start():

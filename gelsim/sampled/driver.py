@@ -313,8 +313,14 @@ def _window(a, b):
     if a.time <= 0:
         return b.excited, b.firing
     span = b.time - a.time
-    return tuple(None if x is None else (x * b.time - y * a.time) / span
-                 for x, y in ((b.excited, a.excited), (b.firing, a.firing)))
+
+    def between(late, early):
+        # (late b.time - early a.time) / span, with one temporary (a window is read for every batch).
+        window = late * (b.time / span)
+        window -= early * (a.time / span)
+        return window
+    return tuple(None if late is None else between(late, early)
+                 for late, early in ((b.excited, a.excited), (b.firing, a.firing)))
 
 
 def sample_outputs(model_network, inputs, solution, analytic, classes, *, rng=None, n_jobs=None, executor=None,
