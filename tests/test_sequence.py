@@ -5,6 +5,7 @@ import pytest
 
 import gelsim
 from gelsim import SequenceRNNClassifier
+from gelsim.learn import _elman
 from gelsim.learn import _recurrent_maths as core
 from gelsim.learn import _training as training
 
@@ -41,12 +42,12 @@ def test_bptt_gradients_match_finite_differences():
     S = gen.uniform(size=(6, 5, 3))            # 6 sequences of 5 steps of 3 inputs
     codes = gen.integers(2, size=6)
     params = core.init_params(3, 4, 2, 1, gen, scale=1.0)
-    elman = core.init_elman(3, 4, 2, gen)
+    elman = _elman.init_elman(3, 4, 2, gen)
     def arrays_of(result):
         return result[0], result[1].arrays()
 
     cases = [(params, lambda: arrays_of(core.unrolled_loss_grad(params, S, codes, 5, 0.1, 4, 2))),
-             (elman, lambda: arrays_of(core.elman_loss_grad(elman, S, codes, 5)))]
+             (elman, lambda: arrays_of(_elman.elman_loss_grad(elman, S, codes, 5)))]
     for p, loss_grad in cases:
         for _ in range(3):
             analytic, numeric = _directional(loss_grad, p.arrays(), gen)

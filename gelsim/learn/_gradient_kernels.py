@@ -52,3 +52,35 @@ def adam_update(param, grad, mean, square, beta1, one_minus_beta1, beta2, one_mi
         mean[i] = m
         square[i] = v
         param[i] -= step * m / (root * np.sqrt(v) + eps)
+
+
+@njit(cache=True, error_model="numpy")
+def complement_source_parts(roots, scale, difference, complement_sums):
+    """What complement-coded sources send, from the roots ``ψ`` (2d, m) of their weights ``S = scale ψ²``
+    without forming ``S``: ``difference = S₁ - S₂`` (d, m), lit rows less their complements, and
+    ``complement_sums``, the column sums of ``S₂`` (m,), so that ``[x, 1 - x] S = x difference +
+    complement_sums``. One pass over the roots where NumPy took four (square, scale, subtract, sum).
+    """
+    d, m = difference.shape
+    for j in range(m):
+        complement_sums[j] = 0
+    for i in range(d):
+        for j in range(m):
+            lit = roots[i, j]
+            dark = roots[d + i, j]
+            difference[i, j] = scale * (lit * lit - dark * dark)
+            complement_sums[j] += scale * dark * dark
+
+
+@njit(cache=True, error_model="numpy")
+def complement_root_grad(lit_grad, column_sums, roots, factor, out):
+    """The gradient of complement-coded sources' roots ``ψ`` (2d, m), weights ``scale ψ²``: with
+    ``lit_grad = xᵀ U`` (d, m) and ``column_sums = 1ᵀ U`` (m,) the weights' gradient is ``[xᵀ U; 1ᵀ U -
+    xᵀ U]``, times ``factor ψ`` (``factor = 2 scale``) by the chain rule; written into ``out`` in one pass.
+    """
+    d, m = lit_grad.shape
+    for i in range(d):
+        for j in range(m):
+            g = lit_grad[i, j]
+            out[i, j] = factor * roots[i, j] * g
+            out[d + i, j] = factor * roots[d + i, j] * (column_sums[j] - g)

@@ -15,6 +15,7 @@ of a free root ``ψ`` (see :data:`SOURCE_SCALE`). Any parameter values give a ne
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
@@ -22,7 +23,7 @@ import scipy.sparse as sp
 from ..network import Network
 from ..steady import solve, steady_state_vjp
 from ..steady._anderson import anderson
-from ._gradient_kernels import rate_softmax_vjp
+from ._gradient_kernels import complement_root_grad, complement_source_parts, rate_softmax_vjp
 
 
 #: A source's weight is ``SOURCE_SCALE * ψ²`` of its free root ``ψ``. Adam moves each parameter by about
@@ -81,20 +82,53 @@ def _softmax(theta):
 class Weights:
     """The rates and weight blocks of one step's map. Excitation and inhibition are kept side by side
     (``src``, ``hh``), so that one product gives both; ``src_exc`` and the like are views of them. The
-    sources' rates ``rho`` are the sums of their weights, formed when asked for (training never needs them)."""
+    sources' weights ``src`` (d, 2H), excitation then inhibition from each source to each hidden cell, are
+    formed from their roots when asked for: training with complement-coded sources never needs them
+    (:meth:`source_drive`), nor their sums, the sources' rates ``rho``."""
 
-    src_roots: np.ndarray  # the parameters the sources' weights are made from (for the chain rule)
+    src_roots: np.ndarray  # (d, 2H): the roots ψ of the sources' weights, SOURCE_SCALE ψ²
     r: np.ndarray
-    src: np.ndarray       # (d, 2H): excitation, then inhibition, from each source to each hidden cell
     hh: list              # per step (H, 2H): the same between hidden cells
     ho_exc: np.ndarray    # (S H, K), from the last step's logits: segment s's block is rows s H .. (s + 1) H
     ho_inh: np.ndarray
     r_out: np.ndarray
     P_hid: list
 
+    @cached_property
+    def src(self):
+        src = np.square(self.src_roots)
+        src *= SOURCE_SCALE
+        return src
+
     @property
     def rho(self):
         return self.src.sum(axis=1)
+
+    def source_drive(self, X):
+        """``X @ src``, what sources of ``q`` ``X`` (n, d) send to each hidden cell (n, 2H); for
+        :class:`ComplementCoded` sources from the roots in one pass (:func:`complement_source_parts`),
+        without forming ``src``."""
+        if not isinstance(X, ComplementCoded):
+            return X @ self.src
+        roots = self.src_roots
+        d = roots.shape[0] // 2
+        difference = np.empty((d, roots.shape[1]), dtype=roots.dtype)
+        complement_sums = np.empty(roots.shape[1], dtype=roots.dtype)
+        complement_source_parts(roots, roots.dtype.type(SOURCE_SCALE), difference, complement_sums)
+        return X.drive(difference, complement_sums)
+
+    def source_root_grad(self, X, U):
+        """The gradient of the sources' roots ``ψ`` from ``U`` (n, 2H), what each hidden cell's excitation
+        and inhibition pass back: ``(Xᵀ U) 2 SOURCE_SCALE ψ``, for :class:`ComplementCoded` sources in one
+        pass (:func:`complement_root_grad`) after the product with ``x`` alone."""
+        roots = self.src_roots
+        factor = roots.dtype.type(2.0 * SOURCE_SCALE)
+        if not isinstance(X, ComplementCoded):
+            return _chain_to_roots(X.T @ U, roots)
+        lit = X.x.T @ U
+        grad = np.empty(roots.shape, dtype=lit.dtype)
+        complement_root_grad(lit, U.sum(axis=0), roots, factor, grad)
+        return grad
 
     @property
     def src_exc(self):
@@ -115,12 +149,10 @@ class Weights:
 
 def weights(params, H, K):
     r, r_out = np.exp(params.hid_log_rate), np.exp(params.out_log_rate)
-    src = np.square(params.src_roots)
-    src *= SOURCE_SCALE
     P_hid = [_softmax(t) for t in params.hid_logits]
     last = P_hid[-1]
     SK = (last.shape[1] - 1 - 2 * H) // 2
-    return Weights(params.src_roots, r, src, [r[:, None] * P[:, :2 * H] for P in P_hid],
+    return Weights(params.src_roots, r, [r[:, None] * P[:, :2 * H] for P in P_hid],
                    _segment_rows(r[:, None] * last[:, 2 * H:2 * H + SK], K),
                    _segment_rows(r[:, None] * last[:, 2 * H + SK:2 * H + 2 * SK], K), r_out, P_hid)
 
@@ -137,19 +169,21 @@ def _segment_columns(matrix, H):
     return matrix.reshape(SH // H, H, K).transpose(1, 0, 2).reshape(H, -1)
 
 
-def _weight_grads_to_params(w, H, K, g_src, g_rho, g_hh, g_ho_exc, g_ho_inh, g_r, g_r_out):
-    """Chain rule from the weights and rates to the parameters: ``w = SOURCE_SCALE ψ²`` for a source's
-    weights (whose sum is its rate ``ρ``), ``w = rate * softmax`` for a hidden cell's.
+def _chain_to_roots(g_src, roots):
+    """The roots' gradient from the weights' ``g_src`` (overwritten): ``w = SOURCE_SCALE ψ²``."""
+    g_src *= roots
+    g_src *= roots.dtype.type(2.0 * SOURCE_SCALE)
+    return g_src
 
-    ``g_src`` (d, 2H) and each of ``g_hh`` (H, 2H) hold the gradients of a block's excitatory then
-    inhibitory weights, side by side as in :class:`Weights` (``g_src`` is overwritten: it becomes the
-    gradient of the sources' roots); ``g_rho`` those of the sources' rates (None when the loss sees
-    the sources only through their weights); ``g_ho_exc`` and ``g_ho_inh`` (S H, K)
-    those of the readout, which sits in the last step's output slots."""
-    if g_rho is not None:
-        g_src = g_src + g_rho[:, None]              # dρ_i/dw_ik = 1
-    g_src_roots = np.multiply(g_src, w.src_roots, out=g_src)
-    g_src_roots *= 2.0 * SOURCE_SCALE
+
+def _weight_grads_to_params(w, H, K, g_src_roots, g_hh, g_ho_exc, g_ho_inh, g_r, g_r_out):
+    """Chain rule from the weights and rates to the parameters: ``w = rate * softmax`` for a hidden
+    cell's weights (the sources' come as their roots' gradient ``g_src_roots``, from
+    :meth:`Weights.source_root_grad`).
+
+    Each of ``g_hh`` (H, 2H) holds the gradients of a block's excitatory then inhibitory weights, side by
+    side as in :class:`Weights`; ``g_ho_exc`` and ``g_ho_inh`` (S H, K) those of the readout, which sits
+    in the last step's output slots."""
     g_hid, g_r = [], g_r.copy()
     g_r_from_weights = np.empty_like(w.r)
     steps = len(w.P_hid)
@@ -190,27 +224,18 @@ class ComplementCoded:
     def __matmul__(self, S):
         d = self.x.shape[1]
         complement = S[d:]
-        out = self.x @ (S[:d] - complement)
-        out += complement.sum(axis=0)
+        return self.drive(S[:d] - complement, complement.sum(axis=0))
+
+    def drive(self, difference, complement_sums):
+        """``[x, 1 - x] S`` from ``difference = S₁ - S₂`` and ``complement_sums``, the column sums of ``S₂``."""
+        out = self.x @ difference
+        out += complement_sums
         # Each entry is a sum of non-negative terms; the difference's rounding must not make one negative.
         return np.maximum(out, 0.0, out=out)
 
     def dense(self):
         """The stacked array ``[x, 1 - x]``."""
         return np.hstack([self.x, 1.0 - self.x])
-
-
-def source_weight_grad(X, U):
-    """``Xᵀ U`` for sources ``X``, an array or :class:`ComplementCoded`: the sources' weight gradient from
-    ``U`` (n, 2H), what each hidden cell's excitation and inhibition pass back."""
-    if not isinstance(X, ComplementCoded):
-        return X.T @ U
-    d = X.x.shape[1]
-    lit = X.x.T @ U
-    grad = np.empty((2 * d, U.shape[1]), dtype=lit.dtype)
-    grad[:d] = lit
-    np.subtract(U.sum(axis=0), lit, out=grad[d:])
-    return grad
 
 
 # ---------------------------------------------------------------------------------------------- unrolled
@@ -233,12 +258,12 @@ def unrolled_forward(w, X, steps, readout="last"):
     n, H), the outputs, their denominators and the state the outputs read."""
     n, H = X.shape[0], w.r.size
     # One product a step for the sources' excitation and inhibition, one for the hidden cells'.
-    sources, recurrent = w.src, w.hh
-    Q = np.zeros((steps + 1, n, H), dtype=sources.dtype)
-    Ds = np.empty((steps, n, H), dtype=sources.dtype)
-    fixed = X @ sources if X.ndim == 2 else None
+    recurrent, dtype = w.hh, w.src_roots.dtype
+    Q = np.zeros((steps + 1, n, H), dtype=dtype)
+    Ds = np.empty((steps, n, H), dtype=dtype)
+    fixed = w.source_drive(X) if X.ndim == 2 else None
     for t in range(steps):
-        drive = fixed if X.ndim == 2 else X[:, t] @ sources
+        drive = fixed if X.ndim == 2 else X[:, t] @ w.src
         if t > 0:                      # q_0 = 0 sends nothing
             fed = Q[t] @ recurrent[t if len(recurrent) > 1 else 0]
             fed += drive
@@ -290,15 +315,16 @@ def unrolled_loss_grad(params, X, codes, steps, temperature, H, K, readout="last
                 gQ += share[t - 1]
     U[:, :, H:] *= -1.0
     if X.ndim == 2:
-        g_src = source_weight_grad(X, U.sum(axis=0))
+        g_src = w.source_root_grad(X, U.sum(axis=0))
     else:
-        g_src = np.ascontiguousarray(X.transpose(1, 0, 2)).reshape(-1, X.shape[2]).T @ U.reshape(-1, 2 * H)
+        g_src = w.source_root_grad(np.ascontiguousarray(X.transpose(1, 0, 2)).reshape(-1, X.shape[2]),
+                                   U.reshape(-1, 2 * H))
     if len(w.hh) == 1:
         g_hh = [Q[:-1].reshape(-1, H).T @ U.reshape(-1, 2 * H)]
     else:
         g_hh = [Q[t].T @ U[t] for t in range(steps)]
     g_r = U[:, :, H:].sum(axis=(0, 1))
-    grads = _weight_grads_to_params(w, H, K, g_src, None, g_hh, g_ho_exc, g_ho_inh, g_r,
+    grads = _weight_grads_to_params(w, H, K, g_src, g_hh, g_ho_exc, g_ho_inh, g_r,
                                     g_r_out)
     return loss, grads
 
@@ -379,7 +405,7 @@ def steady_hidden(w, X, *, tol=1e-12, max_iter=10_000, start=None):
     from ``start`` (n, H) if given, else from the state with no recurrent input.
     """
     H = w.r.size
-    drive = X @ w.src                                  # one product for the sources' excitation and inhibition
+    drive = w.source_drive(X)                          # one product for the sources' excitation and inhibition
     A, B = drive[:, :H], drive[:, H:] + w.r
     W = w.hh[0]
 
@@ -473,8 +499,8 @@ def steady_loss_grad(params, X, codes, temperature, H, K, *, tol=1e-12, warm=Non
         warm.put(rows, q, v)
     u = v * free
     U = np.hstack([u, -u * q])                         # what each cell's excitation and inhibition pass back
-    g_src, g_hh = source_weight_grad(X, U), q.T @ U
-    grads = _weight_grads_to_params(w, H, K, g_src, None, [g_hh], g_ho_exc, g_ho_inh,
+    g_src, g_hh = w.source_root_grad(X, U), q.T @ U
+    grads = _weight_grads_to_params(w, H, K, g_src, [g_hh], g_ho_exc, g_ho_inh,
                                     U[:, H:].sum(axis=0), g_r_out)
     return loss, grads
 
@@ -497,7 +523,8 @@ def steady_loss_grad_by_network(params, X, codes, temperature, H, K):
     hid, out = slice(d, d + H), slice(d + H, d + H + K)
     # A source's q is x whatever its rate: the rate's own terms (fire rate and Λ = x ρ) cancel exactly.
     g_rho = g.fire_rate[:d] + np.sum(g.ext_exc[:, :d] * X, axis=0)
-    grads = _weight_grads_to_params(w, H, K, np.hstack([g.w_exc[:d, hid], g.w_inh[:d, hid]]), g_rho,
+    g_src = np.hstack([g.w_exc[:d, hid], g.w_inh[:d, hid]]) + g_rho[:, None]      # dρ_i/dw_ik = 1
+    grads = _weight_grads_to_params(w, H, K, _chain_to_roots(g_src, w.src_roots),
                                     [np.hstack([g.w_exc[hid, hid], g.w_inh[hid, hid]])], g.w_exc[hid, out],
                                     g.w_inh[hid, out], g.fire_rate[hid], g.fire_rate[out])
     return loss, grads
@@ -543,57 +570,3 @@ def sequence_network(w, steps, x_seq=None, readout="last"):
         ext[:n_src] = (np.asarray(x_seq, float) * rho).ravel()
     return Network(fire_rate=fire, w_exc=blocks.matrix("exc", False), w_inh=blocks.matrix("inh", False),
                    ext_exc=ext)
-
-
-# ---------------------------------------------------------------------------------------------- Elman baseline
-@dataclass
-class ElmanParams:
-    """An Elman network ``h_t = tanh(x_t W + h_{t-1} U + b)``, logits ``h_T V + c``: the baseline."""
-
-    W: np.ndarray
-    U: np.ndarray
-    b: np.ndarray
-    V: np.ndarray
-    c: np.ndarray
-
-    def arrays(self):
-        return [self.W, self.U, self.b, self.V, self.c]
-
-    def astype(self, dtype):
-        """The same parameters as ``dtype`` arrays (new arrays)."""
-        return ElmanParams(*(a.astype(dtype) for a in self.arrays()))
-
-
-def init_elman(d, H, K, gen):
-    """Glorot-uniform input and output weights, an orthogonal recurrent matrix, zero biases."""
-    def glorot(a, b):
-        lim = np.sqrt(6.0 / (a + b))
-        return gen.uniform(-lim, lim, (a, b))
-
-    U = np.linalg.qr(gen.standard_normal((H, H)))[0]
-    return ElmanParams(glorot(d, H), U, np.zeros(H), glorot(H, K), np.zeros(K))
-
-
-def elman_loss_grad(params, X, codes, steps):
-    """Cross-entropy of ``softmax(h_T V + c)`` and its gradient by back-propagation through time."""
-    p = params
-    Hs = [np.zeros((X.shape[0], p.U.shape[0]))]
-    for t in range(steps):
-        Hs.append(np.tanh(_step_inputs(X, t) @ p.W + Hs[-1] @ p.U + p.b))
-    loss, G = _cross_entropy(Hs[-1] @ p.V + p.c, codes, 1.0)
-    g = ElmanParams(np.zeros_like(p.W), np.zeros_like(p.U), np.zeros_like(p.b), Hs[-1].T @ G, G.sum(axis=0))
-    gh = G @ p.V.T
-    for t in range(steps - 1, -1, -1):
-        ga = gh * (1.0 - Hs[t + 1] ** 2)
-        g.W += _step_inputs(X, t).T @ ga
-        g.U += Hs[t].T @ ga
-        g.b += ga.sum(axis=0)
-        gh = ga @ p.U.T
-    return loss, g
-
-
-def elman_outputs(params, X, steps):
-    h = np.zeros((X.shape[0], params.U.shape[0]))
-    for t in range(steps):
-        h = np.tanh(_step_inputs(X, t) @ params.W + h @ params.U + params.b)
-    return h @ params.V + params.c

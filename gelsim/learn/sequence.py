@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _elman
 from . import _recurrent_maths as core
 from sklearn.base import BaseEstimator, ClassifierMixin
 
@@ -147,10 +148,10 @@ class SequenceRNNClassifier(SpikingClassifierMixin, ClassifierMixin, BaseEstimat
                                                       self.readout)
                 return loss, grads.arrays()
         else:
-            params = core.init_elman(d, H, K, gen).astype(dtype)
+            params = _elman.init_elman(d, H, K, gen).astype(dtype)
 
             def loss_grad(idx):
-                loss, grads = core.elman_loss_grad(params, S[idx], codes[idx], T)
+                loss, grads = _elman.elman_loss_grad(params, S[idx], codes[idx], T)
                 return loss, grads.arrays()
         arrays = params.arrays()
         fit_by_gradient(self, loss_grad, arrays, codes, gen, lambda rows: self._scores_of(params, S[rows], H, K),
@@ -200,7 +201,7 @@ class SequenceRNNClassifier(SpikingClassifierMixin, ClassifierMixin, BaseEstimat
     def _scores_of(self, params, S, H, K):
         """Class scores of the steps ``S`` (n, length, channels) under ``params``."""
         if self.cell == "elman":
-            return core.elman_outputs(params, S, S.shape[1])
+            return _elman.elman_outputs(params, S, S.shape[1])
         return core.unrolled_forward(core.weights(params, H, K), S, S.shape[1], self.readout)[2]
 
     def decision_outputs(self, X):
