@@ -281,6 +281,14 @@ def test_complement_coded_sources_give_the_stacked_gradient(steps):
     scale = np.abs(flat(stacked)).max()
     assert np.abs(flat(halved) - flat(stacked)).max() <= 1e-12 * scale
     assert np.abs(stacked.src_roots[D:]).max() > 1e-3 * scale   # the complement's block counts
+    # In single precision (training's default) the compiled one-pass kernels run in float32 throughout:
+    # the same gradient to float32 rounding, far inside the whole block's size.
+    single = params.astype(np.float32)
+    coded32 = core.ComplementCoded(x.astype(np.float32))
+    grads32 = (core.steady_loss_grad(single, coded32, codes, 0.1, H, K) if steps is None
+               else core.unrolled_loss_grad(single, coded32, codes, steps, 0.1, H, K))[1]
+    assert grads32.src_roots.dtype == np.float32
+    assert np.abs(flat(grads32) - flat(stacked)).max() <= 1e-4 * scale
 
 
 def test_a_source_whose_weights_reached_zero_is_a_silent_cell(xor):

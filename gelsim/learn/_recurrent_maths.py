@@ -463,7 +463,10 @@ def _fixed_point(F, x, tol, max_iter, lower, upper):
         x = new
         if settled:
             return x
-    return anderson(F, x, tol=tol, max_iter=max_iter, memory=3, lower=lower, upper=upper)[0]
+    # Anderson mixing works in double precision; its answer comes back in the batch's own, so that a step
+    # whose rows needed it does not run its products in double (single precision is training's default).
+    return anderson(F, x, tol=tol, max_iter=max_iter, memory=3, lower=lower, upper=upper)[0].astype(x.dtype,
+                                                                                                   copy=False)
 
 
 def steady_loss_grad(params, X, codes, temperature, H, K, *, tol=1e-12, warm=None, rows=None):
