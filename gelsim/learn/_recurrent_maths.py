@@ -122,12 +122,11 @@ class Weights:
         and inhibition pass back: ``(Xᵀ U) 2 SOURCE_SCALE ψ``, for :class:`ComplementCoded` sources in one
         pass (:func:`complement_root_grad`) after the product with ``x`` alone."""
         roots = self.src_roots
-        factor = roots.dtype.type(2.0 * SOURCE_SCALE)
         if not isinstance(X, ComplementCoded):
             return _chain_to_roots(X.T @ U, roots)
         lit = X.x.T @ U
         grad = np.empty(roots.shape, dtype=lit.dtype)
-        complement_root_grad(lit, U.sum(axis=0), roots, factor, grad)
+        complement_root_grad(lit, U.sum(axis=0), roots, roots.dtype.type(2.0 * SOURCE_SCALE), grad)
         return grad
 
     @property
@@ -204,8 +203,9 @@ class ComplementCoded:
 
     Every product with the sources takes half the stacked array's multiply-adds: ``[x, 1 - x] S = x (S₁ - S₂) +
     1 S₂`` for weights ``S = [S₁; S₂]`` (what the sources send), and ``[x, 1 - x]ᵀ U = [xᵀ U; 1ᵀ U - xᵀ U]``
-    (their gradient). These two products are most of a training step's arithmetic. Supports what the
-    training code does with a batch of sources: ``shape``, ``ndim``, row selection and ``@``.
+    (their gradient). These two products are most of a training step's arithmetic; :class:`Weights` forms
+    both from ``x`` (:meth:`Weights.source_drive`, :meth:`Weights.source_root_grad`). Supports what the
+    training code does with a batch of sources: ``shape``, ``ndim``, row selection, :meth:`drive`.
     """
 
     ndim = 2
@@ -220,11 +220,6 @@ class ComplementCoded:
 
     def __getitem__(self, rows):
         return ComplementCoded(self.x[rows])
-
-    def __matmul__(self, S):
-        d = self.x.shape[1]
-        complement = S[d:]
-        return self.drive(S[:d] - complement, complement.sum(axis=0))
 
     def drive(self, difference, complement_sums):
         """``[x, 1 - x] S`` from ``difference = S₁ - S₂`` and ``complement_sums``, the column sums of ``S₂``."""

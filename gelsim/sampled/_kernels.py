@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-#: A queue whose slowest mode has decayed by exp(-FORGOTTEN) at the window's start lacks nothing there
-#: that a double can hold next to its rate (exp(-50) is 2e-22), so its quadrature is skipped.
+#: A mode that has decayed by exp(-FORGOTTEN) at the window's start adds nothing there that a double can
+#: hold next to the queue's rate (exp(-50) is 2e-22), so it and every faster one are skipped: a queue whose
+#: slowest mode is past it gives 0.
 FORGOTTEN = 50.0
 
 
@@ -23,8 +24,6 @@ def queue_shortfall_means(lam, mu, since, until, nodes):
     for i in range(lam.size):
         root_lam, root_mu = np.sqrt(lam[i]), np.sqrt(mu[i])
         a, b = (root_mu - root_lam) ** 2, (root_mu + root_lam) ** 2
-        if a * since > FORGOTTEN:
-            continue
         middle, half = (a + b) / 2.0, (b - a) / 2.0
         total = 0.0
         # From the spectrum's low end up: past the first node that has decayed by FORGOTTEN at ``since``
