@@ -39,13 +39,14 @@ def init_elman(d, H, K, gen):
     return ElmanParams(glorot(d, H), U, np.zeros(H), glorot(H, K), np.zeros(K))
 
 
-def elman_loss_grad(params, X, codes, steps):
-    """Cross-entropy of ``softmax(h_T V + c)`` and its gradient by back-propagation through time."""
+def elman_loss_grad(params, X, codes, steps, smoothing=0.0):
+    """Cross-entropy of ``softmax(h_T V + c)`` (labels smoothed by ``smoothing``) and its gradient by
+    back-propagation through time."""
     p = params
     Hs = [np.zeros((X.shape[0], p.U.shape[0]))]
     for t in range(steps):
         Hs.append(np.tanh(_step_inputs(X, t) @ p.W + Hs[-1] @ p.U + p.b))
-    loss, G = _cross_entropy(Hs[-1] @ p.V + p.c, codes, 1.0)
+    loss, G = _cross_entropy(Hs[-1] @ p.V + p.c, codes, 1.0, smoothing)
     g = ElmanParams(np.zeros_like(p.W), np.zeros_like(p.U), np.zeros_like(p.b), Hs[-1].T @ G, G.sum(axis=0))
     gh = G @ p.V.T
     for t in range(steps - 1, -1, -1):

@@ -275,12 +275,13 @@ def unrolled_forward(w, X, steps, readout="last"):
     return Q, Ds, np.minimum(No / Do, 1.0), Do, read
 
 
-def unrolled_loss_grad(params, X, codes, steps, temperature, H, K, readout="last"):
-    """Mean cross-entropy of ``softmax(q_out / temperature)`` and its gradient (back-propagation through
-    the ``steps`` maps; a saturated cell passes no gradient). ``readout`` as in :func:`unrolled_forward`."""
+def unrolled_loss_grad(params, X, codes, steps, temperature, H, K, readout="last", smoothing=0.0):
+    """Mean cross-entropy of ``softmax(q_out / temperature)`` (labels smoothed by ``smoothing``, see
+    :func:`_cross_entropy`) and its gradient (back-propagation through the ``steps`` maps; a saturated cell
+    passes no gradient). ``readout`` as in :func:`unrolled_forward`."""
     w = weights(params, H, K)
     Q, Ds, Qo, Do, read = unrolled_forward(w, X, steps, readout)
-    loss, gQo = _cross_entropy(Qo, codes, temperature)
+    loss, gQo = _cross_entropy(Qo, codes, temperature, smoothing)
     # Output cells.
     u = np.where(Qo < 1.0, gQo / Do, 0.0)
     g_ho_exc, g_ho_inh = read.T @ u, -read.T @ (u * Qo)
@@ -333,15 +334,19 @@ def segment_spans(steps, segments):
     return list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
 
 
-def _cross_entropy(Qo, codes, temperature):
-    n = Qo.shape[0]
+def _cross_entropy(Qo, codes, temperature, smoothing=0.0):
+    """Mean cross-entropy of ``softmax(Qo / temperature)`` against the labels smoothed by ``smoothing`` (the
+    target gives the label ``1 - smoothing + smoothing / K`` and every class ``smoothing / K``), and its
+    gradient with respect to ``Qo``."""
+    n, K = Qo.shape
     z = Qo / temperature
     z = z - z.max(axis=1, keepdims=True)
-    P = np.exp(z)
-    P /= P.sum(axis=1, keepdims=True)
-    loss = -np.mean(np.log(P[np.arange(n), codes] + 1e-300))
-    G = P.copy()
-    G[np.arange(n), codes] -= 1.0
+    log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    rows = np.arange(n)
+    loss = -(1.0 - smoothing) * np.mean(log_p[rows, codes]) - smoothing * np.mean(log_p.mean(axis=1))
+    G = np.exp(log_p)
+    G -= smoothing / K
+    G[rows, codes] -= 1.0 - smoothing
     return loss, G / (n * temperature)
 
 
@@ -464,8 +469,9 @@ def _fixed_point(F, x, tol, max_iter, lower, upper):
                                                                                                    copy=False)
 
 
-def steady_loss_grad(params, X, codes, temperature, H, K, *, tol=1e-12, warm=None, rows=None):
-    """Mean cross-entropy at the steady state of the recurrent network, and its exact gradient.
+def steady_loss_grad(params, X, codes, temperature, H, K, *, smoothing=0.0, tol=1e-12, warm=None, rows=None):
+    """Mean cross-entropy at the steady state of the recurrent network (labels smoothed by ``smoothing``, see
+    :func:`_cross_entropy`), and its exact gradient.
 
     The adjoint of Eq. (1) restricted to the hidden cells: ``v = c + Jᵀ v`` with ``J_ij = (w+_ji - q_i w-_ji)
     / D_i`` (zero rows for saturated cells), solved for the whole batch by the same mixing; then, with
@@ -479,7 +485,7 @@ def steady_loss_grad(params, X, codes, temperature, H, K, *, tol=1e-12, warm=Non
     q, D = steady_hidden(w, X, tol=tol, start=q_start)
     No, Do = q @ w.ho_exc, w.r_out + q @ w.ho_inh
     Qo = np.minimum(No / Do, 1.0)
-    loss, gQo = _cross_entropy(Qo, codes, temperature)
+    loss, gQo = _cross_entropy(Qo, codes, temperature, smoothing)
     u_out = np.where(Qo < 1.0, gQo / Do, 0.0)
     g_ho_exc, g_ho_inh = q.T @ u_out, -q.T @ (u_out * Qo)
     g_r_out = -np.sum(u_out * Qo, axis=0)
@@ -503,7 +509,7 @@ def steady_loss_grad(params, X, codes, temperature, H, K, *, tol=1e-12, warm=Non
     return loss, grads
 
 
-def steady_loss_grad_by_network(params, X, codes, temperature, H, K):
+def steady_loss_grad_by_network(params, X, codes, temperature, H, K, *, smoothing=0.0):
     """:func:`steady_loss_grad` by the general route: the whole model as a :class:`Network`, solved by
     :func:`gelsim.solve` and differentiated by one batched adjoint solve (:func:`gelsim.steady_state_vjp`).
     Kept as the reference the fast route is tested against."""
@@ -514,7 +520,7 @@ def steady_loss_grad_by_network(params, X, codes, temperature, H, K):
     E[:, :d] = X * net.fire_rate[:d]
     ss = solve(net, ext_exc=E, memory=3)   # a short Anderson history: fewer flops a step (see gradients.py)
     Qo = ss.q[:, -K:]
-    loss, gQo = _cross_entropy(Qo, codes, temperature)
+    loss, gQo = _cross_entropy(Qo, codes, temperature, smoothing)
     C = np.zeros_like(E)
     C[:, -K:] = gQo
     g = steady_state_vjp(net, C, ext_exc=E, steady_state=ss)

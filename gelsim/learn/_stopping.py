@@ -16,7 +16,7 @@ from ._training import train
 def check_training(estimator):
     """Check the settings :func:`fit_by_gradient` reads: ``learning_rate``, ``batch_size``, ``max_epochs``,
     ``early_stopping``, ``validation_fraction``, ``n_iter_no_change`` and ``tol``; and ``dtype``, the
-    precision the estimator trains in."""
+    precision the estimator trains in, and ``label_smoothing``, its loss's."""
     name = type(estimator).__name__
     if estimator.dtype not in ("float64", "float32"):
         raise ValueError(f"The 'dtype' parameter of {name} must be 'float64' or 'float32'. "
@@ -34,6 +34,10 @@ def check_training(estimator):
                          f"Got {fraction!r} instead.")
     check_int(estimator.n_iter_no_change, "n_iter_no_change", name, minimum=1)
     check_positive_number(estimator.tol, "tol", name, allow_zero=True)
+    smoothing = estimator.label_smoothing
+    if isinstance(smoothing, bool) or not isinstance(smoothing, numbers.Real) or not 0.0 <= smoothing < 1.0:
+        raise ValueError(f"The 'label_smoothing' parameter of {name} must be a number in [0, 1). "
+                         f"Got {smoothing!r} instead.")
 
 
 #: Models with fewer parameters than this train with one BLAS thread: their products (tens of rows by tens

@@ -51,6 +51,13 @@ class RecurrentRNNClassifier(SpikingClassifierMixin, ClassifierMixin, BaseEstima
         (5-fold cross-validation on the digits' training images: 96.3 -> 97.3 %; the MLP 97.1 %).
     temperature : float
         The loss is the cross-entropy of ``softmax(q_out / temperature)``.
+    label_smoothing : float in [0, 1)
+        The loss's target is the label with weight ``1 - label_smoothing`` plus ``label_smoothing`` spread
+        evenly over all classes (Szegedy et al., 2016): training then stops pulling the outputs of patterns
+        it already classifies apart, and spends its steps on the others. Cross-validated on the training data
+        (digits 5 folds, 4 seeds; the MNIST sample 3 folds, 2 seeds; 0 in brackets): digits 97.57 % (97.22),
+        the MNIST sample 92.55 % (92.28); 0.02 and 0.05 gave 97.61 and 97.59 % on digits, 92.46 and 92.50 %
+        on MNIST, the same within their spread, and 0.1 is the usual choice.
     learning_rate, batch_size, max_epochs : float, int or "auto", int
         Adam's initial step size (decaying linearly to 0 over the epochs), patterns per step, passes over
         the training data. ``batch_size="auto"`` takes a tenth of the training data, at least 1 and at most
@@ -108,14 +115,15 @@ class RecurrentRNNClassifier(SpikingClassifierMixin, ClassifierMixin, BaseEstima
     """
 
     def __init__(self, n_hidden=100, *, readout_time=None, share_weights=True, coding="complement",
-                 temperature=0.03, learning_rate=0.03, batch_size=64, max_epochs=100, early_stopping=False,
-                 validation_fraction=0.1, n_iter_no_change=10, tol=1e-4, dtype="float32", random_state=None,
-                 progress=None):
+                 temperature=0.03, label_smoothing=0.1, learning_rate=0.03, batch_size=64, max_epochs=100,
+                 early_stopping=False, validation_fraction=0.1, n_iter_no_change=10, tol=1e-4, dtype="float32",
+                 random_state=None, progress=None):
         self.n_hidden = n_hidden
         self.readout_time = readout_time
         self.share_weights = share_weights
         self.coding = coding
         self.temperature = temperature
+        self.label_smoothing = label_smoothing
         self.learning_rate = learning_rate
         self.batch_size = batch_size
         self.max_epochs = max_epochs
@@ -146,14 +154,17 @@ class RecurrentRNNClassifier(SpikingClassifierMixin, ClassifierMixin, BaseEstima
         arrays = params.arrays()
 
         warm = core.WarmStarts(Xs.shape[0], H, dtype) if steps is None else None
+        smoothing = float(self.label_smoothing)
 
         def loss_grad(idx):
             if steps is None:
                 # A cell on the edge of saturation gets its one-sided derivative: a valid subgradient step.
                 loss, grads = core.steady_loss_grad(params, Xs[idx], codes[idx], self.temperature, H, K,
-                                                    tol=core.TRAINING_TOL[dtype], warm=warm, rows=idx)
+                                                    smoothing=smoothing, tol=core.TRAINING_TOL[dtype], warm=warm,
+                                                    rows=idx)
             else:
-                loss, grads = core.unrolled_loss_grad(params, Xs[idx], codes[idx], steps, self.temperature, H, K)
+                loss, grads = core.unrolled_loss_grad(params, Xs[idx], codes[idx], steps, self.temperature, H, K,
+                                                      smoothing=smoothing)
             return loss, grads.arrays()
 
         fit_by_gradient(self, loss_grad, arrays, codes, gen, lambda rows: core.outputs(params, Xs[rows], steps, H, K))
