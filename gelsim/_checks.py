@@ -81,6 +81,14 @@ def check_positive_number(value, name, owner, allow_zero=False, allow_inf=False)
     return v
 
 
+def check_proportion(value, name, owner):
+    """Return ``value`` as float after checking it is a real number in [0, 1) (a share or probability that
+    must leave something)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= value < 1.0:
+        raise ValueError(f"The {name!r} parameter of {owner} must be a number in [0, 1). Got {value!r} instead.")
+    return float(value)
+
+
 def check_int(value, name, owner, minimum=0, also=None):
     """Return ``value`` as int after checking it is an integer >= ``minimum``; ``also`` names another
     accepted value in the message (the caller has let it through)."""

@@ -112,6 +112,31 @@ def test_label_smoothing_is_the_cross_entropy_against_the_smoothed_target():
     assert np.sum(G * direction) == pytest.approx(numeric, rel=1e-7)
 
 
+def test_input_dropout_reads_a_share_of_features_as_unlit():
+    """Each feature is read as 0 with the given probability (within 4 standard errors of the binomial share,
+    where a rate of 0.25 would be 15 away), its complement source then at 1; kept values are not rescaled."""
+    x = np.full((200, 100), 0.7, dtype=np.float32)
+    dropped = core.drop_inputs(core.ComplementCoded(x), 0.3, np.random.default_rng(0))
+    share, se = np.mean(dropped.x == 0), np.sqrt(0.3 * 0.7 / x.size)
+    assert abs(share - 0.3) < 4 * se < abs(0.25 - 0.3) / 15 * 4
+    assert set(np.unique(dropped.x)) == {0.0, np.float32(0.7)} and dropped.x.dtype == np.float32
+    assert np.array_equal(dropped.dense()[:, 100:] == 1.0, dropped.x == 0)
+    plain = core.drop_inputs(x, 0.3, np.random.default_rng(0))    # range coding: the array itself
+    assert isinstance(plain, np.ndarray) and np.array_equal(plain, dropped.x)
+
+
+def test_input_dropout_trains_a_reproducible_different_model():
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    kw = dict(n_hidden=8, max_epochs=20, random_state=0, progress=False)
+    a, b = (RecurrentRNNClassifier(input_dropout=0.1, **kw).fit(X, y) for _ in range(2))
+    plain = RecurrentRNNClassifier(**kw).fit(X, y)
+    assert np.array_equal(a.decision_outputs(X), b.decision_outputs(X))
+    assert not np.allclose(a.decision_outputs(X), plain.decision_outputs(X), atol=1e-3)
+    assert a.score(X, y) > 0.8
+
+
 def test_unrolled_gradient_converges_to_the_steady_state_gradient():
     """Back-propagating through K shared steps approaches the adjoint (steady-state) gradient as K grows."""
     gen, X, codes = _problem(1)
@@ -202,7 +227,7 @@ def test_reproducible_with_random_state(xor):
     (dict(learning_rate=-1.0), "'learning_rate'"), (dict(batch_size=0), "'batch_size'"),
     (dict(max_epochs=0), "'max_epochs'"), (dict(dtype="float16"), "'dtype'"),
     (dict(label_smoothing=1.0), "'label_smoothing'.*\\[0, 1\\)"), (dict(label_smoothing=-0.1), "'label_smoothing'"),
-    (dict(label_smoothing=True), "'label_smoothing'"),
+    (dict(label_smoothing=True), "'label_smoothing'"), (dict(input_dropout=1.0), "'input_dropout'.*\\[0, 1\\)"),
 ])
 def test_bad_params(xor, kwargs, fragment):
     X, y = xor

@@ -233,6 +233,15 @@ class ComplementCoded:
         return np.hstack([self.x, 1.0 - self.x])
 
 
+def drop_inputs(X, rate, gen):
+    """Input dropout for training: each feature of each pattern read as 0 (unlit; its complement source, if
+    any, at 1) with probability ``rate``, by draws from ``gen``. Kept values are not rescaled: a source's
+    ``q`` must stay within [0, 1]."""
+    x = X.x if isinstance(X, ComplementCoded) else X
+    x = x * (gen.random(x.shape, dtype=x.dtype) >= rate)
+    return ComplementCoded(x) if isinstance(X, ComplementCoded) else x
+
+
 # ---------------------------------------------------------------------------------------------- unrolled
 def _step_inputs(X, t):
     """The sources' q at step ``t``: ``X`` (n, d) holds them fixed, a sequence (n, T, d) gives step t's."""

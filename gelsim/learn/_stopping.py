@@ -8,7 +8,7 @@ import numbers
 
 import numpy as np
 
-from .._checks import check_int, check_positive_number
+from .._checks import check_int, check_positive_number, check_proportion
 from .._threads import one_blas_thread
 from ._training import train
 
@@ -34,10 +34,7 @@ def check_training(estimator):
                          f"Got {fraction!r} instead.")
     check_int(estimator.n_iter_no_change, "n_iter_no_change", name, minimum=1)
     check_positive_number(estimator.tol, "tol", name, allow_zero=True)
-    smoothing = estimator.label_smoothing
-    if isinstance(smoothing, bool) or not isinstance(smoothing, numbers.Real) or not 0.0 <= smoothing < 1.0:
-        raise ValueError(f"The 'label_smoothing' parameter of {name} must be a number in [0, 1). "
-                         f"Got {smoothing!r} instead.")
+    check_proportion(estimator.label_smoothing, "label_smoothing", name)
 
 
 #: Models with fewer parameters than this train with one BLAS thread: their products (tens of rows by tens
