@@ -22,7 +22,8 @@ Medians of 3 runs, both sides timed in this run.
    the settings it had before issue #27 (last-step readout, range coding, batches of 32, double precision, no
    label smoothing), and the Elman tanh network trained by the same code (same coding, epochs, batches, step
    size, clipping, label smoothing), on JapaneseVowels and BasicMotions, 3 seeds: accuracy, fit time, epochs
-   and time per epoch against the Elman network's. Targets (issue #27): JapaneseVowels >= 97 %, BasicMotions >= 90 %.
+   and time per epoch against the Elman network's. Targets (issue #27): JapaneseVowels >= 97 %, BasicMotions
+   >= 90 %.
 
 Run:  python benchmarks/learning.py [--skip-gradients] [--skip-tasks] [--skip-mnist] [--skip-sequences]
 """

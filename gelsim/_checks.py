@@ -81,11 +81,13 @@ def check_positive_number(value, name, owner, allow_zero=False, allow_inf=False)
     return v
 
 
-def check_proportion(value, name, owner):
-    """Return ``value`` as float after checking it is a real number in [0, 1) (a share or probability that
-    must leave something)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= value < 1.0:
-        raise ValueError(f"The {name!r} parameter of {owner} must be a number in [0, 1). Got {value!r} instead.")
+def check_proportion(value, name, owner, allow_zero=True):
+    """Return ``value`` as float after checking it is a real number in [0, 1), or (0, 1) without
+    ``allow_zero`` (a share or probability that must leave something)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (
+            (0.0 <= value if allow_zero else 0.0 < value) and value < 1.0):
+        interval = "[0, 1)" if allow_zero else "(0, 1)"
+        raise ValueError(f"The {name!r} parameter of {owner} must be a number in {interval}. Got {value!r} instead.")
     return float(value)
 
 

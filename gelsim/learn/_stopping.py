@@ -4,7 +4,6 @@ when to stop, as scikit-learn's MLP decides it), the validation split, and the d
 from __future__ import annotations
 
 import contextlib
-import numbers
 
 import numpy as np
 
@@ -28,10 +27,7 @@ def check_training(estimator):
     if not isinstance(estimator.early_stopping, (bool, np.bool_)):
         raise ValueError(f"The 'early_stopping' parameter of {name} must be True or False. "
                          f"Got {estimator.early_stopping!r} instead.")
-    fraction = estimator.validation_fraction
-    if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real) or not 0.0 < fraction < 1.0:
-        raise ValueError(f"The 'validation_fraction' parameter of {name} must be a number in (0, 1). "
-                         f"Got {fraction!r} instead.")
+    check_proportion(estimator.validation_fraction, "validation_fraction", name, allow_zero=False)
     check_int(estimator.n_iter_no_change, "n_iter_no_change", name, minimum=1)
     check_positive_number(estimator.tol, "tol", name, allow_zero=True)
     check_proportion(estimator.label_smoothing, "label_smoothing", name)
