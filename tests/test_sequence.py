@@ -121,6 +121,29 @@ def test_mean_readout_over_segments_gradients_match_finite_differences():
         assert abs(analytic - numeric) > 100 * 1e-6 * max(abs(numeric), 1e-3)
 
 
+@pytest.mark.parametrize("readout, n_sets", [("last", 1), ("mean", 1), ("last", 7)])
+def test_large_batches_give_the_small_batches_gradient(readout, n_sets):
+    """The step loops form their products by loops up to SMALL_BATCH rows and by BLAS above it (the
+    finite-difference checks run small batches): the loss and gradient of 20 series are the row-weighted
+    means of those of their chunks of 5, with shared or per-step weights, to rounding."""
+    from gelsim.learn import _unrolled_kernels
+    assert 5 <= _unrolled_kernels.SMALL_BATCH < 20
+    gen = np.random.default_rng(2)
+    S, codes = gen.uniform(size=(20, 7, 3)), gen.integers(2, size=20)
+    params = core.init_params(3, 4, 2, n_sets, gen, scale=1.0, segments=3 if readout == "mean" else 1)
+
+    def loss_grad(rows):
+        loss, g = core.unrolled_loss_grad(params, S[rows], codes[rows], 7, 0.1, 4, 2, readout)
+        return loss, _flat(g.arrays())
+
+    whole = loss_grad(slice(None))
+    chunks = [loss_grad(slice(k, k + 5)) for k in range(0, 20, 5)]
+    assert whole[0] == pytest.approx(np.mean([c[0] for c in chunks]), rel=1e-12)
+    np.testing.assert_allclose(whole[1], np.mean([c[1] for c in chunks], axis=0), rtol=1e-10, atol=1e-14)
+    # Can fail: one chunk's gradient left out moves the mean by far more than rounding.
+    assert not np.allclose(whole[1], np.mean([c[1] for c in chunks[:3]], axis=0), rtol=1e-6, atol=1e-9)
+
+
 def test_classes_that_differ_only_in_spread_are_learnt():
     """BasicMotions' classes differ in how much the sensors move, not in their mean. With the default split
     coding and mean readout, 30 series per class of zero-mean noise at spread 0.5 or 1 are told apart; read

@@ -24,6 +24,7 @@ from ..network import Network
 from ..steady import solve, steady_state_vjp
 from ..steady._anderson import anderson
 from ._gradient_kernels import complement_root_grad, complement_source_parts, rate_softmax_vjp
+from ._unrolled_kernels import unrolled_adjoint, unrolled_states
 
 
 #: A source's weight is ``SOURCE_SCALE * ψ²`` of its free root ``ψ``. Adam moves each parameter by about
@@ -270,21 +271,8 @@ def unrolled_forward(w, X, steps, readout="last"):
 
     Returns the states ``q_0 = 0, q_1, ..., q_steps`` (steps + 1, n, H), each step's denominators (steps,
     n, H), the outputs, their denominators and the state the outputs read."""
-    n, H = X.shape[0], w.r.size
-    # One product a step for the sources' excitation and inhibition, one for the hidden cells'.
-    recurrent, dtype = w.hh, w.src_roots.dtype
-    Q = np.zeros((steps + 1, n, H), dtype=dtype)
-    Ds = np.empty((steps, n, H), dtype=dtype)
-    fixed = w.source_drive(X) if X.ndim == 2 else None
-    for t in range(steps):
-        drive = fixed if X.ndim == 2 else X[:, t] @ w.src
-        if t > 0:                      # q_0 = 0 sends nothing
-            fed = Q[t] @ recurrent[t if len(recurrent) > 1 else 0]
-            fed += drive
-            drive = fed
-        np.add(drive[:, H:], w.r, out=Ds[t])
-        np.divide(drive[:, :H], Ds[t], out=Q[t + 1])
-        np.minimum(Q[t + 1], 1.0, out=Q[t + 1])
+    Q, Ds = _unrolled_states(w, X, steps)
+    H = w.r.size
     if readout == "last":
         read = Q[-1]
     else:
@@ -292,6 +280,27 @@ def unrolled_forward(w, X, steps, readout="last"):
         read = np.hstack([Q[start + 1:stop + 1].mean(axis=0) for start, stop in spans])
     No, Do = read @ w.ho_exc, w.r_out + read @ w.ho_inh
     return Q, Ds, np.minimum(No / Do, 1.0), Do, read
+
+
+def _by_step(X):
+    """A sequence (n, steps, d) as (steps, n, d), C-contiguous: each step's inputs one block."""
+    return np.ascontiguousarray(X.transpose(1, 0, 2))
+
+
+def _unrolled_states(w, X, steps):
+    """States ``Q`` (steps + 1, n, H) and denominators ``Ds`` (steps, n, H) of :func:`unrolled_forward`
+    (:func:`unrolled_states`, with what the sources send at every step formed in one product)."""
+    n, H = X.shape[0], w.r.size
+    dtype = w.src_roots.dtype
+    if X.ndim == 2:
+        drive = w.source_drive(X)[None]
+    else:
+        drive = (_by_step(X).reshape(-1, X.shape[2]) @ w.src).reshape(steps, n, 2 * H)
+    Q = np.zeros((steps + 1, n, H), dtype=dtype)
+    Ds = np.empty((steps, n, H), dtype=dtype)
+    unrolled_states(np.ascontiguousarray(drive, dtype=dtype), np.ascontiguousarray(np.stack(w.hh), dtype=dtype),
+                    w.r.astype(dtype, copy=False), Q, Ds)
+    return Q, Ds
 
 
 def unrolled_loss_grad(params, X, codes, steps, temperature, H, K, readout="last", smoothing=0.0):
@@ -307,33 +316,27 @@ def unrolled_loss_grad(params, X, codes, steps, temperature, H, K, readout="last
     g_r_out = -np.sum(u * Qo, axis=0)
     g_read = u @ w.ho_exc.T - (u * Qo) @ w.ho_inh.T
     # With the mean readout, state q_t (t = 1..steps) gets its segment's share of the read state's gradient.
-    share = None
+    segment_of_step = np.full(steps, -1, dtype=np.int64)
     if readout == "mean":
         spans = segment_spans(steps, w.ho_exc.shape[0] // H)
-        per_segment = [g_read[:, s * H:(s + 1) * H] / (stop - start) for s, (start, stop) in enumerate(spans)]
-        share = [per_segment[s] for s, (start, stop) in enumerate(spans) for _ in range(start, stop)]
-    gQ = g_read if share is None else share[-1]
+        segment_grads = np.stack([g_read[:, s * H:(s + 1) * H] / (stop - start)
+                                  for s, (start, stop) in enumerate(spans)])
+        for s, (start, stop) in enumerate(spans):
+            segment_of_step[start:stop] = s
+        last_grad = segment_grads[-1]
+    else:
+        segment_grads, last_grad = np.zeros((1, 1, 1), dtype=Q.dtype), g_read
     # Back through the steps: U[t] = (u, -u q) holds what step t's excitation and inhibition pass back
     # (u = dL/dN, zero for saturated cells); the weight gradients are then products summed over the steps,
     # formed once after the loop.
-    transposed = [np.vstack([e.T, -i.T]) for e, i in zip(w.hh_exc, w.hh_inh)]   # U[t] holds +u q until the end
-    saturating = Q[1:].reshape(steps, -1).max(axis=1) >= 1.0      # steps where some cell is saturated
+    transposed = np.stack([np.vstack([e.T, -i.T]) for e, i in zip(w.hh_exc, w.hh_inh)])
     U = np.empty((steps, X.shape[0], 2 * H), dtype=Q.dtype)
-    for t in range(steps - 1, -1, -1):
-        u = np.divide(gQ, Ds[t], out=U[t, :, :H])
-        if saturating[t]:
-            u[Q[t + 1] >= 1.0] = 0.0
-        np.multiply(u, Q[t + 1], out=U[t, :, H:])
-        if t > 0:
-            gQ = U[t] @ transposed[t if len(transposed) > 1 else 0]
-            if share is not None:
-                gQ += share[t - 1]
-    U[:, :, H:] *= -1.0
+    unrolled_adjoint(np.ascontiguousarray(last_grad, dtype=Q.dtype), segment_grads.astype(Q.dtype, copy=False),
+                     segment_of_step, Q, Ds, np.ascontiguousarray(transposed, dtype=Q.dtype), U)
     if X.ndim == 2:
         g_src = w.source_root_grad(X, U.sum(axis=0))
     else:
-        g_src = w.source_root_grad(np.ascontiguousarray(X.transpose(1, 0, 2)).reshape(-1, X.shape[2]),
-                                   U.reshape(-1, 2 * H))
+        g_src = w.source_root_grad(_by_step(X).reshape(-1, X.shape[2]), U.reshape(-1, 2 * H))
     if len(w.hh) == 1:
         g_hh = [Q[:-1].reshape(-1, H).T @ U.reshape(-1, 2 * H)]
     else:
