@@ -25,12 +25,20 @@ Medians of 3 runs, both sides timed in this run.
    and time per epoch against the Elman network's. Targets (issue #27): JapaneseVowels >= 97 %, BasicMotions
    >= 90 %.
 
+   With ``--baseline-checkout DIR`` (a checkout of the package as it was when issue #27 was filed, e.g.
+   ``git worktree add DIR c894d28``), the same fits are also timed there, at that code's defaults, in a
+   subprocess of this run: "faster to fit than today" is measured against the code the issue timed.
+
 Run:  python benchmarks/learning.py [--skip-gradients] [--skip-tasks] [--skip-mnist] [--skip-sequences]
+      [--baseline-checkout DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -205,7 +213,31 @@ SEQUENCE_BEFORE = dict(readout="last", coding="range", segments=1, batch_size=32
                        label_smoothing=0.0)
 
 
-def sequences():
+#: Run in a subprocess with another checkout first on the path: SequenceRNNClassifier at that code's
+#: defaults on one data set, 3 seeds; prints the fit times and test accuracies as JSON.
+BASELINE_FITS = """
+import json, sys, time
+sys.path.insert(0, sys.argv[1])
+import gelsim
+ds = gelsim.datasets.LOADERS[sys.argv[2]]()
+times, accs = [], []
+for seed in range(3):
+    start = time.perf_counter()
+    clf = gelsim.SequenceRNNClassifier(random_state=seed, progress=False).fit(ds.X_train, ds.y_train)
+    times.append(time.perf_counter() - start)
+    accs.append(100 * clf.score(ds.X_test, ds.y_test))
+print(json.dumps([times, accs]))
+"""
+
+
+def baseline_fits(checkout, name):
+    """Fit times and accuracies of :data:`BASELINE_FITS` from ``checkout`` on data set ``name``."""
+    done = subprocess.run([sys.executable, "-c", BASELINE_FITS, checkout, name], capture_output=True,
+                          text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def sequences(baseline_checkout=None):
     print(f"\n{'sequences':<16}{'model':<14}{'accuracy % (3 seeds)':>22}{'median':>8}{'train s':>9}{'epochs':>8}"
           f"{'ms/epoch':>10}{'/ elman':>9}{'params':>8}")
     targets = {"JapaneseVowels": 97.0, "BasicMotions": 90.0}
@@ -232,6 +264,11 @@ def sequences():
         print(f"{'':<16}target: rnn median >= {targets[name]:.0f} %: "
               f"{'met' if np.median(rows['rnn'][0]) >= targets[name] else 'NOT met'}; fit time "
               f"{np.median(rows['rnn'][1]) / np.median(rows['rnn (before)'][1]):.2f}x the settings before #27{learnt}")
+        if baseline_checkout:
+            times, accs = baseline_fits(baseline_checkout, name)
+            print(f"{'':<16}the code when #27 was filed ({baseline_checkout}): fit {np.median(times):.2f} s, "
+                  f"median {np.median(accs):.2f} %; today's defaults fit in "
+                  f"{np.median(rows['rnn'][1]) / np.median(times):.2f}x its time", flush=True)
 
 
 def main(argv=None):
@@ -240,6 +277,8 @@ def main(argv=None):
     p.add_argument("--skip-tasks", action="store_true")
     p.add_argument("--skip-sequences", action="store_true")
     p.add_argument("--skip-mnist", action="store_true")
+    p.add_argument("--baseline-checkout", default=None,
+                   help="a checkout of the code as issue #27 found it, to time its sequence fits beside today's")
     args = p.parse_args(argv)
     if not args.skip_gradients:
         gradients()
@@ -248,7 +287,7 @@ def main(argv=None):
     if not args.skip_mnist:
         mnist()
     if not args.skip_sequences:
-        sequences()
+        sequences(args.baseline_checkout)
 
 
 if __name__ == "__main__":
