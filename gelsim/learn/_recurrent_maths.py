@@ -24,7 +24,7 @@ from ..network import Network
 from ..steady import solve, steady_state_vjp
 from ..steady._anderson import anderson
 from ._gradient_kernels import complement_root_grad, complement_source_parts, rate_softmax_vjp
-from ._unrolled_kernels import unrolled_adjoint, unrolled_states
+from ._unrolled_kernels import kernel_blas, unrolled_adjoint, unrolled_states
 
 
 #: A source's weight is ``SOURCE_SCALE * ψ²`` of its free root ``ψ``. Adam moves each parameter by about
@@ -298,8 +298,9 @@ def _unrolled_states(w, X, steps):
         drive = (_by_step(X).reshape(-1, X.shape[2]) @ w.src).reshape(steps, n, 2 * H)
     Q = np.zeros((steps + 1, n, H), dtype=dtype)
     Ds = np.empty((steps, n, H), dtype=dtype)
-    unrolled_states(np.ascontiguousarray(drive, dtype=dtype), np.ascontiguousarray(np.stack(w.hh), dtype=dtype),
-                    w.r.astype(dtype, copy=False), Q, Ds)
+    with kernel_blas(n):
+        unrolled_states(np.ascontiguousarray(drive, dtype=dtype),
+                        np.ascontiguousarray(np.stack(w.hh), dtype=dtype), w.r.astype(dtype, copy=False), Q, Ds)
     return Q, Ds
 
 
@@ -331,8 +332,9 @@ def unrolled_loss_grad(params, X, codes, steps, temperature, H, K, readout="last
     # formed once after the loop.
     transposed = np.stack([np.vstack([e.T, -i.T]) for e, i in zip(w.hh_exc, w.hh_inh)])
     U = np.empty((steps, X.shape[0], 2 * H), dtype=Q.dtype)
-    unrolled_adjoint(np.ascontiguousarray(last_grad, dtype=Q.dtype), segment_grads.astype(Q.dtype, copy=False),
-                     segment_of_step, Q, Ds, np.ascontiguousarray(transposed, dtype=Q.dtype), U)
+    with kernel_blas(X.shape[0]):
+        unrolled_adjoint(np.ascontiguousarray(last_grad, dtype=Q.dtype), segment_grads.astype(Q.dtype, copy=False),
+                         segment_of_step, Q, Ds, np.ascontiguousarray(transposed, dtype=Q.dtype), U)
     if X.ndim == 2:
         g_src = w.source_root_grad(X, U.sum(axis=0))
     else:
