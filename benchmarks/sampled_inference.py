@@ -4,7 +4,7 @@ For each data set, the paper's classifier (MLSRNN on digits and MNIST, MCSRNN on
 convolutional one (ConvSRNN / RocketSRNN), with default settings and with ``readout="spiking"``
 (rows ``MLSRNN-spk`` / ``MCSRNN-spk`` / ``Conv-spk`` / ``Rocket-spk``; their unconstrained counterpart is
 the default row above; ``-fast``:
-the same at ``load_scale=0.5``, whose cells forget an empty start quickly), predict the
+the same at ``load_scale=0.5``, or ``--fast-load``, whose cells forget an empty start quickly), predict the
 first ``--instances``
 test instances by ``sample_outputs(confidence=0.99, max_events=1e7)``. Printed per row: analytic and
 sampled accuracy, agreement of sampled with analytic predictions, decided instances, median and 95th
@@ -40,8 +40,9 @@ from gelsim import datasets
 IMAGES = {"digits": gelsim.datasets.load_digit_images, "MNIST-5k": gelsim.datasets.load_mnist_sample}
 
 
-def models(name):
-    """(row name, fitted-model factory, data set) for the paper's and the convolutional classifier."""
+def models(name, fast_load=0.5):
+    """(row name, fitted-model factory, data set) for the paper's and the convolutional classifier; the
+    ``-fast`` rows at ``load_scale=fast_load``."""
     if name in IMAGES:
         images = IMAGES[name]()
         flat = datasets.Dataset.from_arrays(name, images.X_train.reshape(len(images.X_train), -1), images.y_train,
@@ -50,15 +51,15 @@ def models(name):
                 ("MLSRNN-spk", lambda: gelsim.MLSRNNClassifier(readout="spiking", random_state=0), flat),
                 ("ConvSRNN", lambda: gelsim.ConvSRNNClassifier(random_state=0), images),
                 ("Conv-spk", lambda: gelsim.ConvSRNNClassifier(readout="spiking", random_state=0), images),
-                ("Conv-fast", lambda: gelsim.ConvSRNNClassifier(readout="spiking", load_scale=0.5, random_state=0),
-                 images)]
+                ("Conv-fast", lambda: gelsim.ConvSRNNClassifier(readout="spiking", load_scale=fast_load,
+                                                                random_state=0), images)]
     ds = datasets.LOADERS[name]()
     return [("MCSRNN", lambda: gelsim.MCSRNNClassifier(random_state=0), ds),
             ("MCSRNN-spk", lambda: gelsim.MCSRNNClassifier(readout="spiking", random_state=0), ds),
             ("RocketSRNN", lambda: gelsim.RocketSRNNClassifier(random_state=0), ds),
             ("Rocket-spk", lambda: gelsim.RocketSRNNClassifier(readout="spiking", random_state=0), ds),
-            ("Rocket-fast", lambda: gelsim.RocketSRNNClassifier(readout="spiking", load_scale=0.5, random_state=0),
-             ds)]
+            ("Rocket-fast", lambda: gelsim.RocketSRNNClassifier(readout="spiking", load_scale=fast_load,
+                                                                random_state=0), ds)]
 
 
 def simulate_rate(clf, x, events):
@@ -90,11 +91,12 @@ def main(argv=None):
     p.add_argument("--empty-max-events", type=float, default=3e7)
     p.add_argument("--empty-only", action="store_true",
                    help="only the table from the default empty start (skip the analytic-start table)")
+    p.add_argument("--fast-load", type=float, default=0.5, help="load_scale of the -fast rows")
     args = p.parse_args(argv)
     rows, empty_rows = [], []
     test_accuracy = {}   # (data set, model) -> analytic accuracy on the whole test set
     for name in args.datasets:
-        for label, make, ds in models(name):
+        for label, make, ds in models(name, args.fast_load):
             if args.models and label not in args.models:
                 continue
             clf = make().fit(ds.X_train, ds.y_train)
