@@ -8,6 +8,7 @@ import pytest
 import gelsim
 from gelsim import RecurrentRNNClassifier
 from gelsim.learn import _recurrent_maths as core
+from gelsim.learn import _sources
 
 D, H, K = 5, 4, 3
 
@@ -116,12 +117,12 @@ def test_input_dropout_reads_a_share_of_features_as_unlit():
     """Each feature is read as 0 with the given probability (within 4 standard errors of the binomial share,
     where a rate of 0.25 would be 15 away), its complement source then at 1; kept values are not rescaled."""
     x = np.full((200, 100), 0.7, dtype=np.float32)
-    dropped = core.drop_inputs(core.ComplementCoded(x), 0.3, np.random.default_rng(0))
+    dropped = _sources.drop_inputs(_sources.ComplementCoded(x), 0.3, np.random.default_rng(0))
     share, se = np.mean(dropped.x == 0), np.sqrt(0.3 * 0.7 / x.size)
     assert abs(share - 0.3) < 4 * se and abs(0.25 - 0.3) > 15 * se
     assert set(np.unique(dropped.x)) == {0.0, np.float32(0.7)} and dropped.x.dtype == np.float32
     assert np.array_equal(dropped.dense()[:, 100:] == 1.0, dropped.x == 0)
-    plain = core.drop_inputs(x, 0.3, np.random.default_rng(0))    # range coding: the array itself
+    plain = _sources.drop_inputs(x, 0.3, np.random.default_rng(0))    # range coding: the array itself
     assert isinstance(plain, np.ndarray) and np.array_equal(plain, dropped.x)
 
 
@@ -320,7 +321,7 @@ def test_complement_coded_sources_give_the_stacked_gradient(steps):
             return core.steady_loss_grad(params, X, codes, 0.1, H, K)
         return core.unrolled_loss_grad(params, X, codes, steps, 0.1, H, K)
 
-    coded = core.ComplementCoded(x)
+    coded = _sources.ComplementCoded(x)
     assert coded.shape == (x.shape[0], 2 * D) and np.array_equal(coded[[1, 2]].dense(), np.hstack([x, 1 - x])[[1, 2]])
     loss, stacked = loss_grad(np.hstack([x, 1 - x]))
     loss_coded, halved = loss_grad(coded)
@@ -331,7 +332,7 @@ def test_complement_coded_sources_give_the_stacked_gradient(steps):
     # In single precision (training's default) the compiled one-pass kernels run in float32 throughout:
     # the same gradient to float32 rounding, far inside the whole block's size.
     single = params.astype(np.float32)
-    coded32 = core.ComplementCoded(x.astype(np.float32))
+    coded32 = _sources.ComplementCoded(x.astype(np.float32))
     grads32 = (core.steady_loss_grad(single, coded32, codes, 0.1, H, K) if steps is None
                else core.unrolled_loss_grad(single, coded32, codes, steps, 0.1, H, K))[1]
     assert grads32.src_roots.dtype == np.float32

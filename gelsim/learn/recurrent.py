@@ -18,6 +18,7 @@ import numpy as np
 from . import _recurrent_maths as core
 from sklearn.base import BaseEstimator, ClassifierMixin
 
+from ._sources import ComplementCoded, drop_inputs
 from ._stopping import check_training, fit_by_gradient
 from ._inputs import check_is_fitted, check_labels, check_tabular
 from .._checks import as_generator, check_int, check_positive_number, check_proportion
@@ -167,7 +168,7 @@ class RecurrentRNNClassifier(SpikingClassifierMixin, ClassifierMixin, BaseEstima
         smoothing, dropout = float(self.label_smoothing), float(self.input_dropout)
 
         def loss_grad(idx):
-            X = core.drop_inputs(Xs[idx], dropout, gen) if dropout else Xs[idx]
+            X = drop_inputs(Xs[idx], dropout, gen) if dropout else Xs[idx]
             if steps is None:
                 # A cell on the edge of saturation gets its one-sided derivative: a valid subgradient step.
                 loss, grads = core.steady_loss_grad(params, X, codes[idx], self.temperature, H, K,
@@ -205,7 +206,7 @@ class RecurrentRNNClassifier(SpikingClassifierMixin, ClassifierMixin, BaseEstima
     def _inputs(self, X, dtype=np.float64, *, dense=True):
         """The sources' q as ``dtype``: the features scaled into [0, 1] by the training range, then their
         complements with the complement coding: stacked (``dense``), or as a
-        :class:`~gelsim.learn._recurrent_maths.ComplementCoded` of the features alone, whose products with
+        :class:`~gelsim.learn._sources.ComplementCoded` of the features alone, whose products with
         the weights take half the multiply-adds (MNIST sample, 100 hidden cells: the two per training step
         take 0.40 ms each stacked, 0.35 and 0.30 ms so)."""
         x = (X - self.data_min_) / self.data_span_
@@ -213,7 +214,7 @@ class RecurrentRNNClassifier(SpikingClassifierMixin, ClassifierMixin, BaseEstima
         x = x.astype(dtype, copy=False)
         if self.coding != "complement":
             return x
-        coded = core.ComplementCoded(x)
+        coded = ComplementCoded(x)
         return coded.dense() if dense else coded
 
     # ------------------------------------------------------------------ prediction
