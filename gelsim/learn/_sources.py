@@ -9,11 +9,12 @@ import numpy as np
 class ComplementCoded:
     """The sources' ``q`` under complement coding, ``[x, 1 - x]`` (n, 2d), held as ``x`` alone.
 
-    Every product with the sources takes half the stacked array's multiply-adds: ``[x, 1 - x] S = x (S₁ - S₂) +
-    1 S₂`` for weights ``S = [S₁; S₂]`` (what the sources send), and ``[x, 1 - x]ᵀ U = [xᵀ U; 1ᵀ U - xᵀ U]``
-    (their gradient). These two products are most of a training step's arithmetic; the weights
-    (:class:`gelsim.learn._recurrent_maths.Weights`) form both from ``x`` (``source_drive``, ``source_root_grad``). Supports what the
-    training code does with a batch of sources: ``shape``, ``ndim``, row selection, :meth:`drive`.
+    Every product with the sources takes half the stacked array's multiply-adds: ``[x, 1 - x] S =
+    x (S₁ - S₂) + 1 S₂`` for weights ``S = [S₁; S₂]`` (what the sources send), and ``[x, 1 - x]ᵀ U =
+    [xᵀ U; 1ᵀ U - xᵀ U]`` (their gradient). These two products are most of a training step's arithmetic;
+    the weights (:class:`gelsim.learn._recurrent_maths.Weights`) form both from ``x`` (``source_drive``,
+    ``source_root_grad``). Supports what the training code does with a batch of sources: ``shape``,
+    ``ndim``, row selection, :meth:`drive`.
     """
 
     ndim = 2
