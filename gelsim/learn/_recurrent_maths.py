@@ -276,7 +276,7 @@ def unrolled_loss_grad(params, X, codes, steps, temperature, H, K, readout="last
     # Back through the steps: U[t] = (u, -u q) holds what step t's excitation and inhibition pass back
     # (u = dL/dN, zero for saturated cells); the weight gradients are then products summed over the steps,
     # formed once after the loop.
-    transposed = np.stack([np.vstack([e.T, -i.T]) for e, i in zip(w.hh_exc, w.hh_inh)])
+    transposed = np.stack([np.vstack([e.T, i.T]) for e, i in zip(w.hh_exc, w.hh_inh)])
     U = np.empty((steps, X.shape[0], 2 * H), dtype=Q.dtype)
     with kernel_blas(X.shape[0]):
         unrolled_adjoint(np.ascontiguousarray(last_grad, dtype=Q.dtype), segment_grads.astype(Q.dtype, copy=False),

@@ -76,28 +76,24 @@ def unrolled_adjoint(last_grad, segment_grads, segment_of_step, Q, Ds, transpose
 
     ``last_grad`` (n, H) is the loss's gradient with respect to the last state; with a readout of segment
     means, state ``t + 1`` also gets ``segment_grads[segment_of_step[t]]`` ((segments, n, H); no share where
-    ``segment_of_step[t]`` is -1). ``transposed`` (1 or steps, 2H, H) holds ``[W+ᵀ; -W-ᵀ]`` of the
+    ``segment_of_step[t]`` is -1). ``transposed`` (1 or steps, 2H, H) holds ``[W+ᵀ; W-ᵀ]`` of the
     recurrent weights. ``U[t]`` gets ``(u, -u q)`` with ``u = dL/dN / D`` at step ``t`` (0 for a saturated
-    cell): what the step's excitation and inhibition pass back.
+    cell): what the step's excitation and inhibition pass back, and ``U[t] transposed`` the gradient of the
+    state before it.
     """
     steps, n, H = Ds.shape
     zero = np.zeros(1, dtype=U.dtype)[0]
     grad = last_grad.copy()
-    passed = np.empty_like(grad)
     for t in range(steps - 1, -1, -1):
         for i in range(n):
             for j in range(H):
                 q = Q[t + 1, i, j]
                 u = grad[i, j] / Ds[t, i, j] if q < 1 else zero
                 U[t, i, j] = u
-                U[t, i, H + j] = u * q
+                U[t, i, H + j] = -(u * q)
         if t > 0:
-            _product_into(U[t], transposed[t if transposed.shape[0] > 1 else 0], passed)
-            grad[:] = passed
+            # grad has been read into U[t]: the product overwrites it with the earlier state's gradient.
+            _product_into(U[t], transposed[t if transposed.shape[0] > 1 else 0], grad)
             segment = segment_of_step[t - 1]
             if segment >= 0:
                 grad += segment_grads[segment]
-    for t in range(steps):
-        for i in range(n):
-            for j in range(H, 2 * H):
-                U[t, i, j] = -U[t, i, j]
