@@ -195,8 +195,8 @@ def _print_empty_start(empty_rows, args):
 
 
 def _print_accuracy(test_accuracy):
-    print("\nanalytic accuracy on the whole test set, spiking-tuned against unconstrained readout (target: within "
-          "0.5 points)")
+    print("\nanalytic accuracy on the whole test set, spiking-tuned against unconstrained readout (targets: the "
+          "spiking readout within 0.5 points; issue #24, a sampling-ready model within 1 point)")
     for (name, label), acc in list(test_accuracy.items()):
         counterpart = {"Conv-spk": "ConvSRNN", "Rocket-spk": "RocketSRNN", "Conv-fast": "ConvSRNN",
                        "Rocket-fast": "RocketSRNN", "MLSRNN-spk": "MLSRNN", "MCSRNN-spk": "MCSRNN"}.get(label)
@@ -206,7 +206,8 @@ def _print_accuracy(test_accuracy):
             _, make, ds = next(m for m in models(name) if m[0] == counterpart)
             test_accuracy[name, counterpart] = 100 * make().fit(ds.X_train, ds.y_train).score(ds.X_test, ds.y_test)
         base = test_accuracy[name, counterpart]
-        print(f"{name:<15}{label:<11}{acc:6.2f} against {base:6.2f}  {'yes' if base - acc <= 0.5 else 'NO'}")
+        print(f"{name:<15}{label:<11}{acc:6.2f} against {base:6.2f}  within 0.5: {'yes' if base - acc <= 0.5 else 'NO'}"
+              f", within 1: {'yes' if base - acc <= 1.0 else 'NO'}")
 
 
 if __name__ == "__main__":
