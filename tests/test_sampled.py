@@ -17,13 +17,15 @@ from gelsim.simulation import CompiledNetwork
 from gelsim.validation._common import bonferroni_z
 
 
-def _two_outputs(gap):
-    """Sources 0 and 1 (r = 1, q = u) excite output cells 2 and 3 (r = 1): q_2 = u_0 / 2, q_3 = u_1 / 2 + gap."""
+def _two_outputs(gap, trim_rates=False):
+    """Sources 0 and 1 (r = 1, q = u) excite output cells 2 and 3 (r = 1): q_2 = u_0 / 2, q_3 = u_1 / 2 + gap.
+    Each source sends on half its rate; with ``trim_rates`` it runs at that half
+    (:meth:`ModelNetwork.from_sources`)."""
     w = sp.lil_matrix((4, 4))
     w[0, 2] = 0.5
     w[1, 3] = 0.5
     net = gelsim.Network(fire_rate=np.ones(4), w_exc=w.tocsr(), ext_exc=[0, 0, 0, gap])
-    return ModelNetwork.from_sources(net, np.array([0, 1]), np.ones(2), np.array([2, 3]))
+    return ModelNetwork.from_sources(net, np.array([0, 1]), np.ones(2), np.array([2, 3]), trim_rates=trim_rates)
 
 
 def _run(model, u, n, confidence, spending, seed, **kw):
@@ -69,6 +71,30 @@ def test_confident_wrong_calls_stay_below_the_error_rate(reading):
     limit = stats.binom.ppf(0.999, n, 1 - confidence) / n
     assert wrong_rate(True) <= limit
     assert wrong_rate(False) > limit
+
+
+def test_sources_run_at_the_rate_they_send_on():
+    """With ``trim_rates``, a source given rate 1 that sends on 1/2 runs at 1/2, excited at u / 2: every
+    cell's q is that of the network as given, so its targets receive the same stream, and the spikes that
+    would leave are gone. Simulated, every cell's q matches Eq. (1)'s within 4 standard errors and the
+    sources fire at u / 2 (as given, at u: more than 25 standard errors away)."""
+    assert np.allclose(_two_outputs(0.0).network.fire_rate, 1.0)
+    model = _two_outputs(0.0, trim_rates=True)
+    assert np.allclose(model.network.fire_rate, [0.5, 0.5, 1.0, 1.0])
+    # A source that anything besides its input reaches keeps its rate (inhibition would weigh differently).
+    def chain_source_rate(source_inh):
+        chain = _chain(source_inh=source_inh).network
+        return ModelNetwork.from_sources(chain, [0, 1], np.ones(2), [3, 4], trim_rates=True).network.fire_rate[0]
+    assert chain_source_rate(4.0) == 1.0 and chain_source_rate(0.0) == 0.5
+    u = np.array([0.6, 0.3])
+    given = gelsim.Network(fire_rate=np.ones(4), w_exc=model.network.w_exc, ext_exc=[0.6, 0.3, 0, 0])
+    np.testing.assert_allclose(gelsim.solve(model.network_at(u)).q, gelsim.solve(given).q, atol=1e-12)
+    np.testing.assert_allclose(gelsim.solve(model.network_at(u)).q[:2], u, atol=1e-12)
+    run = gelsim.simulate(model.network_at(u), duration=5_000.0, replications=8, rng=0)
+    q = gelsim.solve(model.network_at(u)).q
+    assert np.all(np.abs(run.q - q) < 4 * run.q_se)
+    assert np.all(np.abs(run.firing_rate[:2] - u / 2) < 4 * run.firing_rate_se[:2])
+    assert np.all(np.abs(u - u / 2) > 25 * run.firing_rate_se[:2])     # rate 1 kept: caught by far
 
 
 def test_clear_margins_are_decided_correctly_and_cheaply():

@@ -228,7 +228,9 @@ class _BaseSRNN(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
         net, offsets = core.to_network(self.layers_, None)
         n_src = int(offsets[1])
         outputs = np.arange(net.n_cells - self.classes_.size, net.n_cells)
-        return ModelNetwork.from_sources(net, np.arange(n_src), np.ones(n_src), outputs)
+        # Sources sending on less than their rate run at what they send: the same streams reach the hidden
+        # cells, and the spikes that would leave are not simulated.
+        return ModelNetwork.from_sources(net, np.arange(n_src), np.ones(n_src), outputs, trim_rates=True)
 
     def _sampling_inputs(self, X, model):
         Xs = self._flat_scaled(self._validate_predict(X))

@@ -32,11 +32,35 @@ class ModelNetwork:
     output_cells: np.ndarray
 
     @classmethod
-    def from_sources(cls, network, source_cells, source_rates, output_cells):
-        """Inputs as source cells: input ``i`` excites ``source_cells[i]`` at ``u_i * source_rates[i]``."""
+    def from_sources(cls, network, source_cells, source_rates, output_cells, *, trim_rates=False):
+        """Inputs as source cells: input ``i`` excites ``source_cells[i]`` at ``u_i * source_rates[i]``, so
+        that the source's ``q`` is ``u_i``.
+
+        With ``trim_rates``, a source that only its input reaches (no other excitation, no inhibition) and
+        that sends on less than its rate (its out-weights summing to ``s < r``) is run at rate ``s``,
+        excited at ``u_i * s``. Its ``q`` is still ``u_i``, and its steady spike stream is Poisson (Burke's
+        theorem) at ``u_i s`` instead of ``u_i r``: the stream its targets receive, ``u_i w`` on a weight
+        ``w``, is the same, and the spikes that would have left the network are never simulated (an MLSRNN
+        on digits: 1.4x fewer events per decision). ``network`` is changed accordingly. A source that
+        anything else reaches keeps its rate: inhibition, for one, would weigh differently against a lower
+        rate. A trimmed source is slower, so it forgets an empty start later in time; sampled inference
+        measures that from the network.
+
+        Examples
+        --------
+        >>> import numpy as np, gelsim
+        >>> from gelsim.sampled import ModelNetwork
+        >>> w = np.zeros((3, 3)); w[0, 2], w[1, 2] = 0.4, 1.0      # source 0 sends on 0.4 of its rate
+        >>> net = gelsim.Network(fire_rate=np.ones(3), w_exc=w)
+        >>> ModelNetwork.from_sources(net, [0, 1], [1, 1], [2], trim_rates=True).network.fire_rate.tolist()
+        [0.4, 1.0, 1.0]
+        """
         n, m = network.n_cells, len(source_cells)
-        input_exc = sp.csr_matrix((np.asarray(source_rates, float), (np.asarray(source_cells), np.arange(m))),
-                                  shape=(n, m))
+        source_cells = np.asarray(source_cells)
+        rates = np.asarray(source_rates, float)
+        if trim_rates:
+            network, rates = _trimmed_sources(network, source_cells, rates)
+        input_exc = sp.csr_matrix((rates, (source_cells, np.arange(m))), shape=(n, m))
         return cls(network, input_exc, sp.csr_matrix((n, m)), np.asarray(output_cells))
 
     def ext_exc(self, u):
@@ -54,3 +78,20 @@ class ModelNetwork:
         net = self.network
         return Network(fire_rate=net.fire_rate, w_exc=net.w_exc, w_inh=net.w_inh, ext_exc=self.ext_exc(u),
                        ext_inh=self.ext_inh(u))
+
+
+def _trimmed_sources(network, source_cells, rates):
+    """``network`` and the sources' ``rates`` with each source that only its input reaches run at the total
+    it sends on, where that is below its rate (see :meth:`ModelNetwork.from_sources`)."""
+    w_exc, w_inh = sp.csr_matrix(network.w_exc), sp.csr_matrix(network.w_inh)
+    sends = np.asarray((w_exc + w_inh)[source_cells].sum(axis=1)).ravel()
+    reached = (np.asarray((w_exc + w_inh)[:, source_cells].sum(axis=0)).ravel()
+               + np.asarray(network.ext_exc, float)[source_cells] + np.asarray(network.ext_inh, float)[source_cells])
+    trim = (sends > 0) & (sends < rates) & (reached == 0)
+    if not trim.any():
+        return network, rates
+    rates = np.where(trim, sends, rates)
+    fire_rate = np.asarray(network.fire_rate, float).copy()
+    fire_rate[source_cells] = rates
+    return Network(fire_rate=fire_rate, w_exc=network.w_exc, w_inh=network.w_inh, ext_exc=network.ext_exc,
+                   ext_inh=network.ext_inh), rates
