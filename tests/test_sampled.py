@@ -88,10 +88,10 @@ def test_sources_run_at_the_rate_they_send_on():
     assert chain_source_rate(4.0) == 1.0 and chain_source_rate(0.0) == 0.5
     u = np.array([0.6, 0.3])
     given = gelsim.Network(fire_rate=np.ones(4), w_exc=model.network.w_exc, ext_exc=[0.6, 0.3, 0, 0])
-    np.testing.assert_allclose(gelsim.solve(model.network_at(u)).q, gelsim.solve(given).q, atol=1e-12)
-    np.testing.assert_allclose(gelsim.solve(model.network_at(u)).q[:2], u, atol=1e-12)
-    run = gelsim.simulate(model.network_at(u), duration=5_000.0, replications=8, rng=0)
     q = gelsim.solve(model.network_at(u)).q
+    np.testing.assert_allclose(q, gelsim.solve(given).q, atol=1e-12)
+    np.testing.assert_allclose(q[:2], u, atol=1e-12)
+    run = gelsim.simulate(model.network_at(u), duration=5_000.0, replications=8, rng=0)
     assert np.all(np.abs(run.q - q) < 4 * run.q_se)
     assert np.all(np.abs(run.firing_rate[:2] - u / 2) < 4 * run.firing_rate_se[:2])
     assert np.all(np.abs(u - u / 2) > 25 * run.firing_rate_se[:2])     # rate 1 kept: caught by far
