@@ -31,7 +31,8 @@ class SpikingClassifierMixin:
 
         It is the model's network with ``x`` as its external rates, less the cells that the default reading
         computes from the others instead of simulating them (a convolutional model's pooling and output
-        cells); for a model read at its output cells, the whole network. Simulating it with
+        cells) and those whose spikes reach no output cell (an ELM cell its readout gives no weight to).
+        Simulating it with
         :func:`gelsim.simulate` costs what a sampled decision's events cost, event for event.
 
         Examples
@@ -39,8 +40,8 @@ class SpikingClassifierMixin:
         >>> import numpy as np, gelsim
         >>> X = np.random.default_rng(0).uniform(size=(30, 4)); y = np.arange(30) % 2
         >>> clf = gelsim.MLSRNNClassifier(hidden=(), elm_hidden=6, random_state=0).fit(X, y)
-        >>> clf.to_network(X[0]).n_cells, clf.sampled_network(X[0]).n_cells   # the 2 outputs are computed
-        (18, 16)
+        >>> clf.to_network(X[0]).n_cells, clf.sampled_network(X[0]).n_cells   # outputs computed; 6 ϱ cells unread
+        (18, 10)
         """
         model = self._model_network()
         inputs = self._sampling_inputs(np.asarray(x)[None], model)[0]

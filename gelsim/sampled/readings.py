@@ -168,20 +168,37 @@ def _auto_reading(model, tail=None):
 
 
 def _simulated_cells(model, reading, tail=None):
-    """The cells a sampled decision must simulate: all of them, except output cells that send no spike
-    when ``reading="inputs"``, and the whole :func:`_linear_tail` when ``reading="linear"``. Those are
-    computed from the firing of the cells that feed them, and cells that send nothing outside themselves
-    cannot change any other cell's course, so leaving them out changes nothing that is read. It spares
-    their events, which are many: an output cell fires faster than the hundreds of cells it sums (rate 1
-    against about 1e-3 in a convolutional model). ``tail``: the model's :func:`_linear_tail`, if already
-    found."""
+    """The cells a sampled decision must simulate: those from which spikes can reach an output cell
+    (through any path of excitation or inhibition), less the output cells that send no spike when
+    ``reading="inputs"`` and the whole :func:`_linear_tail` when ``reading="linear"``. Those are computed
+    from the firing of the cells that feed them, and a cell whose spikes reach no output cannot change
+    anything that is read, so leaving these out changes nothing that is read. It spares their events,
+    which are many: an output cell fires faster than the hundreds of cells it sums (rate 1 against about
+    1e-3 in a convolutional model), and a source that feeds only cells a readout dropped fires for
+    nothing. ``tail``: the model's :func:`_linear_tail`, if already found."""
     net, out = model.network, model.output_cells
+    reaching = _reaching_outputs(net, out)
     if reading == "linear":
-        return np.setdiff1d(np.arange(net.n_cells), _linear_tail(model) if tail is None else tail)
+        return np.setdiff1d(reaching, _linear_tail(model) if tail is None else tail)
     silent = (sp.csr_matrix(net.w_exc)[out].nnz == 0) and (sp.csr_matrix(net.w_inh)[out].nnz == 0)
     if reading != "inputs" or not silent:
-        return np.arange(net.n_cells)
-    return np.setdiff1d(np.arange(net.n_cells), out)
+        return reaching
+    return np.setdiff1d(reaching, out)
+
+
+def _reaching_outputs(net, out):
+    """Indices of the cells of ``net`` from which a path of weights (excitatory or inhibitory) leads to
+    one of the cells ``out``, those included."""
+    receives = (abs(sp.csr_matrix(net.w_exc)) + abs(sp.csr_matrix(net.w_inh))).T.tocsr()   # row j: j's senders
+    receives.eliminate_zeros()
+    found = np.zeros(net.n_cells, bool)
+    found[out] = True
+    frontier = np.asarray(out)
+    while frontier.size:
+        senders = np.unique(receives[frontier].indices)
+        frontier = senders[~found[senders]]
+        found[frontier] = True
+    return np.flatnonzero(found)
 
 
 def _resolve_reading(model, reading, owner="sample_outputs"):
