@@ -67,6 +67,29 @@ def test_rescaling_for_realisability_leaves_outputs_unchanged(blobs):
         "the raw model should need rescaling for this test to mean something"
 
 
+def test_sparse_elm_units_listen_to_fan_in_inputs_and_load_scale_leaves_outputs_unchanged(blobs):
+    """Each ELM unit takes inhibition (ρ cells) or both kinds (ϱ cells) from exactly ``elm_fan_in`` inputs,
+    every input still spending its rate; ``load_scale`` scales every ELM cell's q (and load) and leaves the
+    least-squares outputs as they were, while a network that ignored it would keep q at 1 somewhere."""
+    X, y = blobs
+    X = np.hstack([X, X[:, ::-1] ** 2])                     # 8 features
+    dense = MLSRNNClassifier(hidden=(), elm_hidden=40, random_state=0).fit(X, y)
+    sparse = MLSRNNClassifier(hidden=(), elm_hidden=40, elm_fan_in=3, random_state=0).fit(X, y)
+    elm = sparse.layers_[0]
+    listens = (np.asarray(elm.w_inh[:, :40]) > 0).sum(axis=0)
+    assert listens.tolist() == [3] * 40 and (np.asarray(dense.layers_[0].w_inh[:, :40]) > 0).all()
+    np.testing.assert_array_equal(np.asarray(elm.w_exc[:, 40:]) > 0, np.asarray(elm.w_inh[:, :40]) > 0)
+    assert sparse.score(X, y) > 0.9
+    Xs = sparse._flat_scaled(X)
+    half = MLSRNNClassifier(hidden=(), elm_hidden=40, elm_fan_in=3, load_scale=0.5, random_state=0).fit(X, y)
+    np.testing.assert_allclose(half.decision_outputs(X), sparse.decision_outputs(X), rtol=1e-10, atol=1e-12)
+    full_q, half_q = core.forward(sparse.layers_, Xs, return_all=True)[1], core.forward(half.layers_, Xs, return_all=True)[1]
+    np.testing.assert_allclose(half_q, 0.5 * full_q, rtol=1e-12)
+    assert full_q.max() > 0.9 and half_q.max() <= 0.5 + 1e-12
+    net = half.to_network(X[0])
+    np.testing.assert_allclose(gelsim.solve(net).q[-3:], half.decision_outputs(X[:1])[0], atol=1e-10)
+
+
 def test_model_is_a_g_network_solved_by_eq1(fitted, blobs):
     """to_network is a valid Network, and Eq. (1) on it reproduces the layer-by-layer outputs exactly."""
     X, _ = blobs
@@ -240,6 +263,10 @@ def test_mcsrnn_wrong_dimensionality():
     (dict(readout="spiking", spiking_penalty=-1.0), "'spiking_penalty' parameter"),
     (dict(readout="spiking", spiking_penalty=[1e-4]), "'spiking_penalty' parameter.*at least two"),
     (dict(readout="spiking", spiking_l2="0.1"), "'spiking_l2' parameter"),
+    (dict(elm_fan_in=0), "'elm_fan_in' parameter"),
+    (dict(elm_fan_in=2.5), "'elm_fan_in' parameter"),
+    (dict(load_scale=0.0), "'load_scale' parameter"),
+    (dict(load_scale=1.5), "'load_scale' parameter"),
 ])
 def test_bad_params(kwargs, fragment, blobs):
     X, y = blobs

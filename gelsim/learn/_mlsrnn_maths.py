@@ -121,10 +121,20 @@ def auto_widths(n_rows):
     return widths or [AUTO_WIDTHS[0]]
 
 
-def elm_pool(n_inputs, max_width, send_rate, gen):
+def elm_pool(n_inputs, max_width, send_rate, gen, fan_in=None):
     """Random input weights for ELMs of every width up to ``max_width``: an ELM of width ``w`` takes the
-    first ``w`` columns, each row scaled so that ``2 W̄1`` spends the sending cell's rate (13)."""
-    return ElmPool(gen.uniform(0.0, 1.0, (n_inputs, max_width)), np.asarray(send_rate, float))
+    first ``w`` columns, each row scaled so that ``2 W̄1`` spends the sending cell's rate (13).
+
+    With ``fan_in`` (below ``n_inputs``), each unit listens to that many inputs only, drawn at random
+    without replacement; the others' weights are 0.
+    """
+    draws = gen.uniform(0.0, 1.0, (n_inputs, max_width))
+    if fan_in is not None and fan_in < n_inputs:
+        chosen = np.argsort(gen.random((n_inputs, max_width)), axis=0)[:fan_in]
+        mask = np.zeros(draws.shape, bool)
+        np.put_along_axis(mask, chosen, True, axis=0)
+        draws = np.where(mask, draws, 0.0)
+    return ElmPool(draws, np.asarray(send_rate, float))
 
 
 @dataclass(frozen=True)
@@ -134,7 +144,9 @@ class ElmPool:
 
     def weights(self, width):
         w1 = self.draws[:, :width]
-        return w1 * (self.send_rate / (2.0 * w1.sum(axis=1)))[:, None]
+        sums = w1.sum(axis=1)
+        # An input that no unit of this width listens to (a sparse pool) sends nothing.
+        return w1 * (self.send_rate / (2.0 * np.where(sums > 0, sums, 1.0)))[:, None]
 
 
 def _elm_activation(X, w1):
@@ -185,17 +197,21 @@ def select_elm(X, Y, pool, widths, ridges):
                      loo_error=errors, output_weights=weights)
 
 
-def train_elm(X, Y, n_hidden, send_rate, gen, *, ridge=None, pool=None, output_weights=None):
+def train_elm(X, Y, n_hidden, send_rate, gen, *, ridge=None, pool=None, output_weights=None, fan_in=None,
+              load=1.0):
     """Steps 2-3: ELM with activation ρ, output weights by pseudo-inverse (or ridge), mapped by (13).
 
-    ``pool`` (:func:`elm_pool`), if given, supplies the input weights instead of ``gen``, and
+    ``pool`` (:func:`elm_pool`), if given, supplies the input weights instead of ``gen`` (and ``fan_in``), and
     ``output_weights`` (from :func:`select_elm`) the ridge solution already found.
+    ``load`` scales every ELM cell's excitation (ρ cells: ``λ+ = load a``; ϱ cells: their excitatory weights),
+    so its ``q`` and load are ``load`` times ``ρ`` or ``ϱ``; the output weights are divided by it, which
+    leaves every output as it was.
     Returns the two layers (into the 2·n_hidden ρ/ϱ cells, and into the output cells), the offset ``m``
     added to every ELM output, and the ELM outputs on the training data (the network's outputs minus ``m``;
     they never reach the output cells' cap of 1, since ``m + Σ W̄2+ <= Σ|W̄2| = 1``).
     """
     if pool is None:
-        pool = elm_pool(X.shape[1], n_hidden, send_rate, gen)
+        pool = elm_pool(X.shape[1], n_hidden, send_rate, gen, fan_in)
     w1 = pool.weights(n_hidden)
     Hm, a = _elm_activation(X, w1)
     if output_weights is not None:
@@ -217,10 +233,10 @@ def train_elm(X, Y, n_hidden, send_rate, gen, *, ridge=None, pool=None, output_w
     train_outputs = Hm @ w2
     w2p, w2m = np.maximum(w2, 0.0), np.maximum(-w2, 0.0)
     m = float(w2m.sum(axis=0).max())
-    hidden = Layer(w_exc=np.hstack([np.zeros_like(w1), w1]), w_inh=np.hstack([w1, w1]),
-                   ext_exc=np.concatenate([np.full(n_hidden, a), np.zeros(n_hidden)]),
+    hidden = Layer(w_exc=np.hstack([np.zeros_like(w1), load * w1]), w_inh=np.hstack([w1, w1]),
+                   ext_exc=np.concatenate([np.full(n_hidden, load * a), np.zeros(n_hidden)]),
                    fire_rate=np.full(2 * n_hidden, a))
-    output = Layer(w_exc=np.vstack([w2p, w2m]), w_inh=np.zeros((2 * n_hidden, Y.shape[1])),
+    output = Layer(w_exc=np.vstack([w2p, w2m]) / load, w_inh=np.zeros((2 * n_hidden, Y.shape[1])),
                    ext_exc=m - w2m.sum(axis=0), fire_rate=np.ones(Y.shape[1]))
     return [hidden, output], m, train_outputs
 
