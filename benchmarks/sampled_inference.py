@@ -4,7 +4,9 @@ For each data set, the paper's classifier (MLSRNN on digits and MNIST, MCSRNN on
 convolutional one (ConvSRNN / RocketSRNN), with default settings and with ``readout="spiking"``
 (rows ``MLSRNN-spk`` / ``MCSRNN-spk`` / ``Conv-spk`` / ``Rocket-spk``; their unconstrained counterpart is
 the default row above; ``-fast``:
-the same at ``load_scale=0.5``, or ``--fast-load``, whose cells forget an empty start quickly), predict the
+the same at ``load_scale=0.5``, or ``--fast-load``, whose cells forget an empty start quickly, and for
+MLSRNN / MCSRNN also without the autoencoder and with each ELM unit listening to 8 inputs
+(``hidden=(), elm_fan_in=8``), whose margins a few spikes resolve), predict the
 first ``--instances``
 test instances by ``sample_outputs(confidence=0.99, max_events=1e7)``. Printed per row: analytic and
 sampled accuracy, agreement of sampled with analytic predictions, decided instances, median and 95th
@@ -37,6 +39,8 @@ import numpy as np
 import gelsim
 from gelsim import datasets
 
+#: The paper's models made ready for sampling: no autoencoder, each ELM unit listening to 8 inputs.
+SAMPLING_READY = dict(hidden=(), elm_fan_in=8)
 IMAGES = {"digits": gelsim.datasets.load_digit_images, "MNIST-5k": gelsim.datasets.load_mnist_sample}
 
 
@@ -49,6 +53,8 @@ def models(name, fast_load=0.5):
                                             images.X_test.reshape(len(images.X_test), -1), images.y_test)
         return [("MLSRNN", lambda: gelsim.MLSRNNClassifier(random_state=0), flat),
                 ("MLSRNN-spk", lambda: gelsim.MLSRNNClassifier(readout="spiking", random_state=0), flat),
+                ("MLSRNN-fast", lambda: gelsim.MLSRNNClassifier(readout="spiking", **SAMPLING_READY,
+                                                                load_scale=fast_load, random_state=0), flat),
                 ("ConvSRNN", lambda: gelsim.ConvSRNNClassifier(random_state=0), images),
                 ("Conv-spk", lambda: gelsim.ConvSRNNClassifier(readout="spiking", random_state=0), images),
                 ("Conv-fast", lambda: gelsim.ConvSRNNClassifier(readout="spiking", load_scale=fast_load,
@@ -56,6 +62,8 @@ def models(name, fast_load=0.5):
     ds = datasets.LOADERS[name]()
     return [("MCSRNN", lambda: gelsim.MCSRNNClassifier(random_state=0), ds),
             ("MCSRNN-spk", lambda: gelsim.MCSRNNClassifier(readout="spiking", random_state=0), ds),
+            ("MCSRNN-fast", lambda: gelsim.MCSRNNClassifier(readout="spiking", **SAMPLING_READY, load_scale=fast_load,
+                                                            random_state=0), ds),
             ("RocketSRNN", lambda: gelsim.RocketSRNNClassifier(random_state=0), ds),
             ("Rocket-spk", lambda: gelsim.RocketSRNNClassifier(readout="spiking", random_state=0), ds),
             ("Rocket-fast", lambda: gelsim.RocketSRNNClassifier(readout="spiking", load_scale=fast_load,
@@ -199,7 +207,8 @@ def _print_accuracy(test_accuracy):
           "spiking readout within 0.5 points; issue #24, a sampling-ready model within 1 point)")
     for (name, label), acc in list(test_accuracy.items()):
         counterpart = {"Conv-spk": "ConvSRNN", "Rocket-spk": "RocketSRNN", "Conv-fast": "ConvSRNN",
-                       "Rocket-fast": "RocketSRNN", "MLSRNN-spk": "MLSRNN", "MCSRNN-spk": "MCSRNN"}.get(label)
+                       "Rocket-fast": "RocketSRNN", "MLSRNN-spk": "MLSRNN", "MCSRNN-spk": "MCSRNN",
+                       "MLSRNN-fast": "MLSRNN", "MCSRNN-fast": "MCSRNN"}.get(label)
         if counterpart is None:
             continue
         if (name, counterpart) not in test_accuracy:      # its row was not run: fit it for the accuracy alone
