@@ -148,8 +148,9 @@ def _digits_decisions(out, quick, seed):
 
 def _digits_from_rest(out, quick, seed):
     """Sampled decisions on digits from the default empty start: a ConvSRNN whose cells relax quickly
-    (``load_scale=0.5``), the default-load one, and the paper's MLSRNN with the spiking readout: decided,
-    wrong against the confidence, events."""
+    (``load_scale=0.5``), the default-load one, the paper's MLSRNN with the spiking readout and a
+    sampling-ready MLSRNN (``elm_fan_in=8``, no autoencoder, ``load_scale=0.5``): decided, wrong against
+    the confidence, events."""
     from ..learn.convsrnn import ConvSRNNClassifier
     from ..learn.mlsrnn import MLSRNNClassifier
     from ..datasets import load_digit_images
@@ -160,7 +161,11 @@ def _digits_from_rest(out, quick, seed):
               ("ConvSRNN, load_scale=1", lambda: ConvSRNNClassifier(readout="spiking", random_state=seed), False),
               # Quick runs skip the readout's penalty search (a minute on digits) and use the price it chose.
               ("MLSRNN, spiking readout", lambda: MLSRNNClassifier(
-                  readout="spiking", random_state=seed, **(dict(spiking_penalty=1e-5) if quick else {})), True)]
+                  readout="spiking", random_state=seed, **(dict(spiking_penalty=1e-5) if quick else {})), True),
+              # Each ELM unit listening to 8 pixels, no autoencoder, ELM cells at load 0.5: sampling-ready.
+              ("MLSRNN, sampling-ready", lambda: MLSRNNClassifier(
+                  readout="spiking", hidden=(), elm_fan_in=8, load_scale=0.5, random_state=seed,
+                  **(dict(spiking_penalty=1e-4) if quick else {})), True)]
     with Timer() as timer:
         ds = load_digit_images()
         rows = []
@@ -172,9 +177,10 @@ def _digits_from_rest(out, quick, seed):
             clf = make().fit(X_train, ds.y_train)
             so = clf.sample_outputs(X_test, confidence=confidence, max_events=budget, rng=seed, progress=False)
             rows.append((label, so))
-    # Every model's decisions count: each must be right at the confidence, and the fast ConvSRNN must decide.
+    # Every model's decisions count: each must be right at the confidence, and the fast ConvSRNN and the
+    # sampling-ready MLSRNN must decide.
     worst, passed = decisions_pass([(confidence, int(so.decided.sum()), int(so.wrong.sum())) for _, so in rows])
-    passed = passed and bool(rows[0][1].decided.any())
+    passed = passed and bool(rows[0][1].decided.any()) and bool(rows[3][1].decided.any())
     table = "; ".join(
         f"{label}: {int(so.decided.sum())}/{n_inst} decided, {int(so.wrong.sum())} wrong, agreement "
         f"{so.agreement:.3f}, median events {np.median(so.events):.3g} ("
@@ -182,11 +188,13 @@ def _digits_from_rest(out, quick, seed):
         for label, so in rows)
     fig = _plot_from_rest(rows, budget, out)
     return [Check(SUITE, "digits from an empty network: decisions are the spikes' own and right",
-                  "ConvSRNNs (readout='spiking', load_scale 0.5 and 1) and the paper's MLSRNN with "
-                  "readout='spiking', run from an empty network with nothing taken from the analytic solution, "
+                  "ConvSRNNs (readout='spiking', load_scale 0.5 and 1), the paper's MLSRNN with "
+                  "readout='spiking' and a sampling-ready one (elm_fan_in=8, no autoencoder, load_scale 0.5), "
+                  "run from an empty network with nothing taken from the analytic solution, "
                   "make no more wrong decisions than Binomial(decided, "
-                  f"{1 - confidence:.2g}) allows; the ConvSRNN at load_scale 0.5 decides at least one",
-                  worst, "p > 1e-3, >= 1 decision", passed, seed, timer.seconds, (fig,), table)]
+                  f"{1 - confidence:.2g}) allows; the ConvSRNN at load_scale 0.5 and the sampling-ready MLSRNN "
+                  "each decide at least one",
+                  worst, "p > 1e-3, >= 1 decision each", passed, seed, timer.seconds, (fig,), table)]
 
 
 def _plot_from_rest(rows, budget, out):
