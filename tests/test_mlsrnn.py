@@ -88,6 +88,12 @@ def test_sparse_elm_units_listen_to_fan_in_inputs_and_load_scale_leaves_outputs_
     assert full_q.max() > 0.9 and half_q.max() <= 0.5 + 1e-12
     net = half.to_network(X[0])
     np.testing.assert_allclose(gelsim.solve(net).q[-3:], half.decision_outputs(X[:1])[0], atol=1e-10)
+    # elm_scale sets the activation's a as a share of the largest input: rho = a / (a + x) on the same
+    # inputs, so at a five times larger scale every rho moves as a / (a + x) says, not as the paper's.
+    wide = MLSRNNClassifier(hidden=(), elm_hidden=40, elm_fan_in=3, elm_scale=1.0, random_state=0).fit(X, y)
+    rho_paper, rho_wide = full_q[:, :40], core.forward(wide.layers_, Xs, return_all=True)[1][:, :40]
+    x_over_a = 1.0 / rho_paper - 1.0                     # x / a at the paper's scale
+    np.testing.assert_allclose(rho_wide, 1.0 / (1.0 + x_over_a / 5.0), rtol=1e-9)
 
 
 def test_model_is_a_g_network_solved_by_eq1(fitted, blobs):
@@ -267,6 +273,8 @@ def test_mcsrnn_wrong_dimensionality():
     (dict(elm_fan_in=2.5), "'elm_fan_in' parameter"),
     (dict(load_scale=0.0), "'load_scale' parameter"),
     (dict(load_scale=1.5), "'load_scale' parameter"),
+    (dict(elm_scale=0.0), "'elm_scale' parameter"),
+    (dict(elm_scale=np.inf), "'elm_scale' parameter"),
 ])
 def test_bad_params(kwargs, fragment, blobs):
     X, y = blobs

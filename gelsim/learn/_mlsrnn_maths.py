@@ -121,12 +121,13 @@ def auto_widths(n_rows):
     return widths or [AUTO_WIDTHS[0]]
 
 
-def elm_pool(n_inputs, max_width, send_rate, gen, fan_in=None):
+def elm_pool(n_inputs, max_width, send_rate, gen, fan_in=None, scale=0.2):
     """Random input weights for ELMs of every width up to ``max_width``: an ELM of width ``w`` takes the
     first ``w`` columns, each row scaled so that ``2 W̄1`` spends the sending cell's rate (13).
 
     With ``fan_in`` (below ``n_inputs``), each unit listens to that many inputs only, drawn at random
-    without replacement; the others' weights are 0.
+    without replacement; the others' weights are 0. ``scale`` is the activation's ``a`` as a share of the
+    largest input any unit receives (:func:`_elm_activation`).
     """
     draws = gen.uniform(0.0, 1.0, (n_inputs, max_width))
     if fan_in is not None and fan_in < n_inputs:
@@ -134,13 +135,14 @@ def elm_pool(n_inputs, max_width, send_rate, gen, fan_in=None):
         mask = np.zeros(draws.shape, bool)
         np.put_along_axis(mask, chosen, True, axis=0)
         draws = np.where(mask, draws, 0.0)
-    return ElmPool(draws, np.asarray(send_rate, float))
+    return ElmPool(draws, np.asarray(send_rate, float), float(scale))
 
 
 @dataclass(frozen=True)
 class ElmPool:
     draws: np.ndarray
     send_rate: np.ndarray
+    scale: float = 0.2
 
     def weights(self, width):
         w1 = self.draws[:, :width]
@@ -149,11 +151,11 @@ class ElmPool:
         return w1 * (self.send_rate / (2.0 * np.where(sums > 0, sums, 1.0)))[:, None]
 
 
-def _elm_activation(X, w1):
-    """The ELM's hidden activation ``ρ(X W̄1)`` at the scale ``a`` of a fifth of the largest pre-activation,
-    and ``a``."""
+def _elm_activation(X, w1, scale=0.2):
+    """The ELM's hidden activation ``ρ(X W̄1)`` at the scale ``a``, ``scale`` times the largest
+    pre-activation (the paper's: a fifth), and ``a``."""
     pre = X @ w1
-    a = float(pre.max()) / 5.0
+    a = float(pre.max()) / (1.0 / scale)     # at 0.2, bit for bit the paper's max / 5
     if not a > 0:
         raise ValueError("The ELM layer receives no input (all pre-activations are 0).")
     return rho(pre, a), a
@@ -173,7 +175,7 @@ def select_elm(X, Y, pool, widths, ridges):
     errors = np.full((len(widths), ridges.size), np.nan)
     best = (np.inf, None)
     for i, width in enumerate(widths):
-        H = _elm_activation(X, pool.weights(width))[0]
+        H = _elm_activation(X, pool.weights(width), pool.scale)[0]
         primal = width <= n
         gram = H.T @ H if primal else H @ H.T
         s2, E = sla.eigh(gram, overwrite_a=True, check_finite=False, driver="evd")
@@ -198,10 +200,11 @@ def select_elm(X, Y, pool, widths, ridges):
 
 
 def train_elm(X, Y, n_hidden, send_rate, gen, *, ridge=None, pool=None, output_weights=None, fan_in=None,
-              load=1.0):
+              scale=0.2, load=1.0):
     """Steps 2-3: ELM with activation ρ, output weights by pseudo-inverse (or ridge), mapped by (13).
 
-    ``pool`` (:func:`elm_pool`), if given, supplies the input weights instead of ``gen`` (and ``fan_in``), and
+    ``pool`` (:func:`elm_pool`), if given, supplies the input weights and activation scale instead of ``gen``
+    (and ``fan_in``, ``scale``), and
     ``output_weights`` (from :func:`select_elm`) the ridge solution already found.
     ``load`` scales every ELM cell's excitation (ρ cells: ``λ+ = load a``; ϱ cells: their excitatory weights),
     so its ``q`` and load are ``load`` times ``ρ`` or ``ϱ``; the output weights are divided by it, which
@@ -211,9 +214,9 @@ def train_elm(X, Y, n_hidden, send_rate, gen, *, ridge=None, pool=None, output_w
     they never reach the output cells' cap of 1, since ``m + Σ W̄2+ <= Σ|W̄2| = 1``).
     """
     if pool is None:
-        pool = elm_pool(X.shape[1], n_hidden, send_rate, gen, fan_in)
+        pool = elm_pool(X.shape[1], n_hidden, send_rate, gen, fan_in, scale)
     w1 = pool.weights(n_hidden)
-    Hm, a = _elm_activation(X, w1)
+    Hm, a = _elm_activation(X, w1, pool.scale)
     if output_weights is not None:
         w2 = output_weights
     elif ridge is None:
