@@ -56,6 +56,7 @@ class Network:
         self._check_no_overflow()
         self._freeze()
         self._stacked_t = None
+        self._adjacency = None
         self._recurrent = None
 
     def _freeze(self):
@@ -154,14 +155,32 @@ class Network:
         cols = both.indices
         return both.indptr.copy(), (cols % n).astype(np.int64), both.data.copy(), cols >= n
 
+    def adjacency(self):
+        """``W+ + W-`` as one CSR matrix without stored zeros: entry ``(i, j)`` is non-zero where cell ``i``
+        sends spikes to cell ``j``, of either kind. Cached and read-only.
+
+        Examples
+        --------
+        >>> import numpy as np, gelsim
+        >>> net = gelsim.Network(fire_rate=[1.0, 1.0], w_exc=[[0, 0.5], [0, 0]], w_inh=[[0, 0.25], [0, 0]])
+        >>> net.adjacency().toarray().tolist()
+        [[0.0, 0.75], [0.0, 0.0]]
+        """
+        if self._adjacency is None:
+            adj = (sp.csr_matrix(self.w_exc) + sp.csr_matrix(self.w_inh)).tocsr()
+            adj.eliminate_zeros()
+            for array in (adj.data, adj.indices, adj.indptr):
+                array.flags.writeable = False
+            self._adjacency = adj
+        return self._adjacency
+
     @property
     def is_recurrent(self):
         """True when the directed graph of non-zero weights has a cycle (self-loops count). Cached."""
         if self._recurrent is None:
             from scipy.sparse.csgraph import connected_components
 
-            adj = sp.csr_matrix(self.w_exc) + sp.csr_matrix(self.w_inh)
-            adj.eliminate_zeros()
+            adj = self.adjacency()
             ncomp = connected_components(adj, directed=True, connection="strong")[0]
             self._recurrent = bool(adj.diagonal().any() or ncomp < self.n_cells)
         return self._recurrent

@@ -23,11 +23,10 @@ def _linear_tail(model):
     (the input's arrivals are what is sampled) and that send spikes only to such cells. Nothing outside the
     tail depends on it, so the rest runs unchanged without it."""
     net = model.network
-    w_exc, w_inh = sp.csr_matrix(net.w_exc), sp.csr_matrix(net.w_inh)
-    inhibited = ((np.diff(w_inh.tocsc().indptr) > 0) | (np.asarray(net.ext_inh) != 0)
+    inhibited = ((np.diff(sp.csc_matrix(net.w_inh).indptr) > 0) | (np.asarray(net.ext_inh) != 0)
                  | (np.diff(sp.csr_matrix(model.input_inh).indptr) > 0))
     driven = np.diff(sp.csr_matrix(model.input_exc).indptr) > 0
-    sends = (abs(w_exc) + abs(w_inh)).tocsr()
+    sends = net.adjacency()
     tail = ~inhibited & ~driven
     while True:
         # A cell that sends to a cell outside the tail is needed outside it: it leaves the tail too.
@@ -189,8 +188,7 @@ def _simulated_cells(model, reading, tail=None):
 def _reaching_outputs(net, out):
     """Indices of the cells of ``net`` from which a path of weights (excitatory or inhibitory) leads to
     one of the cells ``out``, those included."""
-    receives = (abs(sp.csr_matrix(net.w_exc)) + abs(sp.csr_matrix(net.w_inh))).T.tocsr()   # row j: j's senders
-    receives.eliminate_zeros()
+    receives = net.adjacency().T.tocsr()     # row j: the cells that send to j
     found = np.zeros(net.n_cells, bool)
     found[out] = True
     frontier = np.asarray(out)

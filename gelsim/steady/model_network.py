@@ -83,7 +83,7 @@ class ModelNetwork:
 def _trimmed_sources(network, source_cells, rates):
     """``network`` and the sources' ``rates`` with each source that only its input reaches run at the total
     it sends on, where that is below its rate (see :meth:`ModelNetwork.from_sources`)."""
-    weights = sp.csr_matrix(network.w_exc) + sp.csr_matrix(network.w_inh)    # excitation and inhibition alike
+    weights = network.adjacency()    # excitation and inhibition alike
     sends = np.asarray(weights[source_cells].sum(axis=1)).ravel()
     reached = (np.asarray(weights[:, source_cells].sum(axis=0)).ravel()
                + np.asarray(network.ext_exc, float)[source_cells] + np.asarray(network.ext_inh, float)[source_cells])
