@@ -121,7 +121,11 @@ def auto_widths(n_rows):
     return widths or [AUTO_WIDTHS[0]]
 
 
-def elm_pool(n_inputs, max_width, send_rate, gen, fan_in=None, scale=0.2):
+#: The paper's ELM activation scale: ``a`` is a fifth of the largest input any unit receives.
+PAPER_ELM_SCALE = 0.2
+
+
+def elm_pool(n_inputs, max_width, send_rate, gen, fan_in=None, scale=PAPER_ELM_SCALE):
     """Random input weights for ELMs of every width up to ``max_width``: an ELM of width ``w`` takes the
     first ``w`` columns, each row scaled so that ``2 W̄1`` spends the sending cell's rate (13).
 
@@ -142,7 +146,7 @@ def elm_pool(n_inputs, max_width, send_rate, gen, fan_in=None, scale=0.2):
 class ElmPool:
     draws: np.ndarray
     send_rate: np.ndarray
-    scale: float = 0.2
+    scale: float = PAPER_ELM_SCALE
 
     def weights(self, width):
         w1 = self.draws[:, :width]
@@ -151,7 +155,7 @@ class ElmPool:
         return w1 * (self.send_rate / (2.0 * np.where(sums > 0, sums, 1.0)))[:, None]
 
 
-def _elm_activation(X, w1, scale=0.2):
+def _elm_activation(X, w1, scale=PAPER_ELM_SCALE):
     """The ELM's hidden activation ``ρ(X W̄1)`` at the scale ``a``, ``scale`` times the largest
     pre-activation (the paper's: a fifth), and ``a``."""
     pre = X @ w1
@@ -200,7 +204,7 @@ def select_elm(X, Y, pool, widths, ridges):
 
 
 def train_elm(X, Y, n_hidden, send_rate, gen, *, ridge=None, pool=None, output_weights=None, fan_in=None,
-              scale=0.2, load=1.0):
+              scale=PAPER_ELM_SCALE, load=1.0):
     """Steps 2-3: ELM with activation ρ, output weights by pseudo-inverse (or ridge), mapped by (13).
 
     ``pool`` (:func:`elm_pool`), if given, supplies the input weights and activation scale instead of ``gen``

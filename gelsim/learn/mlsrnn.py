@@ -43,9 +43,9 @@ class _BaseSRNN(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
         """A table (n, features); MCSRNN takes series (see :func:`~gelsim.learn._inputs.check_series`)."""
         return check_tabular(self, X, reset=reset)
 
-    def __init__(self, hidden="auto", elm_hidden="auto", *, elm_fan_in=None, elm_scale=0.2, l1=1.0, ridge="auto",
-                 readout="least_squares", spiking_penalty=(1e-4, 1e-5, 1e-6), spiking_l2=1e-3, load_scale=1.0,
-                 fista_tol=1e-4, fista_max_iter=200, random_state=None):
+    def __init__(self, hidden="auto", elm_hidden="auto", *, elm_fan_in=None, elm_scale=core.PAPER_ELM_SCALE,
+                 l1=1.0, ridge="auto", readout="least_squares", spiking_penalty=(1e-4, 1e-5, 1e-6), spiking_l2=1e-3,
+                 load_scale=1.0, fista_tol=1e-4, fista_max_iter=200, random_state=None):
         self.hidden = hidden
         self.elm_hidden = elm_hidden
         self.elm_fan_in = elm_fan_in
