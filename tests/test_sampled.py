@@ -141,13 +141,28 @@ def test_decide_and_horizons():
     assert looks(16.0, 100.0) == [16.0, 24.0, 36.0, 54.0, 81.0, 100.0]
     assert looks(5.0, 5.0) == [5.0]
 
-    def levels(n_looks, alpha):
-        return np.array([_look_level(i, alpha, i == n_looks - 1) for i in range(n_looks)])
+    def levels(events, budget, alpha=0.01):
+        left, spent = alpha, []
+        for i, e in enumerate(events):
+            spent.append(_look_level(left, e, budget, i == len(events) - 1))
+            left -= spent[-1]
+        return np.array(spent)
 
-    spent = levels(6, 0.01)
-    assert spent.sum() == pytest.approx(0.01) and spent[0] == pytest.approx(0.003)
-    assert np.all(np.diff(spent[:-1]) < 0) and spent[-1] > spent[-2]  # the last look gets what is left
-    assert levels(1, 0.01).tolist() == [0.01]
+    # Looks at 1.5 times the events each, to the budget: the error budget is spent evenly over them (six
+    # looks here, the last the budget itself), so a late look is tested at the level of an early one.
+    events = [1e3 * 1.5 ** i for i in range(5)] + [7e3]
+    spent = levels(events, 7e3)
+    assert spent.sum() == pytest.approx(0.01) and np.allclose(spent, 0.01 / 6)
+    # A run whose events grow more slowly than planned (more looks) never overspends, nor one that stops
+    # early; a single look gets everything.
+    slow = levels([1e3 * 1.2 ** i for i in range(12)], 7e3)
+    assert slow.sum() == pytest.approx(0.01) and np.all(slow > 0)
+    assert levels(events[:3], 7e3).sum() < 0.01
+    assert levels([5.0], 5.0).tolist() == [0.01]
+    # Seventeen looks (the first at 2.5e4 events, a budget of 1.6e7): the twelfth is tested at 1/17 of the
+    # error budget; the rule this replaced (30 % of what was left at each look) tested it at 0.006 of it.
+    many = levels([2.5e4 * 1.5 ** i for i in range(16)] + [1.6e7], 1.6e7)
+    assert np.allclose(many, 0.01 / 17) and many[11] > 9 * 0.01 * 0.3 * 0.7 ** 11
 
 
 def test_silent_outputs_are_left_out_only_when_read_from_their_inputs():
@@ -289,7 +304,9 @@ def test_empty_start_decisions_stay_valid_where_a_naive_rule_is_fooled(reading):
     the run, no shrinking lead) makes none within the same budget, and says the run had not relaxed."""
     model, u = _slow_leader()
     compiled, n, confidence = CompiledNetwork(model.network), 100, 0.9
-    plan = SamplingPlan(confidence=confidence, max_events=1e5, replications=8, replication_events=200,
+    # 16 replications: the early looks, where output 3 leads, are tested at a twelfth of the error budget
+    # (measured: the naive rule 34 and 48 % wrong for the two readings, the default none).
+    plan = SamplingPlan(confidence=confidence, max_events=1e5, replications=16, replication_events=200,
                         reading=reading, batches=1)
     limit = stats.binom.ppf(0.999, n, 1 - confidence) / n
 
@@ -581,9 +598,9 @@ def test_cost_forecast_is_the_right_order_and_says_what_the_budget_will_not_cove
     for gap in (0.1, 0.02):
         model = _two_outputs(gap)
         q = gelsim.solve(model.network, ext_exc=model.ext_exc(u)).q
-        forecasts[gap] = forecast(model, u[None], lambda i: q, replications=8, start=start, max_events=1e7,
-                                  reading="spikes", replication_events=200)
         plan = SamplingPlan(max_events=1e7, replications=8, replication_events=200, reading="spikes", start=start)
+        forecasts[gap] = forecast(model, u[None], lambda i: q, replications=8, start=start, max_events=1e7,
+                                  reading="spikes", replication_events=200, batches=plan.batches)
         runs = [sample_instance(CompiledNetwork(model.network), model, u, q, seed, plan)
                 for seed in np.random.SeedSequence(1).spawn(12)]
         assert all(r.decided for r in runs)

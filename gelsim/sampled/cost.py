@@ -9,7 +9,7 @@ import numpy as np
 from scipy import stats
 
 from .readings import _LinearTail, _resolve_reading
-from .sequential import COARSE_GROUPS, CORRELATION_MARGIN, LOOK_SPENDING
+from .sequential import COARSE_GROUPS, CORRELATION_MARGIN, _looks_left
 from .starts import StartPull, _event_rate, _output_reach, _start_allowance
 
 #: Share of the run an empty start's look reads (the window since the stop two back: 1 - 1 / 1.5^2).
@@ -61,8 +61,8 @@ def forecast(model, inputs, solution, *, confidence=0.99, replications=32, start
     ``r q`` (Burke's theorem), and each of its spikes adds ``reach_jk`` to output ``k``
     (:func:`~gelsim.sampled.starts._output_reach`), so a margin read over a time ``T`` in ``R``
     replications has variance ``sum_j (reach_j,lead - reach_j,k)^2 r_j q_j / (T R)``. A decision needs its
-    t-statistic at the critical value of the third look's level (the level spent falls with each look), and
-    from an empty start also the lead to clear the start's pull (:class:`~gelsim.sampled.StartPull` at the
+    t-statistic at the critical value of a look's level (the error budget shared evenly over the looks from
+    the first one a decision can come at to ``max_events``), and from an empty start also the lead to clear the start's pull (:class:`~gelsim.sampled.StartPull` at the
     analytic rates) over a window that is the last ``WINDOW_SHARE`` of the run. The smallest such run, on a
     grid of ``horizons`` (simulated times per replication; by default 80 from ``1e-2`` to ``1e9`` over the
     event rate), times the event rate and ``replications``, is the forecast; never less than the first
@@ -88,7 +88,10 @@ def forecast(model, inputs, solution, *, confidence=0.99, replications=32, start
     net, out = model.network, model.output_cells
     reach = _output_reach(net, out)
     k = out.size
-    alpha = (1.0 - confidence) * LOOK_SPENDING * (1.0 - LOOK_SPENDING) ** 2 / max(k - 1, 1)
+    first = replications * replication_events * (1.5 ** 2 if start == "empty" else 1.0)
+    # The level of a look (:func:`~gelsim.sampled.sequential._look_level`): the error budget shared evenly over the
+    # looks from the first one a decision can come at to the budget.
+    alpha = (1.0 - confidence) / _looks_left(first, max_events) / max(k - 1, 1)
     if batches > 1:
         pairs = (2 * batches - 1) * replications
         rho = CORRELATION_MARGIN / np.sqrt(pairs)
@@ -135,7 +138,6 @@ def forecast(model, inputs, solution, *, confidence=0.99, replications=32, start
                     continue
             events[i] = replications * rate * horizon
             break
-    first = replications * replication_events * (1.5 ** 2 if start == "empty" else 1.0)
     events, noise_events = np.maximum(events, first), np.maximum(noise_events, first)
     return SamplingCost(events=events, noise_events=noise_events, margins=margins, max_events=float(max_events),
                         start=start)

@@ -14,9 +14,9 @@ them by more than the start could still be pulling the readings (:class:`~gelsim
 judged from the run's own firing; for cells of steady input read linearly, their exact expected shortfall
 is added back to each batch instead) and no lead is shrinking between the window's halves. With
 ``batches=1`` the test is a paired t-test on the replications' window averages. The test level is spent over the looks (a
-Bonferroni alpha-spending bound: 30 % of ``1 - confidence`` at the first look, 30 % of what is left at each
-later one, the rest at the last), and within a look over the ``K - 1`` rivals of the true leader, so the
-chance that an instance is ever decided for the wrong class is at most ``1 - confidence`` (under the
+Bonferroni alpha-spending bound: what is left of ``1 - confidence`` spread evenly over the looks still
+to come before ``max_events``, the rest at the last), and within a look over the ``K - 1`` rivals of the
+true leader, so the chance that an instance is ever decided for the wrong class is at most ``1 - confidence`` (under the
 normal approximation of the replication averages, and once the start's pull is cleared; checked in the
 tests, including against a naive rule that a slow cell fools). ``start="analytic"`` draws each
 replication from the product form of the instance's analytic solution instead, so that every reading is
@@ -126,7 +126,8 @@ def sample_instance(compiled, model, u, q, seed, plan, *, spending=True, discard
     if plan.warmup_events > 0:
         warm = _run_until(compiled, runs, read_busy, replications * plan.warmup_events,
                           replications * rate_guess, origin, batches)
-    alpha, look, decided, held, last = 1.0 - plan.confidence, 0, False, False, False
+    alpha, decided, held, last = 1.0 - plan.confidence, False, False, False
+    left = alpha                     # the error budget not yet spent on looks
     if plan.duration is not None:
         # One look at a fixed length, read from the end of the warm-up: a study of convergence, not a decision
         # rule (nothing is discarded but the warm-up).
@@ -144,8 +145,8 @@ def sample_instance(compiled, model, u, q, seed, plan, *, spending=True, discard
         middle = stops[-2] if len(stops) >= 2 and stops[-2].time > begin.time else None
         if batched and (not checked or middle is not None or last):
             window = _window(begin, now)
-            level = _look_level(look, alpha, last) if spending else alpha
-            look += 1
+            level = _look_level(left, now.events, budget, last) if spending else alpha
+            left -= level
             obs, lengths, split, linear = batches.between(begin.time, now.time, middle.time if middle else None)
             allowance = None
             if checked:
@@ -160,8 +161,8 @@ def sample_instance(compiled, model, u, q, seed, plan, *, spending=True, discard
         elif not checked or middle is not None or last:
             window = _window(begin, now)
             obs = read(window)
-            level = _look_level(look, alpha, last) if spending else alpha
-            look += 1
+            level = _look_level(left, now.events, budget, last) if spending else alpha
+            left -= level
             if checked and middle is not None:
                 halves = (read(_window(begin, middle)), read(_window(middle, now)))
                 outputs_pull = pull.allowance(window[1], begin.time, now.time)

@@ -60,10 +60,6 @@ DRIFT_GATE = 2.0
 LOOK_GROWTH = 1.5
 
 
-#: Share of the remaining error budget spent at each look but the last, which gets the rest.
-LOOK_SPENDING = 0.3
-
-
 def _next_look(now, last):
     """The simulated time of the look after one at ``now``: ``LOOK_GROWTH`` times it, or ``last`` (the time
     that spends the budget) when that comes first; and whether it is the last look."""
@@ -71,14 +67,29 @@ def _next_look(now, last):
     return horizon, horizon >= last * (1.0 - 1e-9)
 
 
-def _look_level(index, alpha, last):
-    """Test level of look ``index`` (from 0): ``LOOK_SPENDING`` of what is left of ``alpha``, or all of it
-    at the ``last`` look, so that the levels of any sequence of looks sum to at most ``alpha`` (a
-    Bonferroni bound over the looks) whether or not its length was known in advance."""
-    left = alpha * (1.0 - LOOK_SPENDING) ** index
-    return left if last else left * LOOK_SPENDING
+def _looks_left(events, budget):
+    """How many looks are still to come, this one included, when a run has spent ``events`` of ``budget``,
+    if each look spends ``LOOK_GROWTH`` times the events of the one before (it runs that many times as
+    long; from an empty start the event rate climbs as cells fill, so there are usually fewer). Only how
+    the error budget is shared depends on this count, not the bound on it."""
+    if events >= budget:
+        return 1
+    return 1 + int(np.ceil(np.log(budget / max(events, 1.0)) / np.log(LOOK_GROWTH) - 1e-9))
 
 
+def _look_level(left, events, budget, last):
+    """Test level of a look at ``events`` of ``budget``: what is ``left`` of the error budget, spread evenly
+    over the looks still to come (:func:`_looks_left`), or all of it at the ``last`` look. Each level is a
+    share of what is left, so the levels of any sequence of looks sum to at most the budget (a Bonferroni
+    bound over the looks) however many there turn out to be.
+
+    Even spending over the looks a run can reach suits a cost that varies by orders of magnitude between
+    instances: a decision at the tenth look is tested at about the level of one at the first. The earlier
+    rule (30 % of what was left at each look) gave the first look 0.3 of the budget but the tenth 0.012 and
+    the sixteenth 0.001, which at confidence 0.99 and ten classes asked a t-statistic of 4.7 where 3.9 now
+    does: about 1.5 times the events for the instances that decide late, which are the costly ones.
+    """
+    return left if last else left / _looks_left(events, budget)
 def _batch_t(leads, lengths):
     """Mean, standard error and degrees of freedom of each column of ``leads`` (batches x replications x
     rivals), batch ``b`` of every replication covering simulated time ``lengths[b]``, by replicated batch
