@@ -9,11 +9,11 @@ import numpy as np
 from scipy import stats
 
 from .readings import _LinearTail, _resolve_reading
-from .sequential import COARSE_GROUPS, CORRELATION_MARGIN, _looks_left
+from .sequential import COARSE_GROUPS, CORRELATION_MARGIN, LOOK_GROWTH, WINDOW_STOPS, _looks_left
 from .starts import StartPull, _event_rate, _output_reach, _start_allowance
 
-#: Share of the run an empty start's look reads (the window since the stop two back: 1 - 1 / 1.5^2).
-WINDOW_SHARE = 1.0 - 1.0 / 1.5 ** 2
+#: Share of the run an empty start's look reads (the window since ``WINDOW_STOPS`` stops back).
+WINDOW_SHARE = 1.0 - LOOK_GROWTH ** -WINDOW_STOPS
 
 
 @dataclass(frozen=True, repr=False)

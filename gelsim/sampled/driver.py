@@ -6,7 +6,7 @@ so the network is compiled for the simulator once per model. Each instance is th
 independent replications, by default started empty (every cell unexcited), so that nothing of the
 instance's analytic solution enters the run, its planning (the event rate is measured as it goes) or its
 decision. The replications are extended in stops whose simulated time grows by half (a stop adds events, it
-sets nothing up again); at each look the outputs are read over the window since the stop two back, in
+sets nothing up again); at each look the outputs are read over the window since the stop three back, in
 batches (by default 4 replications, 32 batches per stretch between stops), the leading output is compared
 with every other by a one-sided t-test on the batch means of the leads
 (:func:`~gelsim.sampled.sequential._batch_t`), and the instance is *decided* when the leader beats all of
@@ -35,7 +35,7 @@ from ..simulation import CompiledNetwork
 from ..simulation._executors import TaskRunner
 from .readings import _LinearTail, _linear_tail, _part, _read_outputs, _resolve_reading, _routes_to
 from .result import SampledOutputs
-from .sequential import _batch_decide, _batch_t, _decide, _look_level, _next_look
+from .sequential import WINDOW_STOPS, _batch_decide, _batch_t, _decide, _look_level, _next_look
 from .plan import InstanceResult, SamplingPlan
 from .starts import StartPull, _event_rate, _output_reach, _start_allowance, stationary_start
 
@@ -49,8 +49,8 @@ def sample_instance(compiled, model, u, q, seed, plan, *, spending=True, discard
     only adds events (nothing is set up again). The first stop comes after ``replication_events``
     events per replication, each later one multiplies the simulated time by ``LOOK_GROWTH``, and the last
     one is planned, from the event rate measured so far, to spend ``max_events``; the error budget is spent
-    over the looks by :func:`_look_level`. From ``start="empty"`` each look reads the window from two stops
-    back (the first 44 % of the run is discarded, however long it has become), and a lead must clear the
+    over the looks by :func:`_look_level`. From ``start="empty"`` each look reads the window from
+    ``WINDOW_STOPS`` stops back (the first 30 % of the run is discarded, however long it has become), and a lead must clear the
     start's possible pull and not be shrinking between the window's halves (:func:`_decide`, or with
     ``plan.batches`` above 1 :func:`_batch_decide` on the window's batches, each stretch between stops read
     in that many); from ``start="analytic"`` (a draw from the product form of ``q``, the instance's Eq. (1) solution) every
@@ -140,8 +140,9 @@ def sample_instance(compiled, model, u, q, seed, plan, *, spending=True, discard
     while True:
         last = last or runs.events >= budget
         now = stops[-1]
-        # From an empty start, read from two stops back (and never before the warm-up ends).
-        begin = max(stops[-3] if checked and len(stops) >= 3 else warm, warm, key=lambda s: s.time)
+        # From an empty start, read from WINDOW_STOPS stops back (and never before the warm-up ends).
+        back = WINDOW_STOPS + 1
+        begin = max(stops[-back] if checked and len(stops) >= back else warm, warm, key=lambda s: s.time)
         middle = stops[-2] if len(stops) >= 2 and stops[-2].time > begin.time else None
         if batched and (not checked or middle is not None or last):
             window = _window(begin, now)

@@ -101,7 +101,7 @@ class SpikingClassifierMixin:
         unexcited, as hardware is switched on), so that a decision is the spikes' own: nothing computed
         from the instance's analytic solution enters the run, its length or its decision. The replications
         are extended in stops of growing simulated time (x 1.5); at each look every output is read over the
-        window since the stop two back (so the first 44 % of the run, however long it has grown, is left
+        window since the stop three back (so the first 30 % of the run, however long it has grown, is left
         out as warm-up), in ``batches`` equal batches per stretch between stops, and a t-test on the batch
         means asks whether the leading output stands above every other at ``confidence`` by more than the
         start could still be pulling the readings (judged from the run's own firing:
@@ -175,7 +175,7 @@ class SpikingClassifierMixin:
             ``events`` and in ``max_events``); 0 by default, since an empty start's looks discard the first
             part of the run anyway.
         batches : int, optional
-            Batches each stretch between two stops is read in (a look's window spans two stretches). 1 reads
+            Batches each stretch between two stops is read in (a look's window spans three stretches). 1 reads
             each replication's window as one value, tested across replications. Default: 32 from an empty
             start, 1 from the analytic start.
         rng : None, int or numpy.random.Generator
