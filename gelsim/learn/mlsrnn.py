@@ -423,10 +423,11 @@ class MLSRNNClassifier(_BaseSRNN):
 
     Fitted attributes: ``classes_``, ``layers_``, ``offset_`` (``m`` of (13)), ``score_scale_`` (spread of
     the training outputs, for ``predict_proba``), ``data_min_``, ``data_span_``, ``n_features_in_``,
-    ``hidden_``, ``elm_hidden_`` and ``ridge_`` (the sizes and penalty used), ``elm_selection_`` (the leave-one-out errors
-    of the search, or None), ``elm_scale_`` (the activation scale used) and ``scale_search_`` (a
-    :class:`ScaleSearch` when ``elm_scale`` is a list, else None); with the spiking readout ``spiking_penalty_`` (the price used) and
-    ``penalty_search_`` (the cross-validation over the candidates, or None for a given number).
+    ``hidden_``, ``elm_hidden_`` and ``ridge_`` (the sizes and penalty used), ``elm_selection_`` (the
+    leave-one-out errors of the search, or None), ``elm_scale_`` (the activation scale used) and
+    ``scale_search_`` (a :class:`ScaleSearch` when ``elm_scale`` is a list, else None); with the spiking
+    readout ``spiking_penalty_`` (the price used) and ``penalty_search_`` (the cross-validation over the
+    candidates, or None for a given number).
 
     Examples
     --------

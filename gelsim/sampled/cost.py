@@ -62,11 +62,12 @@ def forecast(model, inputs, solution, *, confidence=0.99, replications=32, start
     (:func:`~gelsim.sampled.starts._output_reach`), so a margin read over a time ``T`` in ``R``
     replications has variance ``sum_j (reach_j,lead - reach_j,k)^2 r_j q_j / (T R)``. A decision needs its
     t-statistic at the critical value of a look's level (the error budget shared evenly over the looks from
-    the first one a decision can come at to ``max_events``), and from an empty start also the lead to clear the start's pull (:class:`~gelsim.sampled.StartPull` at the
-    analytic rates) over a window that is the last ``WINDOW_SHARE`` of the run. The smallest such run, on a
-    grid of ``horizons`` (simulated times per replication; by default 80 from ``1e-2`` to ``1e9`` over the
-    event rate), times the event rate and ``replications``, is the forecast; never less than the first
-    look (``replications * replication_events``, and from an empty start the third stop, 2.25 times that).
+    the first one a decision can come at to ``max_events``), and from an empty start also the lead to clear
+    the start's pull (:class:`~gelsim.sampled.StartPull` at the analytic rates) over a window that is the last
+    ``WINDOW_SHARE`` of the run. The smallest such run, on a grid of ``horizons`` (simulated times per
+    replication; by default 80 from ``1e-2`` to ``1e9`` over the event rate), times the event rate and
+    ``replications``, is the forecast; never less than the first look (``replications * replication_events``,
+    and from an empty start the third stop, 2.25 times that).
     With ``batches`` above 1 (batch means, :func:`~gelsim.sampled.sequential._batch_t`) the variance is
     widened as the correlation bound widens it for uncorrelated batches, the critical value has the
     degrees of freedom of the long stretches, and where the run corrects for the start's exact pull
@@ -89,8 +90,8 @@ def forecast(model, inputs, solution, *, confidence=0.99, replications=32, start
     reach = _output_reach(net, out)
     k = out.size
     first = replications * replication_events * (1.5 ** 2 if start == "empty" else 1.0)
-    # The level of a look (:func:`~gelsim.sampled.sequential._look_level`): the error budget shared evenly over the
-    # looks from the first one a decision can come at to the budget.
+    # The level of a look (sequential._look_level): the error budget shared evenly over the looks from the
+    # first one a decision can come at to the budget.
     alpha = (1.0 - confidence) / _looks_left(first, max_events) / max(k - 1, 1)
     if batches > 1:
         pairs = (2 * batches - 1) * replications

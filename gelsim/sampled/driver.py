@@ -13,12 +13,12 @@ with every other by a one-sided t-test on the batch means of the leads
 them by more than the start could still be pulling the readings (:class:`~gelsim.sampled.starts.StartPull`,
 judged from the run's own firing; for cells of steady input read linearly, their exact expected shortfall
 is added back to each batch instead) and no lead is shrinking between the window's halves. With
-``batches=1`` the test is a paired t-test on the replications' window averages. The test level is spent over the looks (a
-Bonferroni alpha-spending bound: what is left of ``1 - confidence`` spread evenly over the looks still
-to come before ``max_events``, the rest at the last), and within a look over the ``K - 1`` rivals of the
-true leader, so the chance that an instance is ever decided for the wrong class is at most ``1 - confidence`` (under the
-normal approximation of the replication averages, and once the start's pull is cleared; checked in the
-tests, including against a naive rule that a slow cell fools). ``start="analytic"`` draws each
+``batches=1`` the test is a paired t-test on the replications' window averages. The test level is spent over
+the looks (a Bonferroni alpha-spending bound: what is left of ``1 - confidence`` spread evenly over the looks
+still to come before ``max_events``, the rest at the last), and within a look over the ``K - 1`` rivals of the
+true leader, so the chance that an instance is ever decided for the wrong class is at most ``1 - confidence``
+(under the normal approximation of the replication averages, and once the start's pull is cleared; checked in
+the tests, including against a naive rule that a slow cell fools). ``start="analytic"`` draws each
 replication from the product form of the instance's analytic solution instead, so that every reading is
 unbiased from time 0 and the whole run is read.
 """
@@ -50,12 +50,12 @@ def sample_instance(compiled, model, u, q, seed, plan, *, spending=True, discard
     events per replication, each later one multiplies the simulated time by ``LOOK_GROWTH``, and the last
     one is planned, from the event rate measured so far, to spend ``max_events``; the error budget is spent
     over the looks by :func:`_look_level`. From ``start="empty"`` each look reads the window from
-    ``WINDOW_STOPS`` stops back (the first 30 % of the run is discarded, however long it has become), and a lead must clear the
-    start's possible pull and not be shrinking between the window's halves (:func:`_decide`, or with
-    ``plan.batches`` above 1 :func:`_batch_decide` on the window's batches, each stretch between stops read
-    in that many); from ``start="analytic"`` (a draw from the product form of ``q``, the instance's Eq. (1) solution) every
-    look reads the whole run. ``q`` is used
-    for that draw only: an empty start needs nothing of the instance's solution (pass None).
+    ``WINDOW_STOPS`` stops back (the first 30 % of the run is discarded, however long it has become), and a
+    lead must clear the start's possible pull and not be shrinking between the window's halves
+    (:func:`_decide`, or with ``plan.batches`` above 1 :func:`_batch_decide` on the window's batches, each
+    stretch between stops read in that many); from ``start="analytic"`` (a draw from the product form of
+    ``q``, the instance's Eq. (1) solution) every look reads the whole run. ``q`` is used for that draw only:
+    an empty start needs nothing of the instance's solution (pass None).
     ``spending=False`` tests every look at the full level ``1 - confidence``: the naive rule, whose error
     rate grows with the number of looks; ``discard=False`` reads an empty start's every look from time 0,
     with no check of a shrinking lead: the naive rule, whose decisions lean towards what the start favours
