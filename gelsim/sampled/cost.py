@@ -89,7 +89,7 @@ def forecast(model, inputs, solution, *, confidence=0.99, replications=32, start
     net, out = model.network, model.output_cells
     reach = _output_reach(net, out)
     k = out.size
-    first = replications * replication_events * (1.5 ** 2 if start == "empty" else 1.0)
+    first = replications * replication_events * (LOOK_GROWTH ** 2 if start == "empty" else 1.0)
     # The level of a look (sequential._look_level): the error budget shared evenly over the looks from the
     # first one a decision can come at to the budget.
     alpha = (1.0 - confidence) / _looks_left(first, max_events) / max(k - 1, 1)

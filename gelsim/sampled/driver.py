@@ -144,33 +144,33 @@ def sample_instance(compiled, model, u, q, seed, plan, *, spending=True, discard
         back = WINDOW_STOPS + 1
         begin = max(stops[-back] if checked and len(stops) >= back else warm, warm, key=lambda s: s.time)
         middle = stops[-2] if len(stops) >= 2 and stops[-2].time > begin.time else None
-        if batched and (not checked or middle is not None or last):
+        if not checked or middle is not None or last:
+            # A look: the window since `begin`, tested at this look's share of the error budget.
             window = _window(begin, now)
             level = _look_level(left, now.events, budget, last) if spending else alpha
             left -= level
-            obs, lengths, split, linear = batches.between(begin.time, now.time, middle.time if middle else None)
-            allowance = None
-            if checked:
-                exact = linear and pull.from_below
-                if exact and middle is not None and begin.time > 0:
-                    obs, allowance = _detrend(obs, lengths, split, pull, window[1], begin.time, middle.time,
-                                              now.time)
-                    correction = 0.0
-                else:
-                    allowance, correction = _start_allowance(pull, exact, window[1], begin.time, now.time)
-            _, decided, held = _batch_decide(obs, lengths, level, split if checked else None, allowance)
-        elif not checked or middle is not None or last:
-            window = _window(begin, now)
-            obs = read(window)
-            level = _look_level(left, now.events, budget, last) if spending else alpha
-            left -= level
-            if checked and middle is not None:
-                halves = (read(_window(begin, middle)), read(_window(middle, now)))
-                outputs_pull = pull.allowance(window[1], begin.time, now.time)
-                _, decided, held = _decide(obs, level, *halves,
-                                           allowance=lambda lead: pull.margin_allowance(outputs_pull, lead))
+            if batched:
+                obs, lengths, split, linear = batches.between(begin.time, now.time,
+                                                              middle.time if middle else None)
+                allowance = None
+                if checked:
+                    exact = linear and pull.from_below
+                    if exact and middle is not None and begin.time > 0:
+                        obs, allowance = _detrend(obs, lengths, split, pull, window[1], begin.time, middle.time,
+                                                  now.time)
+                        correction = 0.0
+                    else:
+                        allowance, correction = _start_allowance(pull, exact, window[1], begin.time, now.time)
+                _, decided, held = _batch_decide(obs, lengths, level, split if checked else None, allowance)
             else:
-                _, decided, held = _decide(obs, level)
+                obs = read(window)
+                if checked and middle is not None:
+                    halves = (read(_window(begin, middle)), read(_window(middle, now)))
+                    outputs_pull = pull.allowance(window[1], begin.time, now.time)
+                    _, decided, held = _decide(obs, level, *halves,
+                                               allowance=lambda lead: pull.margin_allowance(outputs_pull, lead))
+                else:
+                    _, decided, held = _decide(obs, level)
         if decided or last:
             break
         # The next stop, at LOOK_GROWTH times the time, or (when that would reach the budget) the budget

@@ -99,6 +99,8 @@ def _look_level(left, events, budget, last):
     does: about 1.5 times the events for the instances that decide late, which are the costly ones.
     """
     return left if last else left / _looks_left(events, budget)
+
+
 def _batch_t(leads, lengths):
     """Mean, standard error and degrees of freedom of each column of ``leads`` (batches x replications x
     rivals), batch ``b`` of every replication covering simulated time ``lengths[b]``, by replicated batch
