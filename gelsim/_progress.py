@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+import threading
+
 #: Seconds a run must last before its bar appears (``progress=None``): short calls stay silent.
 DELAY = 2.0
 
+#: Bars open in this thread. A bar opened inside another's run (the penalty search of each fit in a scale
+#: search, say) stays silent unless asked for, so that a user sees one bar per call they made.
+_open = threading.local()
+
 
 class Progress:
-    """``Progress(total, label, enabled)``, then ``update(done, extra="")`` and ``close()``.
+    """``Progress(total, label, enabled)``, then ``update(done, extra="")`` and ``close()``; or as a context
+    manager, which closes it.
 
     ``enabled``: True shows the bar at once, False never, None (the default of every public ``progress``
-    argument) once the run has lasted :data:`DELAY` seconds. tqdm chooses the display (``tqdm.auto``).
+    argument) once the run has lasted :data:`DELAY` seconds, unless another bar is open in the same thread
+    (then never). tqdm chooses the display (``tqdm.auto``).
 
     Examples
     --------
     >>> from gelsim._progress import Progress
-    >>> bar = Progress(10, "demo", enabled=False)
-    >>> bar.update(5, "half-way"); bar.close()
+    >>> with Progress(10, "demo", enabled=False) as bar:
+    ...     bar.update(5, "half-way")
     >>> bar.done
     5.0
     """
@@ -25,7 +33,13 @@ class Progress:
         self.total = max(float(total), 1e-300)
         self.done = 0.0
         self._bar = None
-        if enabled is not False:
+        depth = getattr(_open, "depth", 0)
+        if enabled is None and depth > 0:
+            enabled = False
+        # Counted while open, so that bars opened meanwhile know they are nested.
+        self._counted = enabled is not False
+        if self._counted:
+            _open.depth = depth + 1
             from tqdm.auto import tqdm   # here: import gelsim does not load tqdm
 
             self._bar = tqdm(total=self.total, desc=label, delay=0.0 if enabled else DELAY, leave=True,
@@ -45,5 +59,15 @@ class Progress:
         self.done = done
 
     def close(self):
+        """Close the bar (again: nothing)."""
+        if self._counted:
+            _open.depth -= 1
+            self._counted = False
         if self._bar is not None:
             self._bar.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -273,17 +273,16 @@ def choose_penalty(F, codes, n_classes, cost, penalties, budget, *, l2=0.0, fold
     fold = stratified_folds(codes, folds, rng)
     correct = np.zeros((penalties.size, codes.size), dtype=bool)
     events = np.zeros((penalties.size, codes.size))
-    bar = Progress(folds * penalties.size, "penalty search", enabled=progress)
-    for f in range(folds):
-        train, held = fold != f, fold == f
-        start = None
-        for i, penalty in enumerate(penalties):
-            (W, b), start = fit_for_decisions(F[train], codes[train], n_classes, cost, penalty, budget,
-                                              l2=l2, start=start)
-            correct[i, held] = np.argmax(F[held] @ W + b, axis=1) == codes[held]
-            events[i, held] = decision_events(W, b, F[held], codes[held], cost)
-            bar.update(f * penalties.size + i + 1)
-    bar.close()
+    with Progress(folds * penalties.size, "penalty search", enabled=progress) as bar:
+        for f in range(folds):
+            train, held = fold != f, fold == f
+            start = None
+            for i, penalty in enumerate(penalties):
+                (W, b), start = fit_for_decisions(F[train], codes[train], n_classes, cost, penalty, budget,
+                                                  l2=l2, start=start)
+                correct[i, held] = np.argmax(F[held] @ W + b, axis=1) == codes[held]
+                events[i, held] = decision_events(W, b, F[held], codes[held], cost)
+                bar.update(f * penalties.size + i + 1)
     accuracy = correct.mean(axis=1)
     median = np.median(events, axis=1)
     best = accuracy.max()

@@ -19,6 +19,7 @@ from sklearn.exceptions import NotFittedError
 from ._inputs import check_is_fitted, check_labels, check_series, check_tabular
 from ._spiking_readout import check_penalty, stratified_folds
 from .._checks import as_generator
+from .._progress import Progress
 from ..sampled import SampledOutputs, SpikingClassifierMixin
 from ..steady.model_network import ModelNetwork
 
@@ -159,12 +160,15 @@ class _BaseSRNN(SpikingClassifierMixin, ClassifierMixin, BaseEstimator):
         y = self.classes_[codes]
         right = np.zeros((scales.size, codes.size))
         events = np.zeros((scales.size, SCALE_FOLDS))
-        for fold in range(SCALE_FOLDS):
-            train, held = np.flatnonzero(folds != fold), np.flatnonzero(folds == fold)
-            for i, scale in enumerate(scales):
-                model = clone(self).set_params(elm_scale=float(scale)).fit(X[train], y[train])
-                right[i, held] = model.predict(X[held]) == y[held]
-                events[i, fold] = np.median(model.sampling_cost(X[held[:SCALE_FORECASTS]]).events)
+        # One bar for the search: the fits' own penalty-search bars, nested in it, stay silent.
+        with Progress(SCALE_FOLDS * scales.size, "elm_scale search") as bar:
+            for fold in range(SCALE_FOLDS):
+                train, held = np.flatnonzero(folds != fold), np.flatnonzero(folds == fold)
+                for i, scale in enumerate(scales):
+                    model = clone(self).set_params(elm_scale=float(scale)).fit(X[train], y[train])
+                    right[i, held] = model.predict(X[held]) == y[held]
+                    events[i, fold] = np.median(model.sampling_cost(X[held[:SCALE_FORECASTS]]).events)
+                    bar.update(fold * scales.size + i + 1)
         accuracy = right.mean(axis=1)
         se = np.sqrt(accuracy * (1.0 - accuracy) / codes.size)
         best = int(np.argmax(accuracy))

@@ -231,35 +231,34 @@ def _recording(record_spikes, net, duration):
 
 def _run(tables, specs, runner, duration, warmup, target_se, max_duration, progress):
     """Make the replication groups described by ``specs`` and run them for ``duration`` (or to ``target_se``)."""
-    bar = Progress(1.0, "simulate", enabled=progress)
-    shared = runner.share(tables)  # on Dask, sent to the workers once
-    # The replications' state is made where it runs and, on Dask, stays on the workers between rounds.
-    groups = runner.map(_new_group_task, shared, specs, remote=True)
-    groups = runner.map(start_measuring, shared, groups, warmup, remote=True)
-    measured = 0.0
-    goal, cap = duration, max_duration
-    # Rounds only serve the progress bar (and target_se's checks below); results do not depend on them,
-    # and each round re-sends the state to a process pool, so without a bar the run is one round.
-    rounds = 20 if bar.enabled else 1
-    while True:
-        step = max(min(goal - measured, max(goal / rounds, 1e-300)), 0.0)
-        if step > 0:
-            measured = min(measured + step, goal)
-            groups = runner.map(advance, shared, groups, warmup + measured, remote=True)
-        if bar.enabled:
-            events = sum(runner.read(group_events, groups))
-            bar.update(measured / goal if target_se is None else min(measured / cap, 1.0), f"{events:.3g} events")
-        if measured < goal:
-            continue
-        if target_se is None or measured >= cap:
-            break
-        busy = np.concatenate(runner.read(group_busy_fractions, groups, warmup + measured, measured))
-        worst = float(np.nanmax(busy.std(axis=0, ddof=1) / np.sqrt(busy.shape[0])))
-        if worst <= target_se:
-            break
-        # se falls like 1/sqrt(time): aim a little past the predicted need.
-        goal = min(cap, measured * min(max(1.2 * (worst / target_se) ** 2, 1.5), 100.0))
-    bar.close()
+    with Progress(1.0, "simulate", enabled=progress) as bar:
+        shared = runner.share(tables)  # on Dask, sent to the workers once
+        # The replications' state is made where it runs and, on Dask, stays on the workers between rounds.
+        groups = runner.map(_new_group_task, shared, specs, remote=True)
+        groups = runner.map(start_measuring, shared, groups, warmup, remote=True)
+        measured = 0.0
+        goal, cap = duration, max_duration
+        # Rounds only serve the progress bar (and target_se's checks below); results do not depend on them,
+        # and each round re-sends the state to a process pool, so without a bar the run is one round.
+        rounds = 20 if bar.enabled else 1
+        while True:
+            step = max(min(goal - measured, max(goal / rounds, 1e-300)), 0.0)
+            if step > 0:
+                measured = min(measured + step, goal)
+                groups = runner.map(advance, shared, groups, warmup + measured, remote=True)
+            if bar.enabled:
+                events = sum(runner.read(group_events, groups))
+                bar.update(measured / goal if target_se is None else min(measured / cap, 1.0), f"{events:.3g} events")
+            if measured < goal:
+                continue
+            if target_se is None or measured >= cap:
+                break
+            busy = np.concatenate(runner.read(group_busy_fractions, groups, warmup + measured, measured))
+            worst = float(np.nanmax(busy.std(axis=0, ddof=1) / np.sqrt(busy.shape[0])))
+            if worst <= target_se:
+                break
+            # se falls like 1/sqrt(time): aim a little past the predicted need.
+            goal = min(cap, measured * min(max(1.2 * (worst / target_se) ** 2, 1.5), 100.0))
     if target_se is not None and measured >= cap:
         warnings.warn(f"simulate stopped at max_duration={cap:.4g} before every q_se reached "
                       f"target_se={target_se}.", RuntimeWarning, stacklevel=3)
