@@ -10,7 +10,8 @@ import gelsim
 from gelsim.sampled import (ModelNetwork, SampledOutputs, SamplingPlan, forecast, relaxation_times,
                             sample_instance, sample_outputs)
 from gelsim.sampled import sequential
-from gelsim.sampled.readings import _auto_reading, _LinearTail, _linear_tail, _simulated_cells
+from gelsim.sampled.readings import (_auto_reading, _LinearTail, _linear_tail, _reading_noise,
+                                     _resolve_reading, _simulated_cells)
 from gelsim.sampled.sequential import _decide, _look_level, _next_look
 from gelsim.sampled.starts import StartPull, _output_reach, _start_allowance, empty_queue_shortfall
 from gelsim.simulation import CompiledNetwork
@@ -615,6 +616,43 @@ def test_cost_forecast_is_the_right_order_and_says_what_the_budget_will_not_cove
     tie = _two_outputs(0.0)
     assert np.isinf(forecast(tie, u[None], lambda i: gelsim.solve(tie.network, ext_exc=tie.ext_exc(u)).q,
                              start=start).events[0])
+
+
+def test_the_forecast_noise_of_a_reading_is_the_variance_its_replications_show():
+    """Sources 0, 1 feed two hidden cells each, inhibited at twice their rate (so read by their excited
+    fraction); hidden 2, 3 feed output 6 and hidden 4, 5 output 7. The margin read from the hidden cells'
+    excited fractions over a time T varies across 400 stationary replications as ``_reading_noise`` says,
+    within four standard errors of a sample variance. It can fail: counting the sources' spikes again and
+    each hidden cell's noise as a spike count (as the forecast once did) predicts six times as much.
+
+    The simulator advances time by each event's expected holding time, which in a network of eight cells
+    reads with less variance (measured: 0.8 of the prediction); a busy cell of its own (9), standing for the
+    rest of a large network, makes each cell's own times random again, as in the models sampled."""
+    w = sp.lil_matrix((8, 8))
+    w[0, 2] = w[0, 3] = w[1, 4] = w[1, 5] = 0.5
+    w[2, 6] = w[3, 6] = w[4, 7] = w[5, 7] = 1.0
+    net = gelsim.Network(fire_rate=np.ones(8), w_exc=w.tocsr(), ext_inh=[0, 0, 2, 2, 2, 2, 0, 0])
+    model = ModelNetwork.from_sources(net, [0, 1], [1, 1], [6, 7])
+    u = np.array([0.9, 0.6])
+    ext, ext_inh = model.ext_exc(u), model.ext_inh(u)
+    q = gelsim.solve(model.network, ext_exc=ext, ext_inh=ext_inh).q
+    reading, tail_cells, keep = _resolve_reading(model, "auto")
+    assert reading == "linear" and keep.tolist() == [0, 1, 2, 3, 4, 5]
+    sensitivity, noise = _reading_noise(model, reading, keep, q, ext, ext_inh,
+                                        _LinearTail(model, tail_cells, keep))
+    predicted = float(((sensitivity[:, 0] - sensitivity[:, 1]) ** 2 * noise).sum())
+    assert predicted == pytest.approx(2 / 3 * (2 * q[2] + 2 * q[4]))           # 2 r f / (r + rho), r + rho = 3
+    once = float(((_output_reach(net, [6, 7]) @ [1, -1])[keep] ** 2 * q[keep]).sum())
+    assert once == pytest.approx(6 * predicted)
+    busy = sp.block_diag([w.tocsr(), sp.csr_matrix((1, 1))]).tocsr()
+    run = gelsim.simulate(gelsim.Network(fire_rate=np.r_[net.fire_rate, 400.0], w_exc=busy, ext_exc=np.r_[ext, 200.0],
+                                         ext_inh=np.r_[ext_inh, 0.0]),
+                          duration=300.0, replications=400, initial="stationary", rng=3, progress=False)
+    margins = run.per_replication_q[:, [2, 3]].sum(axis=1) - run.per_replication_q[:, [4, 5]].sum(axis=1)
+    measured = float(np.var(margins, ddof=1)) * run.duration
+    se = predicted * np.sqrt(2 / (run.replications - 1))
+    assert abs(measured - predicted) < 4 * se
+    assert once - measured > 50 * se
 
 
 def test_dask_client_gives_the_same_sampled_outputs():

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from .readings import _LinearTail, _resolve_reading
+from .readings import _LinearTail, _reading_noise, _resolve_reading
 from .sequential import COARSE_GROUPS, CORRELATION_MARGIN, LOOK_GROWTH, WINDOW_STOPS, _looks_left
 from .starts import StartPull, _event_rate, _output_reach, _start_allowance
 
@@ -57,10 +57,14 @@ def forecast(model, inputs, solution, *, confidence=0.99, replications=32, start
     """:class:`SamplingCost` of the instances ``inputs`` (n, n_sources), whose Eq. (1) solutions over all
     cells ``solution(i)`` gives.
 
-    Simulated cells are taken as M/M/1 queues at their analytic rates: a cell fires a Poisson stream at
-    ``r q`` (Burke's theorem), and each of its spikes adds ``reach_jk`` to output ``k``
-    (:func:`~gelsim.sampled.starts._output_reach`), so a margin read over a time ``T`` in ``R``
-    replications has variance ``sum_j (reach_j,lead - reach_j,k)^2 r_j q_j / (T R)``. A decision needs its
+    Simulated cells are taken as M/M/1 queues at their analytic rates. The reading estimates the firing
+    ``f_j`` of the cells it reads, each with variance ``v_j / T`` over a time ``T`` (``f_j`` for a spike
+    count, a Poisson stream by Burke's theorem; ``2 r_j f_j / (r_j + rho_j)`` for an excited fraction), and
+    each moves output ``k`` by ``s_jk`` per unit (:func:`~gelsim.sampled.readings._reading_noise`), so a
+    margin read in ``R`` replications has variance ``sum_j (s_j,lead - s_j,k)^2 v_j / (T R)``. Only the cells
+    read count: the noise of the spikes that feed them is already in their own. (The simulator advances
+    time by each event's expected holding time, which in a network of a few cells reads with less variance
+    than this; in a model's thousands of cells each cell's times are random again.) A decision needs its
     t-statistic at the critical value of a look's level (the error budget shared evenly over the looks from
     the first one a decision can come at to ``max_events``), and from an empty start also the lead to clear
     the start's pull (:class:`~gelsim.sampled.StartPull` at the analytic rates) over a window that is the last
@@ -100,7 +104,7 @@ def forecast(model, inputs, solution, *, confidence=0.99, replications=32, start
         crit = stats.t.ppf(1.0 - alpha, df=min(COARSE_GROUPS, 2 * batches) * replications - 1)
     else:
         widen, crit = 1.0, stats.t.ppf(1.0 - alpha, df=replications - 1)
-    tail = _LinearTail(model, tail_cells, keep) if reading == "linear" and start == "empty" else None
+    tail = _LinearTail(model, tail_cells, keep) if reading == "linear" else None
     n = inputs.shape[0]
     events, noise_events, margins = np.full(n, np.inf), np.full(n, np.inf), np.zeros(n)
     share = WINDOW_SHARE if start == "empty" else 1.0
@@ -117,13 +121,14 @@ def forecast(model, inputs, solution, *, confidence=0.99, replications=32, start
             continue
         firing = net.fire_rate[keep] * q[keep]
         rivals = np.delete(np.arange(k), lead)
-        spread = reach[keep][:, [lead]] - reach[keep][:, rivals]
-        variance = widen * (spread ** 2 * firing[:, None]).sum(axis=0)          # per rival, times T R
+        sensitivity, noise = _reading_noise(model, reading, keep, q, ext, ext_inh, tail)
+        spread = sensitivity[:, [lead]] - sensitivity[:, rivals]
+        variance = widen * (spread ** 2 * noise[:, None]).sum(axis=0)            # per rival, times T R
         gaps = outputs[lead] - outputs[rivals]
         grid = np.logspace(-2, 9, 80) / rate if horizons is None else np.asarray(horizons, float)
         pull = StartPull(model, keep, ext, ext_inh, reach) if start == "empty" else None
         # Whether the run would correct for the start's exact pull (readings linear at the analytic firing).
-        linear = tail is not None and not tail.held(ext, firing).any()
+        linear = tail is not None and pull is not None and not tail.held(ext, firing).any()
         for horizon in grid:
             clear = gaps - crit * np.sqrt(variance / (share * horizon * replications))
             if np.any(clear <= 0):

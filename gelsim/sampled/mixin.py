@@ -57,10 +57,11 @@ class SpikingClassifierMixin:
         The forecast reads the instance's analytic solution (its margins, and the flows whose noise they
         must clear; from an empty start also how long the start can still pull the outputs), which is
         what makes it a forecast and not a decision: nothing from it enters :meth:`sample_outputs`. It
-        takes every simulated cell for an M/M/1 queue at its analytic rates, so it is a guide to the order
-        of magnitude: on three digits classes (12 test images, ConvSRNN ``readout="spiking"``) it put the
-        median at 5.6e6 events where 1.1e7 were spent, and at 2.5e6 where 3.0e6 were spent with
-        ``load_scale=0.5``.
+        takes every cell the reading reads for an M/M/1 queue at its analytic rates. On the last 40 to 60
+        training instances of five models made for sampling (ConvSRNN on digits, RocketSRNN on
+        JapaneseVowels, ``load_scale=0.5``; MLSRNN on digits and the MNIST sample, MCSRNN on JapaneseVowels,
+        ``hidden=(), elm_fan_in=8``), the median ratio of forecast to spent events was 0.75 to 1.16, and half
+        of the instances were within 0.6 to 1.8 times.
 
         Parameters
         ----------

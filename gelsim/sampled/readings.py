@@ -91,6 +91,19 @@ class _LinearTail:
         inflow = ext[self.tail] + self.from_kept @ firing
         return inflow + self.within @ self._capped_rates(inflow) >= self.rate
 
+    def sensitivity(self, ext, firing):
+        """How the outputs' ``q`` move per unit of each simulated cell's firing rate (kept x outputs), at
+        the firing ``firing`` (kept,): through the tail's linear map, a saturated (held) tail cell passing
+        nothing on."""
+        passes = (~self.held(ext, firing)).astype(float)[:, None]
+        step = np.zeros((self.tail.size, self.out.size))
+        step[self.out, np.arange(self.out.size)] = 1.0 / self.rate[self.out]
+        total = step.copy()
+        for _ in range(self.depth):
+            step = np.asarray(self.within.T @ (passes * step))
+            total += step
+        return np.asarray(self.from_kept.T @ (passes * total))
+
     def solver(self, ext, ext_inh, q=None):
         """For one instance (external excitation ``ext`` and inhibition ``ext_inh``, over all cells), the
         function that maps the simulated cells' excited fractions and firing rates (each replications x
@@ -150,6 +163,41 @@ def _read_outputs(reading, net, out, busy, fires, ext, ext_inh, routes):
     lam = ext[out] + np.asarray(routes[0].T @ fires.T).T
     lam_inh = ext_inh[out] + np.asarray(routes[1].T @ fires.T).T
     return np.minimum(lam / (net.fire_rate[out] + lam_inh), 1.0)
+
+
+def _reading_noise(model, reading, keep, q, ext, ext_inh, tail=None):
+    """``(sensitivity, variance)`` of the cells a reading reads, at an instance's analytic solution ``q``
+    (over all cells; external excitation ``ext`` and inhibition ``ext_inh``): how each read cell's firing
+    rate moves the outputs' ``q`` (cells x outputs), and the variance per unit time of its firing estimate.
+
+    A cell's spike count estimates its firing ``f = r q`` with variance ``f / T`` (a Poisson stream), its
+    excited fraction times ``r`` with ``2 r f / ((r + rho) T)`` (``rho``: its inhibition rate), the
+    estimator :class:`_LinearTail` takes where ``rho > r``. Only the cells read enter: the noise of the
+    spikes that feed them is already in their own (Burke's theorem: a cell of Poisson arrivals fires a
+    Poisson stream), and each spike's routing is random, so the streams it splits into are independent.
+    ``tail``: the model's :class:`_LinearTail`, for ``reading="linear"``."""
+    net, out = model.network, model.output_cells
+    rate = net.fire_rate
+    inhibition = ext_inh + np.asarray(sp.csr_matrix(net.w_inh).T @ q)
+    if reading == "linear":
+        cells = np.asarray(keep)
+        sensitivity = tail.sensitivity(ext, rate[cells] * q[cells])
+        busy = inhibition[cells] > rate[cells]
+    elif reading in ("spikes", "busy"):
+        cells = np.asarray(out)
+        sensitivity = np.diag(1.0 / rate[out])
+        busy = np.full(out.size, reading == "busy")
+    else:   # "inputs": the counts of the cells that send to outputs, through q = lam / (r + lam_inh)
+        exc, inh = (np.asarray(r.todense()) for r in _routes_to(net, out))
+        lam = ext[out] + rate * q @ exc
+        removal = rate[out] + inhibition[out]
+        held = lam >= removal
+        sensitivity = np.where(held, 0.0, (exc - np.minimum(lam / removal, 1.0) * inh) / removal)
+        cells = np.flatnonzero(np.abs(sensitivity).sum(axis=1) > 0)
+        sensitivity, busy = sensitivity[cells], np.zeros(cells.size, bool)
+    firing = rate[cells] * q[cells]
+    variance = np.where(busy, 2 * rate[cells] * firing / (rate[cells] + inhibition[cells]), firing)
+    return sensitivity, variance
 
 
 def _tail_holds_outputs(model, tail):
