@@ -589,29 +589,32 @@ def test_batch_means_and_the_exact_correction_decide_a_default_model_from_an_emp
     assert not old.decided.all() and "not relaxed" in set(old.reasons) and not old.wrong.any()
 
 
+@pytest.mark.parametrize("reading", ["spikes", "busy", "inputs"])
 @pytest.mark.parametrize("start", ["empty", "analytic"])
-def test_cost_forecast_is_the_right_order_and_says_what_the_budget_will_not_cover(start):
-    """The forecast of a decision's events lands within a factor of 3 of the median spent (a forecast that
-    ignored the noise of the flows, or the start, would be off by orders of magnitude at a gap of 0.02:
-    the first look alone is 1,600 events), grows as the margin shrinks, and flags what max_events cannot
-    cover; a tie never decides."""
+def test_cost_forecast_is_the_right_order_and_says_what_the_budget_will_not_cover(start, reading):
+    """For each reading, the forecast of a decision's events lands within a factor of 2 of the median
+    spent (measured: 0.74 to 1.43; a forecast that ignored the noise of the flows, or the start, would be
+    off by orders of magnitude at a gap of 0.02: the first look alone is 1,600 events), grows as the
+    margin shrinks, and flags what max_events cannot cover; a tie never decides."""
     u = np.array([0.5, 0.5])
     forecasts, spent = {}, {}
     for gap in (0.1, 0.02):
         model = _two_outputs(gap)
         q = gelsim.solve(model.network, ext_exc=model.ext_exc(u)).q
-        plan = SamplingPlan(max_events=1e7, replications=8, replication_events=200, reading="spikes", start=start)
+        plan = SamplingPlan(max_events=1e7, replications=8, replication_events=200, reading=reading, start=start)
         forecasts[gap] = forecast(model, u[None], lambda i: q, replications=8, start=start, max_events=1e7,
-                                  reading="spikes", replication_events=200, batches=plan.batches)
+                                  reading=reading, replication_events=200, batches=plan.batches)
         runs = [sample_instance(CompiledNetwork(model.network), model, u, q, seed, plan)
                 for seed in np.random.SeedSequence(1).spawn(12)]
         assert all(r.decided for r in runs)
         spent[gap] = np.median([r.events for r in runs])
-    assert 1 / 3 < forecasts[0.02].events[0] / spent[0.02] < 3
-    assert forecasts[0.02].events[0] > 10 * forecasts[0.1].events[0]
+    assert 1 / 2 < forecasts[0.02].events[0] / spent[0.02] < 2
+    # A fifth of the margin: 25 times the noise events, less where the larger margin's forecast is the
+    # first look's floor (8 times with the "inputs" reading).
+    assert forecasts[0.02].events[0] > 5 * forecasts[0.1].events[0]
     thin = _two_outputs(1e-4)
     q = gelsim.solve(thin.network, ext_exc=thin.ext_exc(u)).q
-    cost = forecast(thin, u[None], lambda i: q, start=start, max_events=1e6, reading="spikes")
+    cost = forecast(thin, u[None], lambda i: q, start=start, max_events=1e6, reading=reading)
     assert not cost.within_budget[0] and "1 over max_events" in repr(cost)
     tie = _two_outputs(0.0)
     assert np.isinf(forecast(tie, u[None], lambda i: gelsim.solve(tie.network, ext_exc=tie.ext_exc(u)).q,
