@@ -85,7 +85,7 @@ def forecast(model, inputs, solution, *, confidence=0.99, replications=32, start
     >>> model = ModelNetwork.from_sources(gelsim.Network(fire_rate=np.ones(4), w_exc=w), [0, 1], [1, 1], [2, 3])
     >>> X = np.array([[0.6, 0.4], [0.5, 0.45]])               # margins 0.1 and 0.025
     >>> cost = forecast(model, X, lambda i: model.solve(X[i]), reading="spikes", replications=8,
-    ...                 replication_events=100, max_events=1e5)
+    ...                 replication_events=100, max_events=3e4)
     >>> bool(cost.events[1] > 10 * cost.events[0]), cost.within_budget.tolist()
     (True, [True, False])
     """
