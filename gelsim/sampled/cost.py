@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from .readings import _LinearTail, _reading_noise, _resolve_reading
+from .readings import _LinearTail, _reading_noise, _resolve_reading, _routes_to
 from .sequential import COARSE_GROUPS, CORRELATION_MARGIN, LOOK_GROWTH, WINDOW_STOPS, _looks_left
 from .starts import StartPull, _event_rate, _output_reach, _start_allowance
 
@@ -105,6 +105,7 @@ def forecast(model, inputs, solution, *, confidence=0.99, replications=32, start
     else:
         widen, crit = 1.0, stats.t.ppf(1.0 - alpha, df=replications - 1)
     tail = _LinearTail(model, tail_cells, keep) if reading == "linear" else None
+    routes = _routes_to(net, out) if reading == "inputs" else None
     n = inputs.shape[0]
     events, noise_events, margins = np.full(n, np.inf), np.full(n, np.inf), np.zeros(n)
     share = WINDOW_SHARE if start == "empty" else 1.0
@@ -121,7 +122,7 @@ def forecast(model, inputs, solution, *, confidence=0.99, replications=32, start
             continue
         firing = net.fire_rate[keep] * q[keep]
         rivals = np.delete(np.arange(k), lead)
-        sensitivity, noise = _reading_noise(model, reading, keep, q, ext, ext_inh, tail)
+        sensitivity, noise = _reading_noise(model, reading, keep, q, ext, ext_inh, tail, routes)
         spread = sensitivity[:, [lead]] - sensitivity[:, rivals]
         variance = widen * (spread ** 2 * noise[:, None]).sum(axis=0)            # per rival, times T R
         gaps = outputs[lead] - outputs[rivals]

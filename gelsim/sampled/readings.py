@@ -91,6 +91,16 @@ class _LinearTail:
         inflow = ext[self.tail] + self.from_kept @ firing
         return inflow + self.within @ self._capped_rates(inflow) >= self.rate
 
+    def inhibition_rates(self, ext_inh, excited):
+        """The rate of inhibitory spikes reaching each simulated cell (kept,), with external inhibition
+        ``ext_inh`` (over all cells) and the simulated cells excited ``excited`` of the time (kept,)."""
+        return ext_inh[self.keep] + self.inhibition @ excited
+
+    def reads_busy(self, inhibition):
+        """Which simulated cells are read by their excited fraction (kept,), given their
+        :meth:`inhibition_rates`: those inhibited faster than they fire, where it has the smaller variance."""
+        return inhibition > self.kept_rate
+
     def sensitivity(self, ext, firing):
         """How the outputs' ``q`` move per unit of each simulated cell's firing rate (kept x outputs), at
         the firing ``firing`` (kept,): through the tail's linear map, a saturated (held) tail cell passing
@@ -117,10 +127,9 @@ class _LinearTail:
         capped, the others read linearly, unbiased below saturation."""
         ext_tail = ext[self.tail][:, None]
         rate = self.rate[:, None]
-        ext_inh_kept = ext_inh[self.keep]
 
         def by_busy(excited):
-            return ext_inh_kept + self.inhibition @ excited > self.kept_rate
+            return self.reads_busy(self.inhibition_rates(ext_inh, excited))
 
         chosen = None if q is None else by_busy(np.asarray(q)[self.keep])
 
@@ -165,7 +174,7 @@ def _read_outputs(reading, net, out, busy, fires, ext, ext_inh, routes):
     return np.minimum(lam / (net.fire_rate[out] + lam_inh), 1.0)
 
 
-def _reading_noise(model, reading, keep, q, ext, ext_inh, tail=None):
+def _reading_noise(model, reading, keep, q, ext, ext_inh, tail=None, routes=None):
     """``(sensitivity, variance)`` of the cells a reading reads, at an instance's analytic solution ``q``
     (over all cells; external excitation ``ext`` and inhibition ``ext_inh``): how each read cell's firing
     rate moves the outputs' ``q`` (cells x outputs), and the variance per unit time of its firing estimate.
@@ -175,28 +184,31 @@ def _reading_noise(model, reading, keep, q, ext, ext_inh, tail=None):
     estimator :class:`_LinearTail` takes where ``rho > r``. Only the cells read enter: the noise of the
     spikes that feed them is already in their own (Burke's theorem: a cell of Poisson arrivals fires a
     Poisson stream), and each spike's routing is random, so the streams it splits into are independent.
-    ``tail``: the model's :class:`_LinearTail`, for ``reading="linear"``."""
+    ``tail``: the model's :class:`_LinearTail`, for ``reading="linear"``; ``routes``: :func:`_routes_to`
+    the outputs, for ``reading="inputs"`` (found here if None)."""
     net, out = model.network, model.output_cells
     rate = net.fire_rate
-    inhibition = ext_inh + np.asarray(sp.csr_matrix(net.w_inh).T @ q)
     if reading == "linear":
         cells = np.asarray(keep)
-        sensitivity = tail.sensitivity(ext, rate[cells] * q[cells])
-        busy = inhibition[cells] > rate[cells]
-    elif reading in ("spikes", "busy"):
-        cells = np.asarray(out)
-        sensitivity = np.diag(1.0 / rate[out])
-        busy = np.full(out.size, reading == "busy")
-    else:   # "inputs": the counts of the cells that send to outputs, through q = lam / (r + lam_inh)
-        exc, inh = (np.asarray(r.todense()) for r in _routes_to(net, out))
-        lam = ext[out] + rate * q @ exc
-        removal = rate[out] + inhibition[out]
-        held = lam >= removal
-        sensitivity = np.where(held, 0.0, (exc - np.minimum(lam / removal, 1.0) * inh) / removal)
-        cells = np.flatnonzero(np.abs(sensitivity).sum(axis=1) > 0)
-        sensitivity, busy = sensitivity[cells], np.zeros(cells.size, bool)
+        inhibition = tail.inhibition_rates(ext_inh, q[cells])
+        sensitivity, busy = tail.sensitivity(ext, rate[cells] * q[cells]), tail.reads_busy(inhibition)
+    else:
+        inhibition = ext_inh + np.asarray(sp.csr_matrix(net.w_inh).T @ q)
+        if reading in ("spikes", "busy"):
+            cells = np.asarray(out)
+            sensitivity = np.diag(1.0 / rate[out])
+            busy = np.full(out.size, reading == "busy")
+        else:   # "inputs": the counts of the cells that send to outputs, through q = lam / (r + lam_inh)
+            exc, inh = (np.asarray(r.todense()) for r in (_routes_to(net, out) if routes is None else routes))
+            lam = ext[out] + rate * q @ exc
+            removal = rate[out] + inhibition[out]
+            held = lam >= removal
+            sensitivity = np.where(held, 0.0, (exc - np.minimum(lam / removal, 1.0) * inh) / removal)
+            cells = np.flatnonzero(np.abs(sensitivity).sum(axis=1) > 0)
+            sensitivity, busy = sensitivity[cells], np.zeros(cells.size, bool)
+        inhibition = inhibition[cells]
     firing = rate[cells] * q[cells]
-    variance = np.where(busy, 2 * rate[cells] * firing / (rate[cells] + inhibition[cells]), firing)
+    variance = np.where(busy, 2 * rate[cells] * firing / (rate[cells] + inhibition), firing)
     return sensitivity, variance
 
 
