@@ -609,9 +609,11 @@ def test_cost_forecast_is_the_right_order_and_says_what_the_budget_will_not_cove
         assert all(r.decided for r in runs)
         spent[gap] = np.median([r.events for r in runs])
     assert 1 / 2 < forecasts[0.02].events[0] / spent[0.02] < 2
-    # A fifth of the margin: 25 times the noise events, less where the larger margin's forecast is the
-    # first look's floor (8 times with the "inputs" reading).
-    assert forecasts[0.02].events[0] > 5 * forecasts[0.1].events[0]
+    # A fifth of the margin: 25 times the noise events (measured: 13 to 25 times the forecast), less where
+    # the larger margin's forecast is the first look's floor ("inputs" from an empty start: 8 times).
+    small, large = forecasts[0.1].events[0], forecasts[0.02].events[0]
+    floor = 8 * 200 * (sequential.LOOK_GROWTH ** 2 if start == "empty" else 1.0)
+    assert large > (5 if np.isclose(small, floor) else 10) * small
     thin = _two_outputs(1e-4)
     q = gelsim.solve(thin.network, ext_exc=thin.ext_exc(u)).q
     cost = forecast(thin, u[None], lambda i: q, start=start, max_events=1e6, reading=reading)
